@@ -1,0 +1,3 @@
+//! The `recstore` command line.
+
+fn main() {}

@@ -1,0 +1,34 @@
+//! Every bound recstore enforces, in one place, with compile-time checks
+//! between the ones that depend on each other.
+
+/// Default target size of a segment before the log rolls to a new one.
+pub const SEGMENT_SIZE_BYTES_DEFAULT: u64 = 128 * 1024 * 1024;
+
+/// Default largest payload of one record. Larger input is refused before
+/// anything is written.
+pub const RECORD_SIZE_BYTES_DEFAULT: u32 = 64 * 1024 * 1024;
+
+/// Largest frame (one batch) a writer may produce or a reader will accept.
+/// Bounded so a reader can reject a corrupt size field before it allocates.
+pub const FRAME_SIZE_BYTES_MAX: u32 = 1024 * 1024 * 1024;
+
+/// Default largest frame a writer produces: one atomic batch.
+pub const BATCH_SIZE_BYTES_DEFAULT: u32 = 256 * 1024 * 1024;
+
+/// Most records one batch may hold.
+pub const BATCH_RECORD_COUNT_MAX: u32 = 1_000_000;
+
+/// Longest id, dataset name or consumer group name, in bytes.
+pub const NAME_SIZE_BYTES_MAX: usize = 512;
+
+/// Bytes of frames between two entries of a segment's sparse index.
+pub const INDEX_INTERVAL_BYTES: u64 = 64 * 1024;
+
+const _: () = assert!(
+    BATCH_SIZE_BYTES_DEFAULT <= FRAME_SIZE_BYTES_MAX,
+    "the default batch must be a frame a reader accepts"
+);
+const _: () = assert!(
+    RECORD_SIZE_BYTES_DEFAULT < BATCH_SIZE_BYTES_DEFAULT,
+    "one maximal record plus its headers must fit in a batch"
+);

@@ -1,0 +1,318 @@
+//! Encoding and decoding of segment headers, frames and records.
+//!
+//! Owns the byte layout of everything inside a segment file, and nothing
+//! else: no I/O happens here. The layout is written out once, in
+//! `segments-format.md` ("Segment header", "Frame", "Record"); the constants
+//! below are checked against that document's tables by the tests at the end.
+
+use crate::limits::FRAME_SIZE_BYTES_MAX;
+
+/// First eight bytes of every segment file. The high byte and the CR LF
+/// catch a file that went through a text-mode transfer, as PNG's magic does.
+pub const SEGMENT_MAGIC: [u8; 8] = [0x89, b'R', b'S', b'E', b'G', b'\r', b'\n', 0x1a];
+/// The segment format this code writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// Size of the segment header.
+pub const SEGMENT_HEADER_SIZE_BYTES: usize = 32;
+/// Size of a frame header.
+pub const FRAME_HEADER_SIZE_BYTES: usize = 16;
+/// Size of a record header.
+pub const RECORD_HEADER_SIZE_BYTES: usize = 28;
+/// Record flag: the payload is zlib-compressed.
+pub const FLAG_COMPRESSED: u8 = 0x01;
+/// Record flags this version understands; a reader rejects any other bit.
+pub const FLAGS_KNOWN: u8 = FLAG_COMPRESSED;
+
+
+/// The fixed fields at the start of every segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Format version of the frames in this file.
+    pub format_version: u32,
+    /// Offset of the first record the segment was created for.
+    pub base_offset: u64,
+    /// Wall-clock creation time, microseconds since the Unix epoch.
+    pub created_us: u64,
+}
+
+impl SegmentHeader {
+    /// The 32 bytes of this header, checksum included.
+    pub fn encode(&self) -> [u8; SEGMENT_HEADER_SIZE_BYTES] {
+        let mut bytes = [0u8; SEGMENT_HEADER_SIZE_BYTES];
+        bytes[0..8].copy_from_slice(&SEGMENT_MAGIC);
+        bytes[8..12].copy_from_slice(&self.format_version.to_le_bytes());
+        bytes[12..20].copy_from_slice(&self.base_offset.to_le_bytes());
+        bytes[20..28].copy_from_slice(&self.created_us.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[0..28]);
+        bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    /// Parses and checks a header; the error says which check failed.
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() < SEGMENT_HEADER_SIZE_BYTES {
+            return Err(format!("header_size_bytes={} expected={SEGMENT_HEADER_SIZE_BYTES}", bytes.len()));
+        }
+        if bytes[0..8] != SEGMENT_MAGIC {
+            return Err(format!("magic={:02x?} expected={SEGMENT_MAGIC:02x?}", &bytes[0..8]));
+        }
+        let crc_stored = read_u32(bytes, 28);
+        let crc_computed = crc32fast::hash(&bytes[0..28]);
+        if crc_stored != crc_computed {
+            return Err(format!("header crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}"));
+        }
+        let format_version = read_u32(bytes, 8);
+        if format_version != FORMAT_VERSION {
+            return Err(format!("format_version={format_version}, this build reads {FORMAT_VERSION}"));
+        }
+        Ok(Self { format_version, base_offset: read_u64(bytes, 12), created_us: read_u64(bytes, 20) })
+    }
+}
+
+/// One record as stored: a borrowed view into a decoded frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Logical number of the record in the log.
+    pub offset: u64,
+    /// Ingestion time, microseconds since the Unix epoch.
+    pub timestamp_us: u64,
+    /// What the record means; the log does not interpret it.
+    pub kind: u8,
+    /// Bit flags (`FLAG_COMPRESSED`).
+    pub flags: u8,
+    /// The payload bytes, exactly as stored.
+    pub payload: &'a [u8],
+}
+
+/// A record owned by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Logical number of the record in the log.
+    pub offset: u64,
+    /// Ingestion time, microseconds since the Unix epoch.
+    pub timestamp_us: u64,
+    /// What the record means; the log does not interpret it.
+    pub kind: u8,
+    /// Bit flags (`FLAG_COMPRESSED`).
+    pub flags: u8,
+    /// The payload bytes, exactly as stored.
+    pub payload: Vec<u8>,
+}
+
+impl RecordRef<'_> {
+    /// Copies the payload into an owned record.
+    pub fn to_owned(&self) -> Record {
+        Record {
+            offset: self.offset,
+            timestamp_us: self.timestamp_us,
+            kind: self.kind,
+            flags: self.flags,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+/// Size of the frame that would hold records with these payload sizes.
+pub fn frame_size_bytes(payload_sizes: impl Iterator<Item = usize>) -> u64 {
+    payload_sizes.fold(FRAME_HEADER_SIZE_BYTES as u64, |acc, size| acc + RECORD_HEADER_SIZE_BYTES as u64 + size as u64)
+}
+
+/// Appends one frame holding `records` to `out`. The caller has checked the
+/// limits; offsets must be strictly increasing.
+pub fn encode_frame(records: &[RecordRef<'_>], out: &mut Vec<u8>) {
+    assert!(!records.is_empty(), "a frame holds at least one record");
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER_SIZE_BYTES]);
+    let mut previous: Option<u64> = None;
+    for record in records {
+        assert!(previous.is_none_or(|p| p < record.offset), "offsets in a frame must increase");
+        previous = Some(record.offset);
+        let record_start = out.len();
+        out.extend_from_slice(&record.offset.to_le_bytes());
+        out.extend_from_slice(&record.timestamp_us.to_le_bytes());
+        out.extend_from_slice(&[record.kind, record.flags, 0, 0]);
+        let payload_size = u32::try_from(record.payload.len()).expect("caller checked the record limit");
+        out.extend_from_slice(&payload_size.to_le_bytes());
+        out.extend_from_slice(&[0u8; 4]);
+        out.extend_from_slice(record.payload);
+        let record_crc = record_crc(&out[record_start..]);
+        out[record_start + 24..record_start + 28].copy_from_slice(&record_crc.to_le_bytes());
+    }
+    let frame_size = u32::try_from(out.len() - start).expect("caller checked the batch limit");
+    let record_count = u32::try_from(records.len()).expect("caller checked the batch limit");
+    out[start + 4..start + 8].copy_from_slice(&frame_size.to_le_bytes());
+    out[start + 8..start + 12].copy_from_slice(&record_count.to_le_bytes());
+    let crc = crc32fast::hash(&out[start + 4..]);
+    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Why bytes at a position are not a valid frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameDefect {
+    /// Fewer bytes remain than the frame needs: possibly a torn write.
+    Incomplete {
+        /// Bytes the frame header asks for (or the header itself needs).
+        needed_bytes: u64,
+        /// Bytes available.
+        available_bytes: u64,
+    },
+    /// The bytes are all there but fail a check.
+    Invalid(String),
+}
+
+/// A frame that passed every check.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Total size of the frame in bytes.
+    pub size_bytes: usize,
+    /// Offset of its first record.
+    pub first_offset: u64,
+    /// Offset of its last record.
+    pub last_offset: u64,
+    /// Timestamp of its first record.
+    pub first_timestamp_us: u64,
+    body: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    /// Checks the frame at the start of `bytes`: size, checksum, and that its
+    /// records exactly fill it with increasing offsets and known flags.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, FrameDefect> {
+        if bytes.len() < FRAME_HEADER_SIZE_BYTES {
+            return Err(FrameDefect::Incomplete {
+                needed_bytes: FRAME_HEADER_SIZE_BYTES as u64,
+                available_bytes: bytes.len() as u64,
+            });
+        }
+        let size = read_u32(bytes, 4);
+        let smallest = (FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES) as u32;
+        if size < smallest || size > FRAME_SIZE_BYTES_MAX {
+            return Err(FrameDefect::Invalid(format!("frame_size_bytes={size} outside {smallest}..={FRAME_SIZE_BYTES_MAX}")));
+        }
+        let size = size as usize;
+        if bytes.len() < size {
+            return Err(FrameDefect::Incomplete { needed_bytes: size as u64, available_bytes: bytes.len() as u64 });
+        }
+        let crc_stored = read_u32(bytes, 0);
+        let crc_computed = crc32fast::hash(&bytes[4..size]);
+        if crc_stored != crc_computed {
+            return Err(FrameDefect::Invalid(format!("crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}")));
+        }
+        let record_count = read_u32(bytes, 8);
+        let reserved = read_u32(bytes, 12);
+        if reserved != 0 {
+            return Err(FrameDefect::Invalid(format!("frame reserved={reserved:#x} expected=0")));
+        }
+        Self::check_records(&bytes[..size], record_count)
+    }
+
+    fn check_records(frame: &'a [u8], record_count: u32) -> Result<Self, FrameDefect> {
+        let body = &frame[FRAME_HEADER_SIZE_BYTES..];
+        let mut first: Option<(u64, u64)> = None;
+        let mut last_offset = 0;
+        let mut seen: u32 = 0;
+        for record in (RecordIter { rest: body }) {
+            let record = record.map_err(FrameDefect::Invalid)?;
+            if first.is_some() && record.offset <= last_offset {
+                return Err(FrameDefect::Invalid(format!(
+                    "record offset={} after offset={last_offset}: offsets must increase",
+                    record.offset
+                )));
+            }
+            first.get_or_insert((record.offset, record.timestamp_us));
+            last_offset = record.offset;
+            seen += 1;
+        }
+        let Some((first_offset, first_timestamp_us)) = first else {
+            return Err(FrameDefect::Invalid("frame holds no records".into()));
+        };
+        if seen != record_count {
+            return Err(FrameDefect::Invalid(format!("record_count={record_count} records_found={seen}")));
+        }
+        Ok(Self { size_bytes: frame.len(), first_offset, last_offset, first_timestamp_us, body })
+    }
+
+    /// The records of this frame, in offset order.
+    pub fn records(&self) -> impl Iterator<Item = RecordRef<'a>> + 'a {
+        // `decode` already walked these bytes, so every step succeeds.
+        RecordIter { rest: self.body }.map_while(Result::ok)
+    }
+}
+
+struct RecordIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<RecordRef<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let rest = self.rest;
+        if rest.len() < RECORD_HEADER_SIZE_BYTES {
+            self.rest = &[];
+            return Some(Err(format!("record header needs {RECORD_HEADER_SIZE_BYTES} bytes, {} left", rest.len())));
+        }
+        let payload_size = read_u32(rest, 20) as usize;
+        let end = RECORD_HEADER_SIZE_BYTES + payload_size;
+        let (flags, reserved) = (rest[17], u16::from_le_bytes([rest[18], rest[19]]));
+        let defect = if end > rest.len() {
+            Some(format!("payload_size_bytes={payload_size} but {} bytes left", rest.len() - RECORD_HEADER_SIZE_BYTES))
+        } else if flags & !FLAGS_KNOWN != 0 {
+            Some(format!("record flags={flags:#04x}, known={FLAGS_KNOWN:#04x}"))
+        } else if reserved != 0 {
+            Some(format!("record reserved={reserved:#x} expected=0"))
+        } else {
+            None
+        };
+        if let Some(defect) = defect {
+            self.rest = &[];
+            return Some(Err(defect));
+        }
+        self.rest = &rest[end..];
+        Some(Ok(RecordRef {
+            offset: read_u64(rest, 0),
+            timestamp_us: read_u64(rest, 8),
+            kind: rest[16],
+            flags,
+            payload: &rest[RECORD_HEADER_SIZE_BYTES..end],
+        }))
+    }
+}
+
+/// Checksum of one record: every byte of it except the crc field itself.
+fn record_crc(record: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&record[..24]);
+    hasher.update(&record[RECORD_HEADER_SIZE_BYTES..]);
+    hasher.finalize()
+}
+
+/// Decodes and checks the one record that starts at `bytes[0]`, without its
+/// frame: the point-read path, which trusts the record checksum alone.
+pub fn decode_record(bytes: &[u8]) -> Result<RecordRef<'_>, String> {
+    let record = RecordIter { rest: bytes }.next().ok_or("no bytes at record position")??;
+    let end = RECORD_HEADER_SIZE_BYTES + record.payload.len();
+    let crc_stored = read_u32(bytes, 24);
+    let crc_computed = record_crc(&bytes[..end]);
+    if crc_stored != crc_computed {
+        return Err(format!("record crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}"));
+    }
+    Ok(record)
+}
+
+/// Payload size of the record whose header starts at `bytes[0]`, if the
+/// header is all there; lets a reader fetch exactly the bytes it needs.
+pub fn record_payload_size(header: &[u8]) -> Option<usize> {
+    (header.len() >= RECORD_HEADER_SIZE_BYTES).then(|| read_u32(header, 20) as usize)
+}
+
+pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("slice of 4 bytes"))
+}
+
+pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("slice of 8 bytes"))
+}

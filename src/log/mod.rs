@@ -1,0 +1,215 @@
+//! The append-only log, recstore's only source of truth.
+//!
+//! Owns the segment files under `<data_dir>/log/`, their derived sparse
+//! indexes, the write lock, and the next offset. It knows nothing of what
+//! records mean: items, views, search and subscribers are built on top and
+//! can all be rebuilt from here. An append returns once its batch is as
+//! durable as the [`SyncMode`] promises. The bytes are specified in
+//! `segments-format.md`.
+
+mod error;
+mod frame;
+mod index;
+mod lock;
+mod naming;
+mod reader;
+mod recovery;
+mod segment;
+mod writer;
+
+pub use error::LogError;
+pub use frame::{FLAG_COMPRESSED, FORMAT_VERSION, Record, RecordRef};
+pub use reader::LogIter;
+pub use writer::{Appended, NewRecord};
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use crate::limits::{BATCH_SIZE_BYTES_DEFAULT, RECORD_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_DEFAULT};
+use crate::storage::FaultInjector;
+use segment::SealedSegment;
+use writer::{ActiveSegment, CommitState, Writer};
+
+/// When an append's bytes reach stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// Every append returns after fdatasync. Concurrent appends share one
+    /// fdatasync (group commit). Nothing acknowledged is lost on power loss.
+    #[default]
+    Always,
+    /// A background thread fdatasyncs at most every `interval_ms`; an append
+    /// returns once written. Power loss can lose the last `interval_ms` of
+    /// acknowledged appends; a process crash loses nothing.
+    Interval {
+        /// Milliseconds between fdatasyncs.
+        interval_ms: u64,
+    },
+    /// Never fdatasync except when a segment is sealed. A process crash loses
+    /// nothing; power loss can lose anything not yet written back by the OS.
+    Never,
+}
+
+/// How to open a log.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// The active segment rolls once it reaches this size.
+    pub segment_size_bytes: u64,
+    /// Durability of appends.
+    pub sync: SyncMode,
+    /// Largest payload of one record.
+    pub record_size_bytes_max: u32,
+    /// Largest encoded batch.
+    pub batch_size_bytes_max: u32,
+    /// Open without the write lock; never writes, never truncates.
+    pub read_only: bool,
+    /// Test hook: fails chosen writes or fsyncs.
+    pub faults: Option<Arc<FaultInjector>>,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self {
+            segment_size_bytes: SEGMENT_SIZE_BYTES_DEFAULT,
+            sync: SyncMode::default(),
+            record_size_bytes_max: RECORD_SIZE_BYTES_DEFAULT,
+            batch_size_bytes_max: BATCH_SIZE_BYTES_DEFAULT,
+            read_only: false,
+            faults: None,
+        }
+    }
+}
+
+/// The boundary of what readers may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tail {
+    /// Offset the next record will get; readers see offsets below it.
+    pub next_offset: u64,
+    /// Base offset of the segment `active_len_bytes` refers to.
+    pub segment_base: u64,
+    /// Bytes of that segment readers may look at.
+    pub active_len_bytes: u64,
+    /// Timestamp of the last record below `next_offset`.
+    pub last_timestamp_us: u64,
+}
+
+/// The segments as readers see them: swapped as a whole under a lock.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentSet {
+    pub sealed: Vec<Arc<SealedSegment>>,
+    pub active: Arc<ActiveSegment>,
+    pub published: Tail,
+}
+
+/// An open log. `Send + Sync`: appends and reads may come from any thread.
+///
+/// ```
+/// use recstore::log::{Log, LogOptions, NewRecord};
+/// let dir = tempfile::tempdir()?;
+/// let log = Log::open(dir.path(), LogOptions::default())?;
+/// let appended = log.append(&[NewRecord { kind: 1, flags: 0, payload: b"hello" }])?;
+/// assert_eq!(log.read(appended.first_offset)?.payload, b"hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Log {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub log_dir: PathBuf,
+    pub options: LogOptions,
+    pub writer: Mutex<Option<Writer>>,
+    pub segments: RwLock<SegmentSet>,
+    pub commit: Mutex<CommitState>,
+    pub commit_changed: Condvar,
+    pub published_tx: tokio::sync::watch::Sender<u64>,
+    pub failure: Mutex<Option<String>>,
+    pub _lock_file: Option<File>,
+}
+
+impl Log {
+    /// Opens (creating if needed and writable) the log in `log_dir`, recovering
+    /// the active segment's tail. Fails with [`LogError::Locked`] if another
+    /// process writes to it, and [`LogError::Corruption`] on damaged data.
+    pub fn open(log_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
+        let inner = writer::open_inner(log_dir, options)?;
+        let log = Self { inner: Arc::new(inner) };
+        if let SyncMode::Interval { interval_ms } = log.inner.options.sync {
+            writer::spawn_interval_syncer(Arc::downgrade(&log.inner), interval_ms);
+        }
+        Ok(log)
+    }
+
+    /// The directory holding the segments.
+    pub fn dir(&self) -> &Path {
+        &self.inner.log_dir
+    }
+
+    /// The options the log was opened with.
+    pub fn options(&self) -> &LogOptions {
+        &self.inner.options
+    }
+
+    /// Appends one batch atomically: after a crash, all of it or none of it.
+    pub fn append(&self, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
+        writer::append(&self.inner, records)
+    }
+
+    /// Makes every append so far durable, whatever the sync mode.
+    pub fn sync(&self) -> Result<(), LogError> {
+        writer::sync_all(&self.inner)
+    }
+
+    /// Seals the active segment (if it holds any record) and starts a new one.
+    pub fn roll(&self) -> Result<(), LogError> {
+        writer::roll_now(&self.inner)
+    }
+
+    /// The offset the next record will get: readers see every offset below it.
+    pub fn next_offset(&self) -> u64 {
+        self.snapshot().published.next_offset
+    }
+
+    /// Timestamp of the newest readable record, 0 if the log is empty.
+    pub fn last_timestamp_us(&self) -> u64 {
+        self.snapshot().published.last_timestamp_us
+    }
+
+    /// The base offset of the oldest segment.
+    pub fn first_offset(&self) -> u64 {
+        let set = self.snapshot();
+        set.sealed.first().map_or(set.active.base_offset, |s| s.base_offset)
+    }
+
+    /// Number of segment files, the active one included.
+    pub fn segment_count(&self) -> usize {
+        self.snapshot().sealed.len() + 1
+    }
+
+    /// Bytes of all segment files readers can see.
+    pub fn size_bytes(&self) -> u64 {
+        let set = self.snapshot();
+        set.sealed.iter().map(|s| s.map.len() as u64).sum::<u64>() + set.published.active_len_bytes
+    }
+
+    /// A receiver that changes whenever new records become readable; its
+    /// value is [`Log::next_offset`]. Streams wait on it instead of polling.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.published_tx.subscribe()
+    }
+
+    pub(crate) fn snapshot(&self) -> SegmentSet {
+        self.inner.segments.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        if self.inner.options.read_only {
+            return;
+        }
+        if let Err(error) = writer::sync_all(&self.inner) {
+            tracing::error!(%error, "final fdatasync of the log failed");
+        }
+    }
+}

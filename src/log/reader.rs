@@ -1,0 +1,232 @@
+//! The read path: point reads, scans by offset and by time.
+//!
+//! Readers take a snapshot of the segment set and then never lock again.
+//! Sealed segments are read through their memory maps; the active segment
+//! is read only up to the published tail, through a fresh map or `pread`.
+//! Every frame is checked on the way out: a reader never returns a record
+//! whose checksum failed.
+
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+
+use memmap2::{Mmap, MmapOptions};
+
+use super::error::LogError;
+use super::frame::{Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record, record_payload_size, RECORD_HEADER_SIZE_BYTES};
+use super::segment::{corruption, describe, walk_frames};
+use super::{Log, SegmentSet};
+
+/// Bytes of one segment, ready to walk.
+enum SegmentBytes<'a> {
+    Sealed(&'a [u8]),
+    Active(Mmap),
+}
+
+impl SegmentBytes<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            SegmentBytes::Sealed(bytes) => bytes,
+            SegmentBytes::Active(map) => map,
+        }
+    }
+}
+
+impl Log {
+    /// Reads the record at `offset`.
+    pub fn read(&self, offset: u64) -> Result<Record, LogError> {
+        let mut found = None;
+        self.scan(offset, |record| {
+            if record.offset == offset {
+                found = Some(record.to_owned());
+            }
+            ControlFlow::Break(())
+        })?;
+        found.ok_or_else(|| self.not_found(offset))
+    }
+
+    /// Reads the record at `offset`, trying `position_bytes` (as returned by
+    /// an append) first: one record checksum instead of a frame scan. Falls
+    /// back to [`Log::read`] if the hint is stale, e.g. after compaction.
+    pub fn read_hinted(&self, offset: u64, position_bytes: u64) -> Result<Record, LogError> {
+        let set = self.snapshot();
+        if let Some(record) = read_at_position(&set, offset, position_bytes) {
+            return Ok(record);
+        }
+        self.read(offset)
+    }
+
+    /// Calls `visit` for each record from `from_offset` on, in offset order,
+    /// until the published tail or until `visit` breaks.
+    pub fn scan(&self, from_offset: u64, mut visit: impl FnMut(RecordRef<'_>) -> ControlFlow<()>) -> Result<(), LogError> {
+        let set = self.snapshot();
+        let first_segment = set.sealed.partition_point(|s| s.base_offset <= from_offset).saturating_sub(1);
+        for segment in &set.sealed[first_segment..] {
+            if segment.index.last_offset < from_offset {
+                continue;
+            }
+            let start = segment.index.floor_by_offset(from_offset).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
+            if scan_bytes(&segment.path, SegmentBytes::Sealed(segment.bytes()), start, from_offset, &mut visit)?.is_break() {
+                return Ok(());
+            }
+        }
+        let Some(bytes) = map_active(&set)? else { return Ok(()) };
+        let start = active_floor(&set, from_offset);
+        scan_bytes(&set.active.path, bytes, start, from_offset, &mut visit).map(|_| ())
+    }
+
+    /// Reads up to `record_count_max` records from `from_offset` on.
+    pub fn read_batch(&self, from_offset: u64, record_count_max: usize) -> Result<Vec<Record>, LogError> {
+        let mut records = Vec::new();
+        self.scan(from_offset, |record| {
+            records.push(record.to_owned());
+            if records.len() >= record_count_max { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })?;
+        Ok(records)
+    }
+
+    /// Iterates owned records from `from_offset` to the tail as of each step.
+    pub fn iter_from(&self, from_offset: u64) -> LogIter<'_> {
+        LogIter { log: self, next_offset: from_offset, buffered: std::collections::VecDeque::new(), done: false }
+    }
+
+    /// The offset of the first record stamped at or after `timestamp_us`, or
+    /// [`Log::next_offset`] if there is none.
+    pub fn offset_at_time(&self, timestamp_us: u64) -> Result<u64, LogError> {
+        let set = self.snapshot();
+        let in_segment = set.sealed.iter().position(|s| s.index.last_timestamp_us >= timestamp_us);
+        let start_offset = match in_segment {
+            Some(i) => set.sealed[i].index.floor_by_time(timestamp_us).map_or(set.sealed[i].base_offset, |e| e.offset),
+            None => {
+                let index = set.active.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let after = index.partition_point(|e| e.timestamp_us < timestamp_us && e.offset < set.published.next_offset);
+                after.checked_sub(1).map_or(set.active.base_offset, |i| index[i].offset)
+            }
+        };
+        let mut found = set.published.next_offset;
+        self.scan(start_offset, |record| {
+            if record.timestamp_us >= timestamp_us {
+                found = record.offset;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })?;
+        Ok(found)
+    }
+
+    fn not_found(&self, offset: u64) -> LogError {
+        LogError::OffsetNotFound { offset, first: self.first_offset(), next: self.next_offset() }
+    }
+}
+
+/// Walks frames from `start`, skipping records below `from_offset`.
+fn scan_bytes(
+    path: &std::path::Path,
+    bytes: SegmentBytes<'_>,
+    start: u64,
+    from_offset: u64,
+    visit: &mut impl FnMut(RecordRef<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LogError> {
+    let mut flow = ControlFlow::Continue(());
+    let end = walk_frames(bytes.bytes(), usize::try_from(start).unwrap_or(usize::MAX), |_, frame| {
+        if frame.last_offset < from_offset {
+            return ControlFlow::Continue(());
+        }
+        for record in frame.records().filter(|r| r.offset >= from_offset) {
+            flow = visit(record);
+            if flow.is_break() {
+                return flow;
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match end.defect {
+        Some(defect) => Err(corruption(path, end.end_position as u64, None, describe(&defect))),
+        None => Ok(flow),
+    }
+}
+
+/// Maps the readable part of the active segment, if it holds any frame.
+fn map_active(set: &SegmentSet) -> Result<Option<SegmentBytes<'static>>, LogError> {
+    let len = set.published.active_len_bytes;
+    if set.published.segment_base != set.active.base_offset || len <= SEGMENT_HEADER_SIZE_BYTES as u64 {
+        return Ok(None);
+    }
+    let path = &set.active.path;
+    let len = usize::try_from(len).map_err(|_| corruption(path, len, None, "segment too large to map".into()))?;
+    // SAFETY: the active segment only grows while the log is open (see
+    // `segment::map_file`), and we map only bytes already published.
+    #[allow(unsafe_code, reason = "memory-mapped reads of the written part of the active segment")]
+    let map = unsafe { MmapOptions::new().len(len).map(&set.active.file) };
+    map.map(|m| Some(SegmentBytes::Active(m))).map_err(LogError::io(path, "mmap", 0))
+}
+
+fn active_floor(set: &SegmentSet, offset: u64) -> u64 {
+    let index = set.active.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let after = index.partition_point(|e| e.offset <= offset && e.offset < set.published.next_offset);
+    after.checked_sub(1).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |i| index[i].position_bytes)
+}
+
+/// The record at a hinted position, if the hint is right and it checks out.
+fn read_at_position(set: &SegmentSet, offset: u64, position: u64) -> Option<Record> {
+    if offset >= set.published.next_offset {
+        return None;
+    }
+    let sealed = set.sealed.partition_point(|s| s.base_offset <= offset).checked_sub(1).map(|i| &set.sealed[i]);
+    let record = match sealed.filter(|s| s.index.last_offset >= offset) {
+        Some(segment) => {
+            let bytes = segment.bytes().get(usize::try_from(position).ok()?..)?;
+            decode_record(bytes).ok()?.to_owned()
+        }
+        None if offset >= set.active.base_offset => pread_record(&set.active.file, position, set.published.active_len_bytes)?,
+        None => return None,
+    };
+    (record.offset == offset).then_some(record)
+}
+
+fn pread_record(file: &std::fs::File, position: u64, readable_len: u64) -> Option<Record> {
+    const GUESS_BYTES: usize = 4096;
+    let available = usize::try_from(readable_len.checked_sub(position)?).ok()?;
+    let mut buffer = vec![0u8; GUESS_BYTES.min(available)];
+    file.read_exact_at(&mut buffer, position).ok()?;
+    let needed = RECORD_HEADER_SIZE_BYTES + record_payload_size(&buffer)?;
+    if needed > available {
+        return None;
+    }
+    if needed > buffer.len() {
+        buffer.resize(needed, 0);
+        file.read_exact_at(&mut buffer, position).ok()?;
+    }
+    decode_record(&buffer).ok().map(|r| r.to_owned())
+}
+
+/// Owned records from an offset on, fetched in batches.
+pub struct LogIter<'a> {
+    log: &'a Log,
+    next_offset: u64,
+    buffered: std::collections::VecDeque<Record>,
+    done: bool,
+}
+
+impl Iterator for LogIter<'_> {
+    type Item = Result<Record, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const BATCH_RECORDS: usize = 1024;
+        if self.buffered.is_empty() && !self.done {
+            match self.log.read_batch(self.next_offset, BATCH_RECORDS) {
+                Ok(batch) => {
+                    self.done = batch.is_empty();
+                    self.buffered.extend(batch);
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+        let record = self.buffered.pop_front()?;
+        self.next_offset = record.offset + 1;
+        Some(Ok(record))
+    }
+}
+

@@ -1,0 +1,186 @@
+//! One segment file: walking its frames, and opening a sealed one.
+//!
+//! A sealed segment is immutable and read through a read-only memory map.
+//! Any defect inside a sealed segment is corruption: it was fsynced before
+//! the next segment was created, so no crash can explain it.
+
+use std::fs::File;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use super::error::LogError;
+use super::frame::{Frame, FrameDefect, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
+use super::index::{IndexEntry, SegmentIndex};
+use super::naming::index_path;
+use crate::limits::INDEX_INTERVAL_BYTES;
+
+/// Where a walk over frames stopped.
+#[derive(Debug)]
+pub(crate) struct WalkEnd {
+    /// Position just past the last valid frame visited.
+    pub end_position: usize,
+    /// Why the walk stopped before the end of the bytes, if it did.
+    pub defect: Option<FrameDefect>,
+}
+
+/// Visits each valid frame from `start` until the bytes end, a frame fails
+/// its checks, or `visit` breaks.
+pub(crate) fn walk_frames<'a>(
+    bytes: &'a [u8],
+    start: usize,
+    mut visit: impl FnMut(usize, &Frame<'a>) -> ControlFlow<()>,
+) -> WalkEnd {
+    let mut position = start;
+    while position < bytes.len() {
+        match Frame::decode(&bytes[position..]) {
+            Ok(frame) => {
+                if visit(position, &frame).is_break() {
+                    return WalkEnd { end_position: position, defect: None };
+                }
+                position += frame.size_bytes;
+            }
+            Err(defect) => return WalkEnd { end_position: position, defect: Some(defect) },
+        }
+    }
+    WalkEnd { end_position: position, defect: None }
+}
+
+/// Collects sparse index entries while frames are appended or walked.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IndexBuilder {
+    pub entries: Vec<IndexEntry>,
+    pub last_offset: Option<u64>,
+    pub last_timestamp_us: u64,
+}
+
+impl IndexBuilder {
+    pub fn observe(&mut self, position_bytes: u64, frame: &Frame<'_>) {
+        let due = self.entries.last().is_none_or(|e| position_bytes - e.position_bytes >= INDEX_INTERVAL_BYTES);
+        if due {
+            self.entries.push(IndexEntry {
+                offset: frame.first_offset,
+                timestamp_us: frame.first_timestamp_us,
+                position_bytes,
+            });
+        }
+        self.last_offset = Some(frame.last_offset);
+        if let Some(last) = frame.records().last() {
+            self.last_timestamp_us = last.timestamp_us;
+        }
+    }
+
+    pub fn finish(self, base_offset: u64, segment_size_bytes: u64) -> Option<SegmentIndex> {
+        Some(SegmentIndex {
+            base_offset,
+            segment_size_bytes,
+            last_offset: self.last_offset?,
+            last_timestamp_us: self.last_timestamp_us,
+            entries: self.entries,
+        })
+    }
+}
+
+/// A segment that is no longer appended to.
+#[derive(Debug)]
+pub(crate) struct SealedSegment {
+    pub base_offset: u64,
+    pub path: PathBuf,
+    pub map: Mmap,
+    pub index: SegmentIndex,
+}
+
+impl SealedSegment {
+    /// Maps the segment, checks its header, and loads or rebuilds its index.
+    /// `write_index` is false for read-only opens, which write nothing.
+    pub fn open(log_dir: &Path, path: PathBuf, base_offset: u64, write_index: bool) -> Result<Self, LogError> {
+        let map = map_file(&path)?;
+        check_header(&path, &map, base_offset)?;
+        let idx_path = index_path(log_dir, base_offset);
+        let index = match SegmentIndex::load(&idx_path, base_offset, map.len() as u64) {
+            Some(index) => index,
+            None => {
+                let index = rebuild_index(&path, &map, base_offset)?;
+                if write_index {
+                    write_derived(&idx_path, &index.encode());
+                }
+                index
+            }
+        };
+        Ok(Self { base_offset, path, map, index })
+    }
+
+    /// The frames' bytes, header included; positions index into this.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// Maps a whole file read-only.
+pub(crate) fn map_file(path: &Path) -> Result<Mmap, LogError> {
+    let file = File::open(path).map_err(LogError::io(path, "open", 0))?;
+    // SAFETY: recstore never truncates or rewrites a segment while it is
+    // mapped: sealed segments are immutable, the active one only grows and
+    // readers map it only up to bytes already written, and compaction
+    // replaces files by rename, which leaves existing maps intact.
+    #[allow(unsafe_code, reason = "memory-mapped reads of immutable segments")]
+    let map = unsafe { Mmap::map(&file) };
+    map.map_err(LogError::io(path, "mmap", 0))
+}
+
+/// Checks the header at the start of a segment's bytes.
+pub(crate) fn check_header(path: &Path, bytes: &[u8], base_offset: u64) -> Result<SegmentHeader, LogError> {
+    let header = SegmentHeader::decode(bytes).map_err(|detail| corruption(path, 0, Some(base_offset), detail))?;
+    if header.base_offset != base_offset {
+        let detail = format!("header base_offset={} but file name says {base_offset}", header.base_offset);
+        return Err(corruption(path, 0, Some(base_offset), detail));
+    }
+    Ok(header)
+}
+
+/// Walks a whole sealed segment; any defect is corruption.
+fn rebuild_index(path: &Path, bytes: &[u8], base_offset: u64) -> Result<SegmentIndex, LogError> {
+    let mut builder = IndexBuilder::default();
+    let mut expected_min = base_offset;
+    let mut misordered = None;
+    let end = walk_frames(bytes, SEGMENT_HEADER_SIZE_BYTES, |position, frame| {
+        if frame.first_offset < expected_min {
+            misordered = Some((position, frame.first_offset));
+            return ControlFlow::Break(());
+        }
+        expected_min = frame.last_offset + 1;
+        builder.observe(position as u64, frame);
+        ControlFlow::Continue(())
+    });
+    if let Some((position, offset)) = misordered {
+        let detail = format!("frame first_offset={offset} but expected at least {expected_min}");
+        return Err(corruption(path, position as u64, Some(offset), detail));
+    }
+    if let Some(defect) = end.defect {
+        return Err(corruption(path, end.end_position as u64, Some(expected_min), describe(&defect)));
+    }
+    builder.finish(base_offset, bytes.len() as u64).ok_or_else(|| {
+        corruption(path, SEGMENT_HEADER_SIZE_BYTES as u64, Some(base_offset), "sealed segment holds no frames".into())
+    })
+}
+
+/// Writes a derived file without fsync: a torn one fails its checksum and is rebuilt.
+pub(crate) fn write_derived(path: &Path, bytes: &[u8]) {
+    if let Err(error) = std::fs::write(path, bytes) {
+        tracing::warn!(path = %path.display(), %error, "could not write derived index; it will be rebuilt on next open");
+    }
+}
+
+pub(crate) fn describe(defect: &FrameDefect) -> String {
+    match defect {
+        FrameDefect::Incomplete { needed_bytes, available_bytes } => {
+            format!("incomplete frame: needed_bytes={needed_bytes} available_bytes={available_bytes}")
+        }
+        FrameDefect::Invalid(detail) => detail.clone(),
+    }
+}
+
+pub(crate) fn corruption(path: &Path, position_bytes: u64, offset: Option<u64>, detail: String) -> LogError {
+    LogError::Corruption { path: path.to_path_buf(), position_bytes, offset, detail }
+}

@@ -1,0 +1,448 @@
+//! The write path: open and recover, append with group commit, roll.
+//!
+//! Lock order, always: `writer` → `commit` → `segments`. The writer lock
+//! serialises appends and rolls; the commit lock coordinates fdatasyncs so
+//! that concurrent appends share one (group commit); the segments lock
+//! guards what readers see and is held only for pointer swaps.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use super::error::LogError;
+use super::frame::{FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader, encode_frame, frame_size_bytes, FLAGS_KNOWN};
+use super::index::IndexEntry;
+use super::naming::{index_path, segment_path};
+use super::segment::{IndexBuilder, SealedSegment, map_file, write_derived};
+use super::{Inner, LogOptions, SegmentSet, SyncMode, Tail, lock, recovery};
+use crate::limits::BATCH_RECORD_COUNT_MAX;
+use crate::storage::{sync_data, sync_dir, write_all_at};
+
+/// One record to append; the log assigns its offset and timestamp.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRecord<'a> {
+    /// What the record means to the layer above.
+    pub kind: u8,
+    /// Record flags (`FLAG_COMPRESSED`); unknown bits are refused.
+    pub flags: u8,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+/// Where an appended batch landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Offset of the batch's first record.
+    pub first_offset: u64,
+    /// Offset of its last record.
+    pub last_offset: u64,
+    /// Ingestion timestamp shared by the batch's records.
+    pub timestamp_us: u64,
+    /// Byte position of each record in its segment, for fast point reads.
+    pub positions_bytes: Vec<u64>,
+}
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub(crate) struct ActiveSegment {
+    pub base_offset: u64,
+    pub path: std::path::PathBuf,
+    pub file: File,
+    /// Sparse entries for frames written so far; readers use those below
+    /// the published tail only.
+    pub index: RwLock<Vec<IndexEntry>>,
+}
+
+/// State only the appending thread touches.
+pub(crate) struct Writer {
+    active: Arc<ActiveSegment>,
+    len_bytes: u64,
+    next_offset: u64,
+    last_timestamp_us: u64,
+    index: IndexBuilder,
+    buffer: Vec<u8>,
+}
+
+/// Group-commit state.
+pub(crate) struct CommitState {
+    written: Tail,
+    written_segment: Arc<ActiveSegment>,
+    synced_next_offset: u64,
+    syncing: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now_us() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
+}
+
+pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, LogError> {
+    if !options.read_only {
+        std::fs::create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
+    }
+    let lock_file = if options.read_only { None } else { Some(lock::acquire(log_dir)?) };
+    let mut bases = list_segments(log_dir)?;
+    let writable = !options.read_only;
+    if let Some(&newest) = bases.last() {
+        let path = segment_path(log_dir, newest);
+        let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
+        if recovery::is_torn_creation(&bytes) && bases.len() > 1 && writable {
+            tracing::warn!(path = %path.display(), "removing a segment whose creation a crash interrupted");
+            std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
+            sync_dir(log_dir, options.faults.as_deref()).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+            bases.pop();
+        }
+    }
+    let Some((&active_base, sealed_bases)) = bases.split_last() else {
+        return create_fresh(log_dir, options, lock_file);
+    };
+    let sealed = sealed_bases
+        .iter()
+        .map(|&base| SealedSegment::open(log_dir, segment_path(log_dir, base), base, writable).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_chain(&sealed, active_base)?;
+    let (active, writer) = recover_active(log_dir, active_base, &options)?;
+    let previous_timestamp = sealed.last().map_or(0, |s| s.index.last_timestamp_us);
+    let tail = Tail {
+        next_offset: writer.next_offset,
+        segment_base: active_base,
+        active_len_bytes: writer.len_bytes,
+        last_timestamp_us: writer.last_timestamp_us.max(previous_timestamp),
+    };
+    let mut writer = writer;
+    writer.last_timestamp_us = tail.last_timestamp_us;
+    Ok(assemble(log_dir, options, lock_file, sealed, active, writer, tail))
+}
+
+fn assemble(
+    log_dir: &Path,
+    options: LogOptions,
+    lock_file: Option<File>,
+    sealed: Vec<Arc<SealedSegment>>,
+    active: Arc<ActiveSegment>,
+    writer: Writer,
+    tail: Tail,
+) -> Inner {
+    let commit = CommitState { written: tail, written_segment: active.clone(), synced_next_offset: tail.next_offset, syncing: false };
+    let writer = (!options.read_only).then_some(writer);
+    Inner {
+        log_dir: log_dir.to_path_buf(),
+        options,
+        writer: Mutex::new(writer),
+        segments: RwLock::new(SegmentSet { sealed, active, published: tail }),
+        commit: Mutex::new(commit),
+        commit_changed: Condvar::new(),
+        published_tx: tokio::sync::watch::Sender::new(tail.next_offset),
+        failure: Mutex::new(None),
+        _lock_file: lock_file,
+    }
+}
+
+fn list_segments(log_dir: &Path) -> Result<Vec<u64>, LogError> {
+    let entries = match std::fs::read_dir(log_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(LogError::Io { path: log_dir.into(), op: "read_dir", position_bytes: 0, source: error }),
+    };
+    let mut bases = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(LogError::io(log_dir, "read_dir", 0))?;
+        if let Some(base) = entry.file_name().to_str().and_then(super::naming::parse_segment_name) {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Sealed segments must hold increasing, non-overlapping offset ranges.
+fn check_chain(sealed: &[Arc<SealedSegment>], active_base: u64) -> Result<(), LogError> {
+    let next_bases = sealed.iter().skip(1).map(|s| s.base_offset).chain([active_base]);
+    for (segment, next_base) in sealed.iter().zip(next_bases) {
+        if segment.index.last_offset >= next_base {
+            let detail = format!("last_offset={} overlaps the next segment's base_offset={next_base}", segment.index.last_offset);
+            return Err(super::segment::corruption(&segment.path, 0, Some(segment.index.last_offset), detail));
+        }
+    }
+    Ok(())
+}
+
+fn recover_active(log_dir: &Path, base: u64, options: &LogOptions) -> Result<(Arc<ActiveSegment>, Writer), LogError> {
+    let path = segment_path(log_dir, base);
+    let map = map_file(&path)?;
+    let scan = recovery::scan_active(&path, &map, base)?;
+    drop(map);
+    let file = OpenOptions::new().read(true).write(!options.read_only).open(&path).map_err(LogError::io(&path, "open", 0))?;
+    if scan.torn_bytes > 0 && !options.read_only {
+        tracing::warn!(path = %path.display(), position_bytes = scan.valid_len_bytes, dropped_bytes = scan.torn_bytes,
+            "cutting a torn tail left by an interrupted append");
+        file.set_len(scan.valid_len_bytes).map_err(LogError::io(&path, "truncate", scan.valid_len_bytes))?;
+        sync_data(&file, options.faults.as_deref()).map_err(LogError::io(&path, "fdatasync", scan.valid_len_bytes))?;
+    }
+    let active = Arc::new(ActiveSegment { base_offset: base, path, file, index: RwLock::new(scan.index.entries.clone()) });
+    let writer = Writer {
+        active: active.clone(),
+        len_bytes: scan.valid_len_bytes,
+        next_offset: scan.next_offset,
+        last_timestamp_us: scan.last_timestamp_us,
+        index: scan.index,
+        buffer: Vec::new(),
+    };
+    Ok((active, writer))
+}
+
+fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) -> Result<Inner, LogError> {
+    let tail = Tail { next_offset: 0, segment_base: 0, active_len_bytes: SEGMENT_HEADER_SIZE_BYTES as u64, last_timestamp_us: 0 };
+    let active = if options.read_only {
+        // An empty read-only log: nothing on disk, nothing to read.
+        let path = segment_path(log_dir, 0);
+        let file = File::open("/dev/null").map_err(LogError::io("/dev/null", "open", 0))?;
+        Arc::new(ActiveSegment { base_offset: 0, path, file, index: RwLock::new(Vec::new()) })
+    } else {
+        create_segment(log_dir, 0, &options)?
+    };
+    let writer = Writer {
+        active: active.clone(),
+        len_bytes: tail.active_len_bytes,
+        next_offset: 0,
+        last_timestamp_us: 0,
+        index: IndexBuilder::default(),
+        buffer: Vec::new(),
+    };
+    let read_only_empty = options.read_only;
+    let mut inner = assemble(log_dir, options, lock_file, Vec::new(), active, writer, tail);
+    if read_only_empty {
+        inner.segments.get_mut().unwrap_or_else(PoisonError::into_inner).published.active_len_bytes = 0;
+    }
+    Ok(inner)
+}
+
+/// Creates a segment file with its header, fsyncs it and the directory.
+fn create_segment(log_dir: &Path, base_offset: u64, options: &LogOptions) -> Result<Arc<ActiveSegment>, LogError> {
+    let path = segment_path(log_dir, base_offset);
+    let faults = options.faults.as_deref();
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(LogError::io(&path, "create", 0))?;
+    let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: now_us() };
+    write_all_at(&file, faults, &header.encode(), 0).map_err(LogError::io(&path, "write", 0))?;
+    sync_data(&file, faults).map_err(LogError::io(&path, "fdatasync", 0))?;
+    sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    Ok(Arc::new(ActiveSegment { base_offset, path, file, index: RwLock::new(Vec::new()) }))
+}
+
+fn check_failure(inner: &Inner) -> Result<(), LogError> {
+    match lock(&inner.failure).as_ref() {
+        Some(cause) => Err(LogError::Poisoned { cause: cause.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// Records the first failure; every later write is refused until reopen.
+fn fail(inner: &Inner, error: LogError) -> LogError {
+    let mut failure = lock(&inner.failure);
+    if failure.is_none() {
+        tracing::error!(%error, "log write failed; refusing further writes until reopened");
+        *failure = Some(error.to_string());
+    }
+    drop(failure);
+    inner.commit_changed.notify_all();
+    error
+}
+
+fn check_limits(options: &LogOptions, records: &[NewRecord<'_>]) -> Result<u64, LogError> {
+    if records.is_empty() || records.len() > BATCH_RECORD_COUNT_MAX as usize {
+        return Err(LogError::BadBatch { count: records.len(), max: BATCH_RECORD_COUNT_MAX });
+    }
+    for record in records {
+        let size = record.payload.len() as u64;
+        if size > u64::from(options.record_size_bytes_max) {
+            return Err(LogError::TooLarge { what: "record", size, limit: options.record_size_bytes_max.into() });
+        }
+        assert!(record.flags & !FLAGS_KNOWN == 0, "the layer above set an unknown record flag");
+    }
+    let size = frame_size_bytes(records.iter().map(|r| r.payload.len()));
+    if size > u64::from(options.batch_size_bytes_max) {
+        return Err(LogError::TooLarge { what: "batch", size, limit: options.batch_size_bytes_max.into() });
+    }
+    Ok(size)
+}
+
+pub(crate) fn append(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
+    check_limits(&inner.options, records)?;
+    let mut guard = lock(&inner.writer);
+    let writer = guard.as_mut().ok_or_else(|| LogError::ReadOnly { path: inner.log_dir.clone() })?;
+    check_failure(inner)?;
+    if writer.len_bytes >= inner.options.segment_size_bytes && writer.index.last_offset.is_some() {
+        roll(inner, writer)?;
+    }
+    let appended = write_frame(inner, writer, records)?;
+    let tail = Tail {
+        next_offset: writer.next_offset,
+        segment_base: writer.active.base_offset,
+        active_len_bytes: writer.len_bytes,
+        last_timestamp_us: writer.last_timestamp_us,
+    };
+    {
+        let mut commit = lock(&inner.commit);
+        commit.written = tail;
+        commit.written_segment = writer.active.clone();
+    }
+    if inner.options.sync != SyncMode::Always {
+        publish(inner, tail);
+    }
+    drop(guard);
+    if inner.options.sync == SyncMode::Always {
+        wait_durable(inner, tail.next_offset)?;
+    }
+    Ok(appended)
+}
+
+fn write_frame(inner: &Inner, writer: &mut Writer, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
+    let first_offset = writer.next_offset;
+    let timestamp_us = now_us().max(writer.last_timestamp_us);
+    let refs: Vec<RecordRef<'_>> = records
+        .iter()
+        .zip(first_offset..)
+        .map(|(r, offset)| RecordRef { offset, timestamp_us, kind: r.kind, flags: r.flags, payload: r.payload })
+        .collect();
+    writer.buffer.clear();
+    encode_frame(&refs, &mut writer.buffer);
+    let position = writer.len_bytes;
+    let path = &writer.active.path;
+    write_all_at(&writer.active.file, inner.options.faults.as_deref(), &writer.buffer, position)
+        .map_err(|source| fail(inner, LogError::Io { path: path.clone(), op: "write", position_bytes: position, source }))?;
+    let frame = super::frame::Frame::decode(&writer.buffer).expect("a frame we just encoded must decode");
+    writer.index.observe(position, &frame);
+    if writer.index.entries.last().is_some_and(|e| e.position_bytes == position) {
+        writer.active.index.write().unwrap_or_else(PoisonError::into_inner).push(writer.index.entries[writer.index.entries.len() - 1]);
+    }
+    let mut positions_bytes = Vec::with_capacity(records.len());
+    let mut record_position = position + FRAME_HEADER_SIZE_BYTES as u64;
+    for record in records {
+        positions_bytes.push(record_position);
+        record_position += (RECORD_HEADER_SIZE_BYTES + record.payload.len()) as u64;
+    }
+    writer.len_bytes += writer.buffer.len() as u64;
+    writer.next_offset += records.len() as u64;
+    writer.last_timestamp_us = timestamp_us;
+    Ok(Appended { first_offset, last_offset: writer.next_offset - 1, timestamp_us, positions_bytes })
+}
+
+/// Makes `tail` readable; tails only move forward.
+fn publish(inner: &Inner, tail: Tail) {
+    let mut set = inner.segments.write().unwrap_or_else(PoisonError::into_inner);
+    if tail.next_offset <= set.published.next_offset {
+        return;
+    }
+    assert_eq!(tail.segment_base, set.active.base_offset, "a newer tail must describe the active segment");
+    set.published = tail;
+    drop(set);
+    inner.published_tx.send_replace(tail.next_offset);
+}
+
+/// Blocks until every offset below `target` is durable, leading an
+/// fdatasync if nobody else is (group commit).
+fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
+    let mut commit = lock(&inner.commit);
+    loop {
+        check_failure(inner)?;
+        if commit.synced_next_offset >= target {
+            return Ok(());
+        }
+        if commit.syncing {
+            commit = inner.commit_changed.wait(commit).unwrap_or_else(PoisonError::into_inner);
+            continue;
+        }
+        commit.syncing = true;
+        let (tail, segment) = (commit.written, commit.written_segment.clone());
+        drop(commit);
+        let result = sync_data(&segment.file, inner.options.faults.as_deref());
+        commit = lock(&inner.commit);
+        commit.syncing = false;
+        match result {
+            Ok(()) => {
+                commit.synced_next_offset = commit.synced_next_offset.max(tail.next_offset);
+                publish(inner, tail);
+                inner.commit_changed.notify_all();
+            }
+            Err(source) => {
+                let position_bytes = tail.active_len_bytes;
+                drop(commit);
+                return Err(fail(inner, LogError::Io { path: segment.path.clone(), op: "fdatasync", position_bytes, source }));
+            }
+        }
+    }
+}
+
+/// fdatasyncs everything written so far.
+pub(crate) fn sync_all(inner: &Inner) -> Result<(), LogError> {
+    let target = lock(&inner.commit).written.next_offset;
+    check_failure(inner)?;
+    wait_durable(inner, target)
+}
+
+pub(crate) fn roll_now(inner: &Inner) -> Result<(), LogError> {
+    let mut guard = lock(&inner.writer);
+    let writer = guard.as_mut().ok_or_else(|| LogError::ReadOnly { path: inner.log_dir.clone() })?;
+    check_failure(inner)?;
+    if writer.index.last_offset.is_some() {
+        roll(inner, writer)?;
+    }
+    Ok(())
+}
+
+/// Seals the active segment and creates the next one. Holds the writer lock.
+fn roll(inner: &Inner, writer: &mut Writer) -> Result<(), LogError> {
+    let faults = inner.options.faults.as_deref();
+    let old = writer.active.clone();
+    // Sealed segments are always durable, whatever the sync mode: recovery
+    // never scans them, so a torn sealed segment would read as corruption.
+    sync_data(&old.file, faults)
+        .map_err(|source| fail(inner, LogError::Io { path: old.path.clone(), op: "fdatasync", position_bytes: writer.len_bytes, source }))?;
+    let index = std::mem::take(&mut writer.index).finish(old.base_offset, writer.len_bytes).expect("roll only seals a segment with records");
+    write_derived(&index_path(&inner.log_dir, old.base_offset), &index.encode());
+    let map = map_file(&old.path).map_err(|e| fail(inner, e))?;
+    let sealed = Arc::new(SealedSegment { base_offset: old.base_offset, path: old.path.clone(), map, index });
+    let active = create_segment(&inner.log_dir, writer.next_offset, &inner.options).map_err(|e| fail(inner, e))?;
+    let tail = Tail {
+        next_offset: writer.next_offset,
+        segment_base: active.base_offset,
+        active_len_bytes: SEGMENT_HEADER_SIZE_BYTES as u64,
+        last_timestamp_us: writer.last_timestamp_us,
+    };
+    let mut commit = lock(&inner.commit);
+    commit.synced_next_offset = commit.synced_next_offset.max(writer.next_offset);
+    commit.written = tail;
+    commit.written_segment = active.clone();
+    let mut set = inner.segments.write().unwrap_or_else(PoisonError::into_inner);
+    set.sealed.push(sealed);
+    set.active = active.clone();
+    set.published = tail;
+    drop(set);
+    drop(commit);
+    inner.commit_changed.notify_all();
+    inner.published_tx.send_replace(tail.next_offset);
+    writer.active = active;
+    writer.len_bytes = tail.active_len_bytes;
+    Ok(())
+}
+
+/// Runs the `Interval` sync mode: fdatasyncs what was written, every
+/// `interval_ms`, until the log is dropped.
+pub(crate) fn spawn_interval_syncer(inner: Weak<Inner>, interval_ms: u64) {
+    let spawned = std::thread::Builder::new().name("recstore-log-sync".into()).spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(interval_ms.max(1)));
+            let Some(inner) = inner.upgrade() else { return };
+            if sync_all(&inner).is_err() {
+                return;
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start the interval sync thread; appends will sync on close only");
+    }
+}
