@@ -24,10 +24,8 @@ pub const NAME_SIZE_BYTES_MAX: usize = 512;
 /// Bytes of frames between two entries of a segment's sparse index.
 pub const INDEX_INTERVAL_BYTES: u64 = 64 * 1024;
 
-const _: () = assert!(
-    BATCH_SIZE_BYTES_DEFAULT <= FRAME_SIZE_BYTES_MAX,
-    "the default batch must be a frame a reader accepts"
-);
+const _: () =
+    assert!(BATCH_SIZE_BYTES_DEFAULT <= FRAME_SIZE_BYTES_MAX, "the default batch must be a frame a reader accepts");
 const _: () = assert!(
     RECORD_SIZE_BYTES_DEFAULT < BATCH_SIZE_BYTES_DEFAULT,
     "one maximal record plus its headers must fit in a batch"

@@ -52,7 +52,8 @@ fn batches_share_a_timestamp_and_time_lookup_finds_them() -> Result<(), Box<dyn 
     for i in 0..50u64 {
         let a = payload(i);
         let b = payload(i + 1);
-        let appended = log.append(&[NewRecord { kind: 1, flags: 0, payload: &a }, NewRecord { kind: 1, flags: 0, payload: &b }])?;
+        let appended =
+            log.append(&[NewRecord { kind: 1, flags: 0, payload: &a }, NewRecord { kind: 1, flags: 0, payload: &b }])?;
         assert_eq!(log.read(appended.first_offset)?.timestamp_us, log.read(appended.last_offset)?.timestamp_us);
         stamps.push((appended.first_offset, appended.timestamp_us));
         std::thread::sleep(std::time::Duration::from_micros(50));
@@ -88,7 +89,10 @@ fn oversize_input_is_refused_before_writing() -> Result<(), Box<dyn std::error::
     let options = LogOptions { record_size_bytes_max: 100, batch_size_bytes_max: 1000, ..small_segments() };
     let log = Log::open(dir.path(), options)?;
     let big = vec![7u8; 101];
-    assert!(matches!(log.append(&[NewRecord { kind: 1, flags: 0, payload: &big }]), Err(LogError::TooLarge { what: "record", .. })));
+    assert!(matches!(
+        log.append(&[NewRecord { kind: 1, flags: 0, payload: &big }]),
+        Err(LogError::TooLarge { what: "record", .. })
+    ));
     let fine = vec![7u8; 100];
     let many: Vec<_> = (0..10).map(|_| NewRecord { kind: 1, flags: 0, payload: &fine }).collect();
     assert!(matches!(log.append(&many), Err(LogError::TooLarge { what: "batch", .. })));

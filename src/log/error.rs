@@ -98,7 +98,11 @@ pub enum LogError {
 }
 
 impl LogError {
-    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, position_bytes: u64) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        op: &'static str,
+        position_bytes: u64,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| LogError::Io { path, op, position_bytes, source }
     }

@@ -23,7 +23,6 @@ pub const FLAG_COMPRESSED: u8 = 0x01;
 /// Record flags this version understands; a reader rejects any other bit.
 pub const FLAGS_KNOWN: u8 = FLAG_COMPRESSED;
 
-
 /// The fixed fields at the start of every segment file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {
@@ -187,7 +186,9 @@ impl<'a> Frame<'a> {
         let size = read_u32(bytes, 4);
         let smallest = (FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES) as u32;
         if size < smallest || size > FRAME_SIZE_BYTES_MAX {
-            return Err(FrameDefect::Invalid(format!("frame_size_bytes={size} outside {smallest}..={FRAME_SIZE_BYTES_MAX}")));
+            return Err(FrameDefect::Invalid(format!(
+                "frame_size_bytes={size} outside {smallest}..={FRAME_SIZE_BYTES_MAX}"
+            )));
         }
         let size = size as usize;
         if bytes.len() < size {
@@ -196,7 +197,9 @@ impl<'a> Frame<'a> {
         let crc_stored = read_u32(bytes, 0);
         let crc_computed = crc32fast::hash(&bytes[4..size]);
         if crc_stored != crc_computed {
-            return Err(FrameDefect::Invalid(format!("crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}")));
+            return Err(FrameDefect::Invalid(format!(
+                "crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}"
+            )));
         }
         let record_count = read_u32(bytes, 8);
         let reserved = read_u32(bytes, 12);

@@ -83,7 +83,9 @@ impl SegmentIndex {
         let crc_stored = read_u32(crc_bytes, 0);
         let crc_computed = crc32fast::hash(body);
         if crc_stored != crc_computed || body[0..8] != INDEX_MAGIC || read_u32(body, 8) != INDEX_VERSION {
-            return Err(format!("index crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x} or bad magic/version"));
+            return Err(format!(
+                "index crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x} or bad magic/version"
+            ));
         }
         let entry_count = read_u32(body, 12) as usize;
         if body.len() != INDEX_HEADER_SIZE_BYTES + entry_count * INDEX_ENTRY_SIZE_BYTES {
@@ -91,7 +93,11 @@ impl SegmentIndex {
         }
         let entries = body[INDEX_HEADER_SIZE_BYTES..]
             .chunks_exact(INDEX_ENTRY_SIZE_BYTES)
-            .map(|e| IndexEntry { offset: read_u64(e, 0), timestamp_us: read_u64(e, 8), position_bytes: read_u64(e, 16) })
+            .map(|e| IndexEntry {
+                offset: read_u64(e, 0),
+                timestamp_us: read_u64(e, 8),
+                position_bytes: read_u64(e, 16),
+            })
             .collect();
         Ok(Self {
             base_offset: read_u64(body, 16),
@@ -106,7 +112,9 @@ impl SegmentIndex {
     pub fn load(path: &Path, base_offset: u64, segment_size_bytes: u64) -> Option<Self> {
         let bytes = std::fs::read(path).ok()?;
         match Self::decode(&bytes) {
-            Ok(index) if index.base_offset == base_offset && index.segment_size_bytes == segment_size_bytes => Some(index),
+            Ok(index) if index.base_offset == base_offset && index.segment_size_bytes == segment_size_bytes => {
+                Some(index)
+            }
             Ok(index) => {
                 tracing::warn!(path = %path.display(), index.base_offset, index.segment_size_bytes, segment_size_bytes,
                     "index describes another segment; rebuilding it from the log");

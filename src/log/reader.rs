@@ -12,7 +12,9 @@ use std::os::unix::fs::FileExt;
 use memmap2::{Mmap, MmapOptions};
 
 use super::error::LogError;
-use super::frame::{Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record, record_payload_size, RECORD_HEADER_SIZE_BYTES};
+use super::frame::{
+    RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record, record_payload_size,
+};
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
 
@@ -57,15 +59,24 @@ impl Log {
 
     /// Calls `visit` for each record from `from_offset` on, in offset order,
     /// until the published tail or until `visit` breaks.
-    pub fn scan(&self, from_offset: u64, mut visit: impl FnMut(RecordRef<'_>) -> ControlFlow<()>) -> Result<(), LogError> {
+    pub fn scan(
+        &self,
+        from_offset: u64,
+        mut visit: impl FnMut(RecordRef<'_>) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
         let set = self.snapshot();
         let first_segment = set.sealed.partition_point(|s| s.base_offset <= from_offset).saturating_sub(1);
         for segment in &set.sealed[first_segment..] {
             if segment.index.last_offset < from_offset {
                 continue;
             }
-            let start = segment.index.floor_by_offset(from_offset).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
-            if scan_bytes(&segment.path, SegmentBytes::Sealed(segment.bytes()), start, from_offset, &mut visit)?.is_break() {
+            let start = segment
+                .index
+                .floor_by_offset(from_offset)
+                .map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
+            if scan_bytes(&segment.path, SegmentBytes::Sealed(segment.bytes()), start, from_offset, &mut visit)?
+                .is_break()
+            {
                 return Ok(());
             }
         }
@@ -98,7 +109,8 @@ impl Log {
             Some(i) => set.sealed[i].index.floor_by_time(timestamp_us).map_or(set.sealed[i].base_offset, |e| e.offset),
             None => {
                 let index = set.active.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let after = index.partition_point(|e| e.timestamp_us < timestamp_us && e.offset < set.published.next_offset);
+                let after =
+                    index.partition_point(|e| e.timestamp_us < timestamp_us && e.offset < set.published.next_offset);
                 after.checked_sub(1).map_or(set.active.base_offset, |i| index[i].offset)
             }
         };
@@ -177,7 +189,9 @@ fn read_at_position(set: &SegmentSet, offset: u64, position: u64) -> Option<Reco
             let bytes = segment.bytes().get(usize::try_from(position).ok()?..)?;
             decode_record(bytes).ok()?.to_owned()
         }
-        None if offset >= set.active.base_offset => pread_record(&set.active.file, position, set.published.active_len_bytes)?,
+        None if offset >= set.active.base_offset => {
+            pread_record(&set.active.file, position, set.published.active_len_bytes)?
+        }
         None => return None,
     };
     (record.offset == offset).then_some(record)
@@ -229,4 +243,3 @@ impl Iterator for LogIter<'_> {
         Some(Ok(record))
     }
 }
-

@@ -77,7 +77,6 @@ pub(crate) fn is_torn_creation(bytes: &[u8]) -> bool {
 /// `min_offset`, anywhere after the bad one: byte by byte, because the bad
 /// frame's size field cannot be trusted. Runs only when a defect was found.
 fn find_valid_frame_after(bytes: &[u8], bad_position: usize, min_offset: u64) -> Option<usize> {
-    (bad_position + 1..bytes.len()).find(|&position| {
-        Frame::decode(&bytes[position..]).is_ok_and(|frame| frame.first_offset >= min_offset)
-    })
+    (bad_position + 1..bytes.len())
+        .find(|&position| Frame::decode(&bytes[position..]).is_ok_and(|frame| frame.first_offset >= min_offset))
 }

@@ -11,7 +11,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use super::error::LogError;
-use super::frame::{FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader, encode_frame, frame_size_bytes, FLAGS_KNOWN};
+use super::frame::{
+    FLAGS_KNOWN, FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef,
+    SEGMENT_HEADER_SIZE_BYTES, SegmentHeader, encode_frame, frame_size_bytes,
+};
 use super::index::IndexEntry;
 use super::naming::{index_path, segment_path};
 use super::segment::{IndexBuilder, SealedSegment, map_file, write_derived};
@@ -127,7 +130,12 @@ fn assemble(
     writer: Writer,
     tail: Tail,
 ) -> Inner {
-    let commit = CommitState { written: tail, written_segment: active.clone(), synced_next_offset: tail.next_offset, syncing: false };
+    let commit = CommitState {
+        written: tail,
+        written_segment: active.clone(),
+        synced_next_offset: tail.next_offset,
+        syncing: false,
+    };
     let writer = (!options.read_only).then_some(writer);
     Inner {
         log_dir: log_dir.to_path_buf(),
@@ -146,7 +154,9 @@ fn list_segments(log_dir: &Path) -> Result<Vec<u64>, LogError> {
     let entries = match std::fs::read_dir(log_dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(LogError::Io { path: log_dir.into(), op: "read_dir", position_bytes: 0, source: error }),
+        Err(error) => {
+            return Err(LogError::Io { path: log_dir.into(), op: "read_dir", position_bytes: 0, source: error });
+        }
     };
     let mut bases = Vec::new();
     for entry in entries {
@@ -164,7 +174,10 @@ fn check_chain(sealed: &[Arc<SealedSegment>], active_base: u64) -> Result<(), Lo
     let next_bases = sealed.iter().skip(1).map(|s| s.base_offset).chain([active_base]);
     for (segment, next_base) in sealed.iter().zip(next_bases) {
         if segment.index.last_offset >= next_base {
-            let detail = format!("last_offset={} overlaps the next segment's base_offset={next_base}", segment.index.last_offset);
+            let detail = format!(
+                "last_offset={} overlaps the next segment's base_offset={next_base}",
+                segment.index.last_offset
+            );
             return Err(super::segment::corruption(&segment.path, 0, Some(segment.index.last_offset), detail));
         }
     }
@@ -176,14 +189,16 @@ fn recover_active(log_dir: &Path, base: u64, options: &LogOptions) -> Result<(Ar
     let map = map_file(&path)?;
     let scan = recovery::scan_active(&path, &map, base)?;
     drop(map);
-    let file = OpenOptions::new().read(true).write(!options.read_only).open(&path).map_err(LogError::io(&path, "open", 0))?;
+    let file =
+        OpenOptions::new().read(true).write(!options.read_only).open(&path).map_err(LogError::io(&path, "open", 0))?;
     if scan.torn_bytes > 0 && !options.read_only {
         tracing::warn!(path = %path.display(), position_bytes = scan.valid_len_bytes, dropped_bytes = scan.torn_bytes,
             "cutting a torn tail left by an interrupted append");
         file.set_len(scan.valid_len_bytes).map_err(LogError::io(&path, "truncate", scan.valid_len_bytes))?;
         sync_data(&file, options.faults.as_deref()).map_err(LogError::io(&path, "fdatasync", scan.valid_len_bytes))?;
     }
-    let active = Arc::new(ActiveSegment { base_offset: base, path, file, index: RwLock::new(scan.index.entries.clone()) });
+    let active =
+        Arc::new(ActiveSegment { base_offset: base, path, file, index: RwLock::new(scan.index.entries.clone()) });
     let writer = Writer {
         active: active.clone(),
         len_bytes: scan.valid_len_bytes,
@@ -196,7 +211,12 @@ fn recover_active(log_dir: &Path, base: u64, options: &LogOptions) -> Result<(Ar
 }
 
 fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) -> Result<Inner, LogError> {
-    let tail = Tail { next_offset: 0, segment_base: 0, active_len_bytes: SEGMENT_HEADER_SIZE_BYTES as u64, last_timestamp_us: 0 };
+    let tail = Tail {
+        next_offset: 0,
+        segment_base: 0,
+        active_len_bytes: SEGMENT_HEADER_SIZE_BYTES as u64,
+        last_timestamp_us: 0,
+    };
     let active = if options.read_only {
         // An empty read-only log: nothing on disk, nothing to read.
         let path = segment_path(log_dir, 0);
@@ -225,7 +245,12 @@ fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) ->
 fn create_segment(log_dir: &Path, base_offset: u64, options: &LogOptions) -> Result<Arc<ActiveSegment>, LogError> {
     let path = segment_path(log_dir, base_offset);
     let faults = options.faults.as_deref();
-    let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(LogError::io(&path, "create", 0))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(LogError::io(&path, "create", 0))?;
     let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: now_us() };
     write_all_at(&file, faults, &header.encode(), 0).map_err(LogError::io(&path, "write", 0))?;
     sync_data(&file, faults).map_err(LogError::io(&path, "fdatasync", 0))?;
@@ -312,12 +337,18 @@ fn write_frame(inner: &Inner, writer: &mut Writer, records: &[NewRecord<'_>]) ->
     encode_frame(&refs, &mut writer.buffer);
     let position = writer.len_bytes;
     let path = &writer.active.path;
-    write_all_at(&writer.active.file, inner.options.faults.as_deref(), &writer.buffer, position)
-        .map_err(|source| fail(inner, LogError::Io { path: path.clone(), op: "write", position_bytes: position, source }))?;
+    write_all_at(&writer.active.file, inner.options.faults.as_deref(), &writer.buffer, position).map_err(|source| {
+        fail(inner, LogError::Io { path: path.clone(), op: "write", position_bytes: position, source })
+    })?;
     let frame = super::frame::Frame::decode(&writer.buffer).expect("a frame we just encoded must decode");
     writer.index.observe(position, &frame);
     if writer.index.entries.last().is_some_and(|e| e.position_bytes == position) {
-        writer.active.index.write().unwrap_or_else(PoisonError::into_inner).push(writer.index.entries[writer.index.entries.len() - 1]);
+        writer
+            .active
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(writer.index.entries[writer.index.entries.len() - 1]);
     }
     let mut positions_bytes = Vec::with_capacity(records.len());
     let mut record_position = position + FRAME_HEADER_SIZE_BYTES as u64;
@@ -371,7 +402,10 @@ fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
             Err(source) => {
                 let position_bytes = tail.active_len_bytes;
                 drop(commit);
-                return Err(fail(inner, LogError::Io { path: segment.path.clone(), op: "fdatasync", position_bytes, source }));
+                return Err(fail(
+                    inner,
+                    LogError::Io { path: segment.path.clone(), op: "fdatasync", position_bytes, source },
+                ));
             }
         }
     }
@@ -400,9 +434,12 @@ fn roll(inner: &Inner, writer: &mut Writer) -> Result<(), LogError> {
     let old = writer.active.clone();
     // Sealed segments are always durable, whatever the sync mode: recovery
     // never scans them, so a torn sealed segment would read as corruption.
-    sync_data(&old.file, faults)
-        .map_err(|source| fail(inner, LogError::Io { path: old.path.clone(), op: "fdatasync", position_bytes: writer.len_bytes, source }))?;
-    let index = std::mem::take(&mut writer.index).finish(old.base_offset, writer.len_bytes).expect("roll only seals a segment with records");
+    sync_data(&old.file, faults).map_err(|source| {
+        fail(inner, LogError::Io { path: old.path.clone(), op: "fdatasync", position_bytes: writer.len_bytes, source })
+    })?;
+    let index = std::mem::take(&mut writer.index)
+        .finish(old.base_offset, writer.len_bytes)
+        .expect("roll only seals a segment with records");
     write_derived(&index_path(&inner.log_dir, old.base_offset), &index.encode());
     let map = map_file(&old.path).map_err(|e| fail(inner, e))?;
     let sealed = Arc::new(SealedSegment { base_offset: old.base_offset, path: old.path.clone(), map, index });

@@ -14,7 +14,12 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Writes all of `bytes` at `position_bytes`.
-pub(crate) fn write_all_at(file: &File, faults: Option<&FaultInjector>, bytes: &[u8], position_bytes: u64) -> io::Result<()> {
+pub(crate) fn write_all_at(
+    file: &File,
+    faults: Option<&FaultInjector>,
+    bytes: &[u8],
+    position_bytes: u64,
+) -> io::Result<()> {
     if let Some(fault) = faults.and_then(FaultInjector::take_write_fault) {
         // A failing write may still have put part of its bytes on disk.
         file.write_all_at(&bytes[..bytes.len() / 2], position_bytes)?;
