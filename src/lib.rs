@@ -1,8 +1,24 @@
 //! recstore: an event-sourced, append-only log store for versioned data items.
 //!
-//! Every write is a record appended to the [`log`]; everything else is a
-//! view rebuilt by replaying it.
+//! Every write (a new item version, a delete, a dataset) is a record
+//! appended to the [`log`]; everything else is a view rebuilt by replaying
+//! it. Start with [`Store`].
+//!
+//! Layers, each depending only on those below it:
+//! - [`storage`]: file I/O with a fault-injection seam.
+//! - [`log`]: segments, frames, recovery, group commit, reads.
+//! - [`store`]: items, versions, datasets, lineage, the views, checkpoints.
 
+mod base64;
+pub mod error;
 pub mod limits;
 pub mod log;
 pub mod storage;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use log::SyncMode;
+pub use store::{
+    Data, Dataset, DatasetRef, DatasetSummary, Direction, HistoryEntry, ItemData, ItemMeta, ItemRef, LineageEntry,
+    Metadata, NewItem, Query, Store, StoreOptions, StoreStats,
+};

@@ -155,6 +155,21 @@ impl Log {
         writer::append(&self.inner, records)
     }
 
+    /// Writes a batch like [`Log::append`] but returns before its fdatasync.
+    /// The caller must pass `appended.last_offset + 1` to
+    /// [`Log::wait_durable`] before it acknowledges the batch to anyone: this
+    /// split lets a caller release its own lock before waiting, so that
+    /// concurrent writers share one fdatasync.
+    pub fn append_pending(&self, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
+        writer::append_pending(&self.inner, records)
+    }
+
+    /// Blocks until offsets below `next_offset` are as durable as the sync
+    /// mode promises (a no-op in `Interval` and `Never` modes).
+    pub fn wait_durable(&self, next_offset: u64) -> Result<(), LogError> {
+        writer::wait_durable_for_mode(&self.inner, next_offset)
+    }
+
     /// Makes every append so far durable, whatever the sync mode.
     pub fn sync(&self) -> Result<(), LogError> {
         writer::sync_all(&self.inner)

@@ -13,7 +13,8 @@ use memmap2::{Mmap, MmapOptions};
 
 use super::error::LogError;
 use super::frame::{
-    RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record, record_payload_size,
+    FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record,
+    record_payload_size,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
@@ -63,6 +64,16 @@ impl Log {
         &self,
         from_offset: u64,
         mut visit: impl FnMut(RecordRef<'_>) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        self.scan_positioned(from_offset, |record, _| visit(record))
+    }
+
+    /// Like [`Log::scan`], also passing each record's byte position in its
+    /// segment (a hint for [`Log::read_hinted`]).
+    pub fn scan_positioned(
+        &self,
+        from_offset: u64,
+        mut visit: impl FnMut(RecordRef<'_>, u64) -> ControlFlow<()>,
     ) -> Result<(), LogError> {
         let set = self.snapshot();
         let first_segment = set.sealed.partition_point(|s| s.base_offset <= from_offset).saturating_sub(1);
@@ -136,15 +147,21 @@ fn scan_bytes(
     bytes: SegmentBytes<'_>,
     start: u64,
     from_offset: u64,
-    visit: &mut impl FnMut(RecordRef<'_>) -> ControlFlow<()>,
+    visit: &mut impl FnMut(RecordRef<'_>, u64) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, LogError> {
     let mut flow = ControlFlow::Continue(());
-    let end = walk_frames(bytes.bytes(), usize::try_from(start).unwrap_or(usize::MAX), |_, frame| {
+    let end = walk_frames(bytes.bytes(), usize::try_from(start).unwrap_or(usize::MAX), |frame_position, frame| {
         if frame.last_offset < from_offset {
             return ControlFlow::Continue(());
         }
-        for record in frame.records().filter(|r| r.offset >= from_offset) {
-            flow = visit(record);
+        let mut position = (frame_position + FRAME_HEADER_SIZE_BYTES) as u64;
+        for record in frame.records() {
+            let record_position = position;
+            position += (RECORD_HEADER_SIZE_BYTES + record.payload.len()) as u64;
+            if record.offset < from_offset {
+                continue;
+            }
+            flow = visit(record, record_position);
             if flow.is_break() {
                 return flow;
             }

@@ -296,6 +296,18 @@ fn check_limits(options: &LogOptions, records: &[NewRecord<'_>]) -> Result<u64, 
 }
 
 pub(crate) fn append(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
+    let appended = append_pending(inner, records)?;
+    wait_durable_for_mode(inner, appended.last_offset + 1)?;
+    Ok(appended)
+}
+
+/// Waits for durability only where the sync mode promises it per append.
+pub(crate) fn wait_durable_for_mode(inner: &Inner, target: u64) -> Result<(), LogError> {
+    if inner.options.sync == SyncMode::Always { wait_durable(inner, target) } else { Ok(()) }
+}
+
+/// Writes a batch without waiting for its fdatasync.
+pub(crate) fn append_pending(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
     check_limits(&inner.options, records)?;
     let mut guard = lock(&inner.writer);
     let writer = guard.as_mut().ok_or_else(|| LogError::ReadOnly { path: inner.log_dir.clone() })?;
@@ -317,10 +329,6 @@ pub(crate) fn append(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appende
     }
     if inner.options.sync != SyncMode::Always {
         publish(inner, tail);
-    }
-    drop(guard);
-    if inner.options.sync == SyncMode::Always {
-        wait_durable(inner, tail.next_offset)?;
     }
     Ok(appended)
 }

@@ -1,0 +1,102 @@
+//! The crate's error: what a caller of the store can get back.
+//!
+//! Each variant says what went wrong and where, in words a user can act on.
+//! [`Error::kind`] gives the stable machine name that the CLI maps to exit
+//! codes and the server maps to HTTP statuses.
+
+use crate::log::LogError;
+
+/// Anything the store can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No item with this id was ever stored (or visible at the as-of point).
+    #[error("item {id:?} not found")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+
+    /// The item exists but its latest event is a delete.
+    #[error("item {id:?} was deleted at offset {offset}")]
+    Deleted {
+        /// The id asked for.
+        id: String,
+        /// Offset of the delete record.
+        offset: u64,
+    },
+
+    /// The item exists but has no such version.
+    #[error("item {id:?} has no version {version} (latest is {latest})")]
+    VersionNotFound {
+        /// The id asked for.
+        id: String,
+        /// The version asked for.
+        version: u32,
+        /// The latest version the item has.
+        latest: u32,
+    },
+
+    /// No dataset with this name (or version).
+    #[error("dataset {name:?}{} not found", .version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    DatasetNotFound {
+        /// The name asked for.
+        name: String,
+        /// The version asked for, if one was.
+        version: Option<u32>,
+    },
+
+    /// The input was refused; nothing was written.
+    #[error("invalid input: {what}")]
+    InvalidInput {
+        /// What is wrong with it.
+        what: String,
+    },
+
+    /// The log failed: corruption, a lock held by another process, I/O, limits.
+    #[error(transparent)]
+    Log(#[from] LogError),
+
+    /// A stored record could not be decoded although its checksum held.
+    #[error("record at offset {offset} does not decode: {detail}")]
+    BadRecord {
+        /// Its offset.
+        offset: u64,
+        /// What failed.
+        detail: String,
+    },
+
+    /// A derived file (checkpoint, search index) could not be written.
+    #[error("{what}: {detail}")]
+    View {
+        /// Which view.
+        what: &'static str,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// A stable, machine-readable name for the kind of error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } | Error::DatasetNotFound { .. } | Error::VersionNotFound { .. } => "not_found",
+            Error::Deleted { .. } => "deleted",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Log(LogError::Corruption { .. }) | Error::BadRecord { .. } => "corruption",
+            Error::Log(LogError::Locked { .. }) => "locked",
+            Error::Log(LogError::TooLarge { .. }) => "too_large",
+            Error::Log(LogError::BadBatch { .. }) => "invalid_input",
+            Error::Log(LogError::Poisoned { .. }) | Error::Log(LogError::ReadOnly { .. }) => "unavailable",
+            Error::Log(LogError::OffsetNotFound { .. }) => "not_found",
+            Error::Log(_) | Error::View { .. } => "io",
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>) -> Self {
+        Error::InvalidInput { what: what.into() }
+    }
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

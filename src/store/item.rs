@@ -1,0 +1,174 @@
+//! The item types callers see: data, metadata, references and descriptions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::limits::NAME_SIZE_BYTES_MAX;
+
+/// An item's content.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    /// A JSON value, stored as compact JSON with sorted keys.
+    Json(Value),
+    /// Raw bytes with a content type (e.g. `image/png`).
+    Bytes {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// Their media type.
+        content_type: String,
+    },
+}
+
+impl Data {
+    /// The canonical bytes that are stored, hashed and (without an id) named.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        match self {
+            // serde_json keeps object keys in sorted order, so equal values give equal bytes.
+            Data::Json(value) => serde_json::to_vec(value).unwrap_or_default(),
+            Data::Bytes { bytes, .. } => bytes.clone(),
+        }
+    }
+}
+
+/// What a caller says about an item when storing it. Unknown fields are kept
+/// in `extra` and returned as they were given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The id; without one, the md5 hex of the canonical data bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The item's type, e.g. `sensor_reading`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub item_type: Option<String>,
+    /// Where the item came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    /// Labels; queries match all of the tags they name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Lineage: items this one was derived from, as `id` or `id@version`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+    /// Any other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Fields the store computes; a caller may not set them in `extra`.
+pub const RESERVED_FIELDS: [&str; 9] =
+    ["version", "timestamp", "offset", "size", "md5", "content_type", "deleted", "kind", "data"];
+
+impl Metadata {
+    /// Checks names, tags and parents; the error says which field is wrong.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(id) = &self.id {
+            validate_name("id", id)?;
+        }
+        for (field, value) in [("type", &self.item_type), ("source_id", &self.source_id)] {
+            if let Some(value) = value {
+                validate_name(field, value)?;
+            }
+        }
+        for tag in &self.tags {
+            validate_name("tag", tag)?;
+        }
+        for parent in &self.parents {
+            ParentRef::parse(parent)?;
+        }
+        if let Some(field) = RESERVED_FIELDS.iter().find(|f| self.extra.contains_key(**f)) {
+            return Err(Error::invalid(format!("metadata field {field:?} is computed by the store and cannot be set")));
+        }
+        Ok(())
+    }
+}
+
+/// Checks an id, name, tag or type: non-empty, at most 512 bytes, no control characters.
+pub fn validate_name(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    if value.len() > NAME_SIZE_BYTES_MAX {
+        return Err(Error::invalid(format!(
+            "{field} is {} bytes, over the limit of {NAME_SIZE_BYTES_MAX}",
+            value.len()
+        )));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(format!("{field} {value:?} contains the control character {c:?}")));
+    }
+    Ok(())
+}
+
+/// A parent link: an id, optionally pinned to a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentRef {
+    /// The parent's id.
+    pub id: String,
+    /// The pinned version, if the link names one.
+    pub version: Option<u32>,
+}
+
+impl ParentRef {
+    /// Parses `id` or `id@version`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let (id, version) = match text.rsplit_once('@') {
+            Some((id, version)) if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) => {
+                let version =
+                    version.parse().map_err(|_| Error::invalid(format!("parent {text:?}: version too large")))?;
+                (id, Some(version))
+            }
+            _ => (text, None),
+        };
+        validate_name("parent id", id)?;
+        if version == Some(0) {
+            return Err(Error::invalid(format!("parent {text:?}: versions count from 1")));
+        }
+        Ok(Self { id: id.to_string(), version })
+    }
+}
+
+/// Where a stored item version landed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRef {
+    /// The item's id.
+    pub id: String,
+    /// Its version, counting from 1.
+    pub version: u32,
+    /// Offset of the record that holds this version.
+    pub offset: u64,
+    /// Ingestion time, RFC 3339 with microseconds.
+    pub timestamp: String,
+    /// False when the put was identical to the current version and wrote nothing.
+    pub created: bool,
+}
+
+/// Everything known about one item version, as returned by reads and queries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemMeta {
+    /// The item's id.
+    pub id: String,
+    /// The version.
+    pub version: u32,
+    /// Offset of its record.
+    pub offset: u64,
+    /// Ingestion time, RFC 3339 with microseconds.
+    pub timestamp: String,
+    /// Size of the data in bytes (uncompressed).
+    pub size: u64,
+    /// md5 hex of the data bytes.
+    pub md5: String,
+    /// Media type: `application/json` for JSON items.
+    pub content_type: String,
+    /// The metadata as given (without `id`).
+    #[serde(flatten)]
+    pub metadata: Metadata,
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds.
+pub fn format_timestamp(timestamp_us: u64) -> String {
+    let micros = i64::try_from(timestamp_us).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

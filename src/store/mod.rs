@@ -1,0 +1,205 @@
+//! The item store: the library API that every surface (CLI, server) calls.
+//!
+//! Owns the mapping from items, versions, deletes and datasets to log
+//! records, and the views built from them. Writes validate against the
+//! views, append one batch to the log, apply it to the views, then wait for
+//! durability; reads answer from the views and fetch payloads from the log
+//! by offset. It never keeps anything that a replay of the log could not
+//! rebuild.
+//!
+//! Visibility: a write is applied to the views before its fdatasync
+//! completes, so a concurrent reader in this process may see it a moment
+//! before it is acknowledged. It is never acknowledged before it is durable.
+
+pub mod codec;
+mod item;
+mod options;
+mod query;
+mod read;
+pub mod views;
+mod write;
+
+pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
+pub use options::StoreOptions;
+pub use query::Query;
+pub use read::{Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, StoreStats};
+pub use write::{DatasetRef, NewItem};
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::{Error, Result};
+use crate::log::Log;
+use views::{Views, checkpoint};
+
+/// Name of the log folder inside the data directory.
+pub const LOG_DIR_NAME: &str = "log";
+/// Name of the views folder (checkpoints) inside the data directory.
+pub const VIEWS_DIR_NAME: &str = "views";
+
+/// An open store. `Send + Sync`: share it behind an `Arc`.
+///
+/// ```
+/// use recstore::{Store, StoreOptions, Data, Metadata};
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path(), StoreOptions::default())?;
+/// let metadata = Metadata { item_type: Some("sensor_reading".into()), tags: vec!["raw_data".into()], ..Default::default() };
+/// let stored = store.put(Data::Json(serde_json::json!({"temperature": 21.5})), metadata)?;
+/// assert_eq!(stored.version, 1);
+/// assert_eq!(store.get(&stored.id)?.json()?, serde_json::json!({"temperature": 21.5}));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Store {
+    dir: PathBuf,
+    options: StoreOptions,
+    log: Log,
+    views: RwLock<Views>,
+    writer: Mutex<()>,
+    records_since_checkpoint: AtomicU64,
+}
+
+impl Store {
+    /// Opens the store in `dir` (created on first write), loading the
+    /// checkpoint if it is usable and replaying the log after it.
+    pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let log = Log::open(&dir.join(LOG_DIR_NAME), options.log_options())?;
+        let views = load_views(&dir.join(VIEWS_DIR_NAME), &log)?;
+        Ok(Self {
+            dir,
+            options,
+            log,
+            views: RwLock::new(views),
+            writer: Mutex::new(()),
+            records_since_checkpoint: AtomicU64::new(0),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// The underlying log, for replay and streaming.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// Writes a checkpoint of the views covering every record so far.
+    pub fn checkpoint(&self) -> Result<()> {
+        if self.options.read_only {
+            return Ok(());
+        }
+        self.log.sync()?;
+        let views = self.read_views();
+        let size_bytes = checkpoint::save(&self.dir.join(VIEWS_DIR_NAME), &views.state)
+            .map_err(|e| Error::View { what: "checkpoint", detail: e.to_string() })?;
+        tracing::debug!(next_offset = views.state.next_offset, size_bytes, "checkpoint written");
+        self.records_since_checkpoint.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes every write durable and writes a checkpoint: a clean close.
+    pub fn close(self) -> Result<()> {
+        self.checkpoint()
+    }
+
+    pub(crate) fn read_views(&self) -> RwLockReadGuard<'_, Views> {
+        self.views.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn write_views(&self) -> RwLockWriteGuard<'_, Views> {
+        self.views.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn note_records_written(&self, count: u64) {
+        let interval = self.options.checkpoint_interval_records;
+        let total = self.records_since_checkpoint.fetch_add(count, Ordering::Relaxed) + count;
+        if interval > 0 && total >= interval {
+            if let Err(error) = self.checkpoint() {
+                tracing::warn!(%error, "periodic checkpoint failed; the next open replays more of the log");
+            }
+        }
+    }
+}
+
+/// Loads the checkpoint if it matches the log, then replays what follows it.
+fn load_views(views_dir: &Path, log: &Log) -> Result<Views> {
+    let mut views = match checkpoint::load(views_dir) {
+        Ok(state) => match checkpoint_matches_log(&state, log) {
+            Ok(()) => Views::from_state(state),
+            Err(why) => {
+                tracing::warn!(%why, "ignoring checkpoint; rebuilding views from the log");
+                Views::default()
+            }
+        },
+        Err(why) => {
+            if why != "no checkpoint" {
+                tracing::warn!(%why, "ignoring checkpoint; rebuilding views from the log");
+            }
+            Views::default()
+        }
+    };
+    replay(&mut views, log)?;
+    Ok(views)
+}
+
+fn checkpoint_matches_log(state: &views::ViewState, log: &Log) -> std::result::Result<(), String> {
+    if state.next_offset > log.next_offset() {
+        return Err(format!(
+            "checkpoint covers offsets to {} but the log ends at {}",
+            state.next_offset,
+            log.next_offset()
+        ));
+    }
+    if state.next_offset == 0 {
+        return Ok(());
+    }
+    match log.read(state.next_offset - 1) {
+        Ok(record) if record.timestamp_us == state.last_timestamp_us => Ok(()),
+        Ok(record) => Err(format!(
+            "record {} has timestamp {} but the checkpoint expects {}: another log",
+            state.next_offset - 1,
+            record.timestamp_us,
+            state.last_timestamp_us
+        )),
+        Err(error) => Err(format!("checkpoint's last record cannot be read: {error}")),
+    }
+}
+
+/// Applies every record from the views' next offset to the log's tail.
+fn replay(views: &mut Views, log: &Log) -> Result<()> {
+    let from = views.state.next_offset;
+    let mut failure = None;
+    log.scan_positioned(from, |record, position| match views.apply(record, position) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(detail) => {
+            failure = Some(Error::BadRecord { offset: record.offset, detail });
+            ControlFlow::Break(())
+        }
+    })?;
+    match failure {
+        Some(error) => Err(error),
+        None => {
+            tracing::debug!(from, to = views.state.next_offset, "views replayed");
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if !self.options.read_only && self.records_since_checkpoint.load(Ordering::Relaxed) > 0 {
+            if let Err(error) = self.checkpoint() {
+                tracing::warn!(%error, "checkpoint on close failed; the next open replays the log");
+            }
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! The read path: items, versions, metadata, history, datasets, lineage, stats.
+//!
+//! Views say which record holds the answer; the log supplies its bytes.
+//! No read holds the views lock while it touches the log.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::codec::{self, DataKind, DatasetRecord};
+use super::item::{Data, ItemMeta, Metadata, ParentRef, format_timestamp};
+use super::views::{ItemEvent, Views};
+use crate::error::{Error, Result};
+
+/// One item version's data, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemData {
+    /// The id.
+    pub id: String,
+    /// The version.
+    pub version: u32,
+    /// Offset of its record.
+    pub offset: u64,
+    /// Ingestion time in microseconds.
+    pub timestamp_us: u64,
+    /// `application/json` for JSON data, else the stored content type.
+    pub content_type: String,
+    /// Whether the bytes are JSON.
+    pub is_json: bool,
+    /// The data bytes exactly as stored (compact JSON, or raw bytes).
+    pub bytes: Vec<u8>,
+}
+
+impl ItemData {
+    /// Parses JSON data.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        if !self.is_json {
+            return Err(Error::invalid(format!("item {:?} holds {} bytes, not JSON", self.id, self.content_type)));
+        }
+        serde_json::from_slice(&self.bytes).map_err(|e| Error::BadRecord { offset: self.offset, detail: e.to_string() })
+    }
+
+    /// The data as [`Data`].
+    pub fn to_data(&self) -> Result<Data> {
+        if self.is_json {
+            return self.json().map(Data::Json);
+        }
+        Ok(Data::Bytes { bytes: self.bytes.clone(), content_type: self.content_type.clone() })
+    }
+}
+
+/// One event of an item's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The item's id.
+    pub id: String,
+    /// `put` or `delete`.
+    pub event: String,
+    /// The version a put created, or the version a delete ended.
+    pub version: u32,
+    /// Offset of the record.
+    pub offset: u64,
+    /// Ingestion time.
+    pub timestamp: String,
+    /// Data size of a put.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// A dataset version with its pinned members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// The name.
+    pub name: String,
+    /// The version.
+    pub version: u32,
+    /// Offset of its record.
+    pub offset: u64,
+    /// Ingestion time.
+    pub timestamp: String,
+    /// Free-form description.
+    pub info: serde_json::Value,
+    /// Each member as `(id, version)`.
+    pub members: Vec<(String, u32)>,
+}
+
+/// A line of `list_datasets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// The name.
+    pub name: String,
+    /// The latest version.
+    pub version: u32,
+    /// Items in the latest version.
+    pub item_count: u32,
+    /// Offset of the latest version's record.
+    pub offset: u64,
+    /// Ingestion time of the latest version.
+    pub timestamp: String,
+}
+
+/// Which way a lineage walk goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Towards parents (ancestors).
+    Up,
+    /// Towards children (descendants).
+    Down,
+}
+
+/// One item version reached by a lineage walk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageEntry {
+    /// The id reached.
+    pub id: String,
+    /// Its version (for `Up`, the pinned version or the one current when the
+    /// child was stored); `None` if the id was never stored.
+    pub version: Option<u32>,
+    /// Steps from the start.
+    pub depth: u32,
+    /// The id it was reached from.
+    pub from: String,
+}
+
+/// Counts kept by the views and the log, without a rescan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Items whose latest event is a put.
+    pub items_live: u64,
+    /// Items whose latest event is a delete.
+    pub items_deleted: u64,
+    /// Item versions stored.
+    pub versions: u64,
+    /// Delete records.
+    pub deletes: u64,
+    /// Sum of data sizes of all versions.
+    pub logical_bytes: u64,
+    /// Sum of put payloads as stored (after compression).
+    pub stored_bytes: u64,
+    /// Bytes of all segment files.
+    pub log_bytes: u64,
+    /// Segment files.
+    pub segment_count: usize,
+    /// First offset the log holds.
+    pub first_offset: u64,
+    /// Offset the next record will get.
+    pub next_offset: u64,
+    /// Datasets (names).
+    pub datasets: usize,
+    /// Dataset versions.
+    pub dataset_versions: u64,
+    /// Live items by type.
+    pub by_type: BTreeMap<String, u64>,
+    /// Live items by source.
+    pub by_source: BTreeMap<String, u64>,
+    /// Live items by tag.
+    pub by_tag: BTreeMap<String, u64>,
+}
+
+impl Store {
+    /// The latest version of an item.
+    pub fn get(&self, id: &str) -> Result<ItemData> {
+        let event = self.latest_put(id)?;
+        self.read_data(id, &event)
+    }
+
+    /// A given version of an item (also of a deleted item: history stays readable).
+    pub fn get_version(&self, id: &str, version: u32) -> Result<ItemData> {
+        let event = self.version_event(id, version)?;
+        self.read_data(id, &event)
+    }
+
+    /// Metadata of the latest version, or of `version`.
+    pub fn metadata(&self, id: &str, version: Option<u32>) -> Result<ItemMeta> {
+        let event = match version {
+            Some(version) => self.version_event(id, version)?,
+            None => self.latest_put(id)?,
+        };
+        self.read_meta(id, &event)
+    }
+
+    /// Every put and delete of an item, in order. Works for deleted items.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let views = self.read_views();
+        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let mut version = 0;
+        Ok(row
+            .events
+            .iter()
+            .map(|e| {
+                version = if e.is_delete() { version } else { e.version };
+                HistoryEntry {
+                    id: id.to_string(),
+                    event: if e.is_delete() { "delete" } else { "put" }.to_string(),
+                    version,
+                    offset: e.offset,
+                    timestamp: format_timestamp(e.timestamp_us),
+                    size: (!e.is_delete()).then_some(u64::from(e.size_bytes)),
+                }
+            })
+            .collect())
+    }
+
+    /// A dataset's latest version, or `version`.
+    pub fn get_dataset(&self, name: &str, version: Option<u32>) -> Result<Dataset> {
+        let entry = {
+            let views = self.read_views();
+            let versions = views.state.datasets.get(name);
+            let entry = match version {
+                Some(v) => versions.and_then(|vs| vs.iter().find(|e| e.version == v)),
+                None => versions.and_then(|vs| vs.last()),
+            };
+            *entry.ok_or_else(|| Error::DatasetNotFound { name: name.to_string(), version })?
+        };
+        let record = self.log.read_hinted(entry.offset, entry.position_bytes)?;
+        let dataset: DatasetRecord =
+            codec::decode_json(&record.payload).map_err(|detail| Error::BadRecord { offset: entry.offset, detail })?;
+        Ok(Dataset {
+            name: dataset.name,
+            version: dataset.version,
+            offset: entry.offset,
+            timestamp: format_timestamp(entry.timestamp_us),
+            info: dataset.info,
+            members: dataset.members,
+        })
+    }
+
+    /// The dataset as one JSON object: name, version, info, and its items'
+    /// metadata (with `data` when asked). The CLI and the server print this.
+    pub fn dataset_json(&self, name: &str, version: Option<u32>, with_data: bool) -> Result<serde_json::Value> {
+        let dataset = self.get_dataset(name, version)?;
+        let items = dataset
+            .members
+            .iter()
+            .map(|(id, version)| self.item_json(id, Some(*version), with_data))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(serde_json::json!({
+            "name": dataset.name, "version": dataset.version, "offset": dataset.offset,
+            "timestamp": dataset.timestamp, "info": dataset.info, "items": items,
+        }))
+    }
+
+    /// An item version's metadata as a JSON object, with `data` when asked
+    /// (JSON data as a value; bytes as `data_base64`).
+    pub fn item_json(&self, id: &str, version: Option<u32>, with_data: bool) -> Result<serde_json::Value> {
+        let meta = self.metadata(id, version)?;
+        let mut object = serde_json::to_value(&meta).map_err(|e| Error::invalid(e.to_string()))?;
+        if with_data {
+            let data = self.get_version(id, meta.version)?;
+            let (key, value) = if data.is_json {
+                ("data", data.json()?)
+            } else {
+                ("data_base64", serde_json::Value::String(crate::base64::encode(&data.bytes)))
+            };
+            if let Some(map) = object.as_object_mut() {
+                map.insert(key.to_string(), value);
+            }
+        }
+        Ok(object)
+    }
+
+    /// Every dataset's latest version, by name.
+    pub fn list_datasets(&self) -> Vec<DatasetSummary> {
+        let views = self.read_views();
+        let mut list: Vec<DatasetSummary> = views
+            .state
+            .datasets
+            .iter()
+            .filter_map(|(name, versions)| {
+                let last = versions.last()?;
+                Some(DatasetSummary {
+                    name: name.clone(),
+                    version: last.version,
+                    item_count: last.member_count,
+                    offset: last.offset,
+                    timestamp: format_timestamp(last.timestamp_us),
+                })
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// Walks `parents` links from an item: ancestors (`Up`) or descendants
+    /// (`Down`), breadth first, at most `depth` steps, each version once.
+    pub fn lineage(&self, id: &str, direction: Direction, depth: u32) -> Result<Vec<LineageEntry>> {
+        let start = self.views_item_exists(id)?;
+        let mut seen: HashSet<(String, Option<u32>)> = HashSet::from([(id.to_string(), Some(start))]);
+        let mut queue = VecDeque::from([(id.to_string(), Some(start), 0u32)]);
+        let mut out = Vec::new();
+        while let Some((current, version, level)) = queue.pop_front() {
+            if level >= depth {
+                continue;
+            }
+            let next = match direction {
+                Direction::Up => self.parents_of(&current, version)?,
+                Direction::Down => self.children_of(&current),
+            };
+            for (next_id, next_version) in next {
+                if seen.insert((next_id.clone(), next_version)) {
+                    out.push(LineageEntry {
+                        id: next_id.clone(),
+                        version: next_version,
+                        depth: level + 1,
+                        from: current.clone(),
+                    });
+                    queue.push_back((next_id, next_version, level + 1));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts from the views and the log.
+    pub fn stats(&self) -> StoreStats {
+        let views = self.read_views();
+        let counters = &views.state.counters;
+        let count = |bitmaps: &[roaring::RoaringBitmap], names: &super::views::Interner| {
+            bitmaps
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| !b.is_empty())
+                .map(|(i, b)| (names.name(i as u32).to_string(), b.len()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        StoreStats {
+            items_live: counters.items_live,
+            items_deleted: counters.items_deleted,
+            versions: counters.versions,
+            deletes: counters.deletes,
+            logical_bytes: counters.logical_bytes,
+            stored_bytes: counters.stored_bytes,
+            log_bytes: self.log.size_bytes(),
+            segment_count: self.log.segment_count(),
+            first_offset: self.log.first_offset(),
+            next_offset: self.log.next_offset(),
+            datasets: views.state.datasets.len(),
+            dataset_versions: counters.dataset_versions,
+            by_type: count(&views.by_type, &views.state.types),
+            by_source: count(&views.by_source, &views.state.sources),
+            by_tag: count(&views.by_tag, &views.state.tags),
+        }
+    }
+
+    /// Committed offset of a consumer group, if it ever committed.
+    pub fn consumer_offset(&self, group: &str) -> Option<u64> {
+        self.read_views().state.consumer_offsets.get(group).copied()
+    }
+
+    fn latest_put(&self, id: &str) -> Result<ItemEvent> {
+        let views = self.read_views();
+        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let last = row.last();
+        if last.is_delete() {
+            return Err(Error::Deleted { id: id.to_string(), offset: last.offset });
+        }
+        Ok(*last)
+    }
+
+    fn version_event(&self, id: &str, version: u32) -> Result<ItemEvent> {
+        let views = self.read_views();
+        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let found = if version == 0 { None } else { row.version(version) };
+        found.copied().ok_or_else(|| Error::VersionNotFound {
+            id: id.to_string(),
+            version,
+            latest: row.last_put().map_or(0, |e| e.version),
+        })
+    }
+
+    fn views_item_exists(&self, id: &str) -> Result<u32> {
+        let views = self.read_views();
+        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        Ok(row.last_put().map_or(0, |e| e.version))
+    }
+
+    fn read_put<T>(&self, event: &ItemEvent, f: impl FnOnce(codec::PutRecord<'_>, u8) -> Result<T>) -> Result<T> {
+        let record = self.log.read_hinted(event.offset, event.position_bytes)?;
+        let put =
+            codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
+        f(put, record.flags)
+    }
+
+    pub(crate) fn read_data(&self, id: &str, event: &ItemEvent) -> Result<ItemData> {
+        self.read_put(event, |put, flags| {
+            let bytes = put.data(flags).map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
+            Ok(ItemData {
+                id: id.to_string(),
+                version: event.version,
+                offset: event.offset,
+                timestamp_us: event.timestamp_us,
+                content_type: content_type_of(&put),
+                is_json: put.data_kind == DataKind::Json,
+                bytes,
+            })
+        })
+    }
+
+    pub(crate) fn read_meta(&self, id: &str, event: &ItemEvent) -> Result<ItemMeta> {
+        self.read_put(event, |put, _| {
+            let metadata: Metadata = serde_json::from_slice(put.metadata_json)
+                .map_err(|e| Error::BadRecord { offset: event.offset, detail: e.to_string() })?;
+            Ok(ItemMeta {
+                id: id.to_string(),
+                version: event.version,
+                offset: event.offset,
+                timestamp: format_timestamp(event.timestamp_us),
+                size: u64::from(put.data_size_bytes),
+                md5: super::write::hex(&put.md5),
+                content_type: content_type_of(&put),
+                metadata,
+            })
+        })
+    }
+
+    fn parents_of(&self, id: &str, version: Option<u32>) -> Result<Vec<(String, Option<u32>)>> {
+        let Some(version) = version else { return Ok(Vec::new()) };
+        let event = match self.version_event(id, version) {
+            Ok(event) => event,
+            Err(Error::VersionNotFound { .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let meta = self.read_meta(id, &event)?;
+        let views = self.read_views();
+        meta.metadata
+            .parents
+            .iter()
+            .map(|text| {
+                let parent = ParentRef::parse(text)?;
+                let version = parent.version.or_else(|| version_current_at(&views, &parent.id, event.offset));
+                Ok((parent.id, version))
+            })
+            .collect()
+    }
+
+    fn children_of(&self, id: &str) -> Vec<(String, Option<u32>)> {
+        let views = self.read_views();
+        views.state.children.get(id).map_or_else(Vec::new, |children| {
+            children.iter().map(|&(item_no, version)| (views.row(item_no).id.to_string(), Some(version))).collect()
+        })
+    }
+}
+
+/// The version of `id` that was current just before `offset`.
+fn version_current_at(views: &Views, id: &str, offset: u64) -> Option<u32> {
+    let row = views.item(id)?;
+    row.events.iter().rev().find(|e| e.offset < offset && !e.is_delete()).map(|e| e.version)
+}
+
+fn content_type_of(put: &codec::PutRecord<'_>) -> String {
+    match put.data_kind {
+        DataKind::Json => "application/json".to_string(),
+        DataKind::Bytes => put.content_type.to_string(),
+    }
+}

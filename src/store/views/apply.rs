@@ -1,0 +1,159 @@
+//! Applying one log record to the views: the only way views change.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::{DatasetEntry, ItemEvent, ItemRow, NONE, Views};
+use crate::log::RecordRef;
+use crate::store::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
+use crate::store::item::ParentRef;
+
+/// The metadata fields the indices need, borrowed where the JSON allows.
+#[derive(Deserialize)]
+struct IndexedFields<'a> {
+    #[serde(rename = "type", borrow, default)]
+    item_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    source_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tags: Vec<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    parents: Vec<Cow<'a, str>>,
+}
+
+impl Views {
+    /// Applies the record at `position_bytes`. Records must come in offset
+    /// order; a record that breaks a view invariant is an error and changes nothing.
+    pub fn apply(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+        assert!(
+            record.offset >= self.state.next_offset,
+            "records are applied in offset order: got {} after {}",
+            record.offset,
+            self.state.next_offset
+        );
+        match record.kind {
+            kind::PUT => self.apply_put(record, position_bytes)?,
+            kind::DELETE => self.apply_delete(record, position_bytes)?,
+            kind::DATASET => self.apply_dataset(record, position_bytes)?,
+            kind::CONSUMER_COMMIT => {
+                let commit: ConsumerCommitRecord = codec::decode_json(record.payload)?;
+                self.state.consumer_offsets.insert(commit.group, commit.offset);
+            }
+            other => {
+                tracing::debug!(offset = record.offset, kind = other, "skipping a record of unknown kind");
+                self.state.counters.unknown_records += 1;
+            }
+        }
+        self.state.next_offset = record.offset + 1;
+        self.state.last_timestamp_us = record.timestamp_us;
+        Ok(())
+    }
+
+    fn apply_put(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+        let put = codec::decode_put(record.payload)?;
+        let fields: IndexedFields<'_> =
+            serde_json::from_slice(put.metadata_json).map_err(|e| format!("metadata of put: {e}"))?;
+        let parent_ids = fields
+            .parents
+            .iter()
+            .map(|p| ParentRef::parse(p).map(|p| p.id).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let expected = self.ids.get(put.id).map_or(1, |&n| self.row(n).last_put().map_or(1, |e| e.version + 1));
+        if put.version != expected {
+            return Err(format!("put of {:?} has version {} but the next version is {expected}", put.id, put.version));
+        }
+        let item_no = self.item_number_for(put.id);
+        let was_live = expected > 1 && self.row(item_no).is_live();
+        if was_live {
+            self.unindex_item(item_no);
+        }
+        let type_id = fields.item_type.as_deref().map_or(NONE, |t| self.state.types.intern(t));
+        let source_id = fields.source_id.as_deref().map_or(NONE, |s| self.state.sources.intern(s));
+        let tag_ids = fields.tags.iter().map(|t| self.state.tags.intern(t)).collect();
+        let tagset_id = self.state.tagsets.intern(tag_ids);
+        for parent_id in parent_ids {
+            self.state.children.entry(parent_id).or_default().push((item_no, put.version));
+        }
+        let row = &mut self.state.items[item_no as usize];
+        row.type_id = type_id;
+        row.source_id = source_id;
+        row.tagset_id = tagset_id;
+        row.events.push(ItemEvent {
+            offset: record.offset,
+            position_bytes,
+            timestamp_us: record.timestamp_us,
+            version: put.version,
+            size_bytes: put.data_size_bytes,
+        });
+        self.index_item(item_no);
+        let counters = &mut self.state.counters;
+        counters.versions += 1;
+        counters.logical_bytes += u64::from(put.data_size_bytes);
+        counters.stored_bytes += record.payload.len() as u64;
+        if !was_live {
+            counters.items_live += 1;
+            if expected > 1 {
+                counters.items_deleted -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_delete(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+        let delete: DeleteRecord = codec::decode_json(record.payload)?;
+        let Some(&item_no) = self.ids.get(delete.id.as_str()) else {
+            return Err(format!("delete of unknown item {:?}", delete.id));
+        };
+        if !self.row(item_no).is_live() {
+            return Err(format!("delete of item {:?}, which is already deleted", delete.id));
+        }
+        self.unindex_item(item_no);
+        self.state.items[item_no as usize].events.push(ItemEvent {
+            offset: record.offset,
+            position_bytes,
+            timestamp_us: record.timestamp_us,
+            version: 0,
+            size_bytes: 0,
+        });
+        let counters = &mut self.state.counters;
+        counters.deletes += 1;
+        counters.items_live -= 1;
+        counters.items_deleted += 1;
+        Ok(())
+    }
+
+    fn apply_dataset(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+        let dataset: DatasetRecord = codec::decode_json(record.payload)?;
+        let versions = self.state.datasets.entry(dataset.name.clone()).or_default();
+        let expected = versions.last().map_or(1, |v| v.version + 1);
+        if dataset.version != expected {
+            return Err(format!("dataset {:?} version {} but the next is {expected}", dataset.name, dataset.version));
+        }
+        versions.push(DatasetEntry {
+            version: dataset.version,
+            offset: record.offset,
+            position_bytes,
+            timestamp_us: record.timestamp_us,
+            member_count: u32::try_from(dataset.members.len()).unwrap_or(u32::MAX),
+        });
+        self.state.counters.dataset_versions += 1;
+        Ok(())
+    }
+
+    fn item_number_for(&mut self, id: &str) -> u32 {
+        if let Some(&item_no) = self.ids.get(id) {
+            return item_no;
+        }
+        let item_no = u32::try_from(self.state.items.len()).expect("fewer than 4 billion items");
+        self.state.items.push(ItemRow {
+            id: id.into(),
+            events: Vec::new(),
+            type_id: NONE,
+            source_id: NONE,
+            tagset_id: 0,
+        });
+        self.ids.insert(id.into(), item_no);
+        item_no
+    }
+}

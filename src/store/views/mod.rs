@@ -1,0 +1,231 @@
+//! The materialized views of the item store, rebuilt by replaying the log.
+//!
+//! Owns every in-memory answer the store gives without reading the log:
+//! which ids exist and their version chains (with record offsets), the
+//! type/source/tag/time indices, datasets, lineage children and stats. It
+//! sees nothing but `(record, position)` pairs through [`Views::apply`], so
+//! deleting it and replaying the log gives the same views. It never writes
+//! the log and never does I/O, except through `checkpoint`.
+
+mod apply;
+pub mod checkpoint;
+mod interner;
+
+use std::collections::{BTreeSet, HashMap};
+
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+pub use interner::{Interner, NONE, TagSets};
+
+/// One event in an item's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemEvent {
+    /// Offset of the record.
+    pub offset: u64,
+    /// Byte position of the record in its segment: a read hint.
+    pub position_bytes: u64,
+    /// Ingestion time.
+    pub timestamp_us: u64,
+    /// The version a put created; 0 for a delete.
+    pub version: u32,
+    /// Data size in bytes (uncompressed); 0 for a delete.
+    pub size_bytes: u32,
+}
+
+impl ItemEvent {
+    /// Whether this event is a delete.
+    pub fn is_delete(&self) -> bool {
+        self.version == 0
+    }
+}
+
+/// Everything the views keep about one item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemRow {
+    /// The id.
+    pub id: Box<str>,
+    /// Puts and deletes, in offset order.
+    pub events: Vec<ItemEvent>,
+    /// Type id of the latest put, or [`NONE`].
+    pub type_id: u32,
+    /// Source id of the latest put, or [`NONE`].
+    pub source_id: u32,
+    /// Tag set id of the latest put.
+    pub tagset_id: u32,
+}
+
+impl ItemRow {
+    /// The latest event.
+    pub fn last(&self) -> &ItemEvent {
+        self.events.last().expect("an item row is created by its first put")
+    }
+
+    /// The latest put.
+    pub fn last_put(&self) -> Option<&ItemEvent> {
+        self.events.iter().rev().find(|e| !e.is_delete())
+    }
+
+    /// The put that created `version`.
+    pub fn version(&self, version: u32) -> Option<&ItemEvent> {
+        self.events.iter().find(|e| e.version == version)
+    }
+
+    /// Whether the latest event is a put.
+    pub fn is_live(&self) -> bool {
+        !self.last().is_delete()
+    }
+}
+
+/// One version of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetEntry {
+    /// The dataset's version.
+    pub version: u32,
+    /// Offset of its record.
+    pub offset: u64,
+    /// Position hint of its record.
+    pub position_bytes: u64,
+    /// Ingestion time.
+    pub timestamp_us: u64,
+    /// Number of pinned items.
+    pub member_count: u32,
+}
+
+/// Counters kept as records are applied; never computed by a rescan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Put records applied.
+    pub versions: u64,
+    /// Delete records applied.
+    pub deletes: u64,
+    /// Items whose latest event is a put.
+    pub items_live: u64,
+    /// Items whose latest event is a delete.
+    pub items_deleted: u64,
+    /// Sum of data sizes of all versions (uncompressed).
+    pub logical_bytes: u64,
+    /// Sum of put payload sizes as stored (compressed where it paid).
+    pub stored_bytes: u64,
+    /// Dataset records applied.
+    pub dataset_versions: u64,
+    /// Records of kinds this build does not know, skipped.
+    pub unknown_records: u64,
+}
+
+/// The persistent part of the views: what a checkpoint stores.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ViewState {
+    /// Log offset the views cover: every record below it is applied.
+    pub next_offset: u64,
+    /// Timestamp of the record at `next_offset - 1`, to recognise the log.
+    pub last_timestamp_us: u64,
+    /// Item rows, by item number (order of first put).
+    pub items: Vec<ItemRow>,
+    /// Type names.
+    pub types: Interner,
+    /// Source names.
+    pub sources: Interner,
+    /// Tag names.
+    pub tags: Interner,
+    /// Tag sets.
+    pub tagsets: TagSets,
+    /// Dataset versions by name.
+    pub datasets: HashMap<String, Vec<DatasetEntry>>,
+    /// Children of each parent id (which need not exist): `(child item number, child version)`.
+    pub children: HashMap<String, Vec<(u32, u32)>>,
+    /// Committed offsets of consumer groups.
+    pub consumer_offsets: HashMap<String, u64>,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// The views: persistent state plus indices derived from it.
+#[derive(Debug, Default)]
+pub struct Views {
+    /// What a checkpoint stores.
+    pub state: ViewState,
+    /// Item number of each id.
+    pub ids: HashMap<Box<str>, u32>,
+    /// Live items by type id.
+    pub by_type: Vec<RoaringBitmap>,
+    /// Live items by source id.
+    pub by_source: Vec<RoaringBitmap>,
+    /// Live items by tag id.
+    pub by_tag: Vec<RoaringBitmap>,
+    /// Live items.
+    pub live: RoaringBitmap,
+    /// Live items by the timestamp of their latest version.
+    pub by_time: BTreeSet<(u64, u32)>,
+}
+
+impl Views {
+    /// Builds the derived indices for a state loaded from a checkpoint.
+    pub fn from_state(mut state: ViewState) -> Self {
+        for interner in [&mut state.types, &mut state.sources, &mut state.tags] {
+            interner.reindex();
+        }
+        state.tagsets.reindex();
+        let mut views = Views { state, ..Views::default() };
+        for item_no in 0..views.state.items.len() {
+            let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
+            let row = &views.state.items[item_no as usize];
+            views.ids.insert(row.id.clone(), item_no);
+            if row.is_live() {
+                views.index_item(item_no);
+            }
+        }
+        views
+    }
+
+    /// The row of `id`, if the id was ever stored.
+    pub fn item(&self, id: &str) -> Option<&ItemRow> {
+        self.ids.get(id).map(|&n| &self.state.items[n as usize])
+    }
+
+    /// The row of item number `item_no`.
+    pub fn row(&self, item_no: u32) -> &ItemRow {
+        &self.state.items[item_no as usize]
+    }
+
+    fn index_item(&mut self, item_no: u32) {
+        let row = &self.state.items[item_no as usize];
+        let (type_id, source_id, tagset_id) = (row.type_id, row.source_id, row.tagset_id);
+        let timestamp_us = row.last().timestamp_us;
+        if type_id != NONE {
+            bitmap_at(&mut self.by_type, type_id).insert(item_no);
+        }
+        if source_id != NONE {
+            bitmap_at(&mut self.by_source, source_id).insert(item_no);
+        }
+        for &tag in self.state.tagsets.tags(tagset_id) {
+            bitmap_at(&mut self.by_tag, tag).insert(item_no);
+        }
+        self.live.insert(item_no);
+        self.by_time.insert((timestamp_us, item_no));
+    }
+
+    fn unindex_item(&mut self, item_no: u32) {
+        let row = &self.state.items[item_no as usize];
+        let timestamp_us = row.last().timestamp_us;
+        if row.type_id != NONE {
+            bitmap_at(&mut self.by_type, row.type_id).remove(item_no);
+        }
+        if row.source_id != NONE {
+            bitmap_at(&mut self.by_source, row.source_id).remove(item_no);
+        }
+        for &tag in self.state.tagsets.tags(row.tagset_id) {
+            bitmap_at(&mut self.by_tag, tag).remove(item_no);
+        }
+        self.live.remove(item_no);
+        self.by_time.remove(&(timestamp_us, item_no));
+    }
+}
+
+fn bitmap_at(bitmaps: &mut Vec<RoaringBitmap>, id: u32) -> &mut RoaringBitmap {
+    let index = id as usize;
+    if bitmaps.len() <= index {
+        bitmaps.resize_with(index + 1, RoaringBitmap::new);
+    }
+    &mut bitmaps[index]
+}

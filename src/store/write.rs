@@ -1,0 +1,326 @@
+//! The write path: puts, batches, deletes and datasets.
+//!
+//! Everything is validated before anything is written, so bad input changes
+//! nothing. One call is one log batch: all of it survives a crash or none.
+
+use std::collections::HashMap;
+
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::codec::{self, DataKind, DatasetRecord, DeleteRecord, PutDraft, kind};
+use super::item::{Data, ItemRef, Metadata, format_timestamp, validate_name};
+use crate::error::{Error, Result};
+use crate::log::NewRecord;
+
+/// One item to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    /// The content.
+    pub data: Data,
+    /// What the caller says about it.
+    pub metadata: Metadata,
+}
+
+/// Where a dataset version landed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetRef {
+    /// The dataset's name.
+    pub name: String,
+    /// Its new version.
+    pub version: u32,
+    /// Offset of the dataset record.
+    pub offset: u64,
+    /// Ingestion time.
+    pub timestamp: String,
+    /// The pinned items.
+    pub items: Vec<ItemRef>,
+}
+
+/// An item ready to encode: validated, hashed, named.
+struct Prepared {
+    id: String,
+    data_kind: DataKind,
+    content_type: String,
+    md5: [u8; 16],
+    metadata_json: Vec<u8>,
+    data: Vec<u8>,
+}
+
+fn prepare(item: NewItem) -> Result<Prepared> {
+    let NewItem { data, mut metadata } = item;
+    metadata.validate()?;
+    let bytes = data.canonical_bytes();
+    let md5: [u8; 16] = Md5::digest(&bytes).into();
+    let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
+    validate_name("id", &id)?;
+    let (data_kind, content_type) = match data {
+        Data::Json(_) => (DataKind::Json, String::new()),
+        Data::Bytes { content_type, .. } => {
+            validate_name("content_type", &content_type)?;
+            (DataKind::Bytes, content_type)
+        }
+    };
+    let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
+    Ok(Prepared { id, data_kind, content_type, md5, metadata_json, data: bytes })
+}
+
+/// Lower-case hex of bytes: ids made from md5 sums.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the batch planner decided for one item.
+enum Plan {
+    /// Identical to the current version: nothing is written.
+    Unchanged { version: u32, offset: u64, timestamp_us: u64 },
+    /// Written as this version, at this index of the batch's records.
+    New { version: u32, record_index: usize },
+    /// Identical to item `earlier` of the same batch.
+    Repeat { version: u32, earlier: usize },
+}
+
+/// Content identity used for dedup: equal keys mean an identical put.
+#[derive(PartialEq, Eq, Clone)]
+struct ContentKey {
+    data_kind: u8,
+    md5: [u8; 16],
+    content_type: String,
+    metadata_json: Vec<u8>,
+}
+
+impl Store {
+    /// Stores one item; returns its id and version. Storing content and
+    /// metadata identical to the current version writes nothing and returns
+    /// that version with `created: false`.
+    pub fn put(&self, data: Data, metadata: Metadata) -> Result<ItemRef> {
+        let mut refs = self.put_batch(vec![NewItem { data, metadata }])?;
+        Ok(refs.remove(0))
+    }
+
+    /// Stores items atomically, in one log batch.
+    pub fn put_batch(&self, items: Vec<NewItem>) -> Result<Vec<ItemRef>> {
+        let (refs, _) = self.write_items(items, None)?;
+        Ok(refs)
+    }
+
+    /// Stores `items` and a dataset record pinning each one's exact version,
+    /// atomically. Putting an existing name creates its next version.
+    pub fn put_dataset(&self, name: &str, items: Vec<NewItem>, info: serde_json::Value) -> Result<DatasetRef> {
+        validate_name("dataset name", name)?;
+        let (items, dataset) = self.write_items(items, Some((name, info)))?;
+        let (version, offset, timestamp_us) = dataset.expect("a dataset write returns its dataset record");
+        Ok(DatasetRef { name: name.to_string(), version, offset, timestamp: format_timestamp(timestamp_us), items })
+    }
+
+    /// Deletes an item: later reads say it was deleted and where. A later
+    /// put revives it with the next version.
+    pub fn delete(&self, id: &str) -> Result<u64> {
+        validate_name("id", id)?;
+        let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let version = {
+            let views = self.read_views();
+            let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+            if !row.is_live() {
+                return Err(Error::Deleted { id: id.to_string(), offset: row.last().offset });
+            }
+            row.last().version
+        };
+        let payload = codec::encode_json(&DeleteRecord { id: id.to_string(), version });
+        let appended = self.log.append_pending(&[NewRecord { kind: kind::DELETE, flags: 0, payload: &payload }])?;
+        self.apply_appended(&[(kind::DELETE, 0, payload.as_slice())], &appended);
+        drop(guard);
+        self.log.wait_durable(appended.last_offset + 1)?;
+        self.note_records_written(1);
+        Ok(appended.first_offset)
+    }
+
+    /// Appends a consumer group's committed offset to the log.
+    pub fn commit_consumer(&self, group: &str, offset: u64) -> Result<u64> {
+        validate_name("consumer group", group)?;
+        let payload = codec::encode_json(&codec::ConsumerCommitRecord { group: group.to_string(), offset });
+        let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let appended =
+            self.log.append_pending(&[NewRecord { kind: kind::CONSUMER_COMMIT, flags: 0, payload: &payload }])?;
+        self.apply_appended(&[(kind::CONSUMER_COMMIT, 0, payload.as_slice())], &appended);
+        drop(guard);
+        self.log.wait_durable(appended.last_offset + 1)?;
+        Ok(appended.first_offset)
+    }
+
+    #[allow(clippy::type_complexity, reason = "private helper returning both halves of a write")]
+    fn write_items(
+        &self,
+        items: Vec<NewItem>,
+        dataset: Option<(&str, serde_json::Value)>,
+    ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
+        let prepared = items.into_iter().map(prepare).collect::<Result<Vec<_>>>()?;
+        if prepared.is_empty() && dataset.is_none() {
+            return Ok((Vec::new(), None));
+        }
+        let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let plans = self.plan(&prepared)?;
+        let mut records: Vec<(u8, u8, Vec<u8>)> = Vec::with_capacity(prepared.len() + 1);
+        for (item, plan) in prepared.iter().zip(&plans) {
+            if let Plan::New { version, .. } = plan {
+                let draft = PutDraft {
+                    data_kind: item.data_kind,
+                    id: &item.id,
+                    version: *version,
+                    md5: item.md5,
+                    content_type: &item.content_type,
+                    metadata_json: &item.metadata_json,
+                    data: &item.data,
+                };
+                let (payload, flags) = codec::encode_put(&draft, self.options.compress_threshold_bytes);
+                records.push((kind::PUT, flags, payload));
+            }
+        }
+        let dataset_version = dataset.as_ref().map(|(name, _)| {
+            self.read_views().state.datasets.get(*name).and_then(|v| v.last()).map_or(1, |v| v.version + 1)
+        });
+        if let (Some((name, info)), Some(version)) = (dataset, dataset_version) {
+            let members = prepared.iter().zip(&plans).map(|(item, plan)| (item.id.clone(), plan.version())).collect();
+            let record = DatasetRecord { name: name.to_string(), version, info, members };
+            records.push((kind::DATASET, 0, codec::encode_json(&record)));
+        }
+        if records.is_empty() {
+            drop(guard);
+            return Ok((unchanged_refs(&prepared, &plans), None));
+        }
+        let new_records: Vec<NewRecord<'_>> =
+            records.iter().map(|(kind, flags, payload)| NewRecord { kind: *kind, flags: *flags, payload }).collect();
+        let appended = self.log.append_pending(&new_records)?;
+        let applied: Vec<(u8, u8, &[u8])> = records.iter().map(|(k, f, p)| (*k, *f, p.as_slice())).collect();
+        self.apply_appended(&applied, &appended);
+        drop(guard);
+        self.log.wait_durable(appended.last_offset + 1)?;
+        self.note_records_written(records.len() as u64);
+        let refs = item_refs(&prepared, &plans, &appended);
+        let dataset = dataset_version.map(|v| (v, appended.last_offset, appended.timestamp_us));
+        Ok((refs, dataset))
+    }
+
+    /// Decides the version of each item, or that it is unchanged. Holds the writer lock.
+    fn plan(&self, prepared: &[Prepared]) -> Result<Vec<Plan>> {
+        // Items earlier in this batch: (index, version, content) of the last one per id.
+        let mut pending: HashMap<&str, (usize, u32, ContentKey)> = HashMap::new();
+        let mut plans = Vec::with_capacity(prepared.len());
+        let mut record_index = 0;
+        for (index, item) in prepared.iter().enumerate() {
+            let key = ContentKey {
+                data_kind: item.data_kind as u8,
+                md5: item.md5,
+                content_type: item.content_type.clone(),
+                metadata_json: item.metadata_json.clone(),
+            };
+            let plan = match pending.get(item.id.as_str()) {
+                Some((earlier, version, previous)) if *previous == key => {
+                    Plan::Repeat { version: *version, earlier: *earlier }
+                }
+                Some((_, version, _)) => Plan::New { version: version + 1, record_index },
+                None => self.plan_against_views(&item.id, &key, record_index)?,
+            };
+            if let Plan::New { .. } = plan {
+                record_index += 1;
+            }
+            pending.insert(&item.id, (index, plan.version(), key));
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
+    fn plan_against_views(&self, id: &str, key: &ContentKey, record_index: usize) -> Result<Plan> {
+        let (latest, live) = {
+            let views = self.read_views();
+            match views.item(id) {
+                None => return Ok(Plan::New { version: 1, record_index }),
+                Some(row) => (*row.last_put().expect("an item row has a put"), row.is_live()),
+            }
+        };
+        if live && self.stored_content_key(latest.offset, latest.position_bytes)? == *key {
+            return Ok(Plan::Unchanged {
+                version: latest.version,
+                offset: latest.offset,
+                timestamp_us: latest.timestamp_us,
+            });
+        }
+        Ok(Plan::New { version: latest.version + 1, record_index })
+    }
+
+    fn stored_content_key(&self, offset: u64, position_bytes: u64) -> Result<ContentKey> {
+        let record = self.log.read_hinted(offset, position_bytes)?;
+        let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
+        Ok(ContentKey {
+            data_kind: put.data_kind as u8,
+            md5: put.md5,
+            content_type: put.content_type.to_string(),
+            metadata_json: put.metadata_json.to_vec(),
+        })
+    }
+
+    /// Applies records just appended. They were validated against the views
+    /// under the writer lock, so a refusal here is a bug, not bad input.
+    fn apply_appended(&self, records: &[(u8, u8, &[u8])], appended: &crate::log::Appended) {
+        let mut views = self.write_views();
+        for (i, &(kind, flags, payload)) in records.iter().enumerate() {
+            let record = crate::log::RecordRef {
+                offset: appended.first_offset + i as u64,
+                timestamp_us: appended.timestamp_us,
+                kind,
+                flags,
+                payload,
+            };
+            if let Err(detail) = views.apply(record, appended.positions_bytes[i]) {
+                panic!("views refused record {} that the writer validated: {detail}", record.offset);
+            }
+        }
+    }
+}
+
+impl Plan {
+    fn version(&self) -> u32 {
+        match self {
+            Plan::Unchanged { version, .. } | Plan::New { version, .. } | Plan::Repeat { version, .. } => *version,
+        }
+    }
+}
+
+fn item_refs(prepared: &[Prepared], plans: &[Plan], appended: &crate::log::Appended) -> Vec<ItemRef> {
+    let mut refs = unchanged_refs(prepared, plans);
+    for (item_ref, plan) in refs.iter_mut().zip(plans) {
+        if let Plan::New { record_index, .. } = plan {
+            item_ref.offset = appended.first_offset + *record_index as u64;
+            item_ref.timestamp = format_timestamp(appended.timestamp_us);
+            item_ref.created = true;
+        }
+    }
+    for (i, plan) in plans.iter().enumerate() {
+        if let Plan::Repeat { earlier, .. } = plan {
+            refs[i].offset = refs[*earlier].offset;
+            refs[i].timestamp = refs[*earlier].timestamp.clone();
+        }
+    }
+    refs
+}
+
+fn unchanged_refs(prepared: &[Prepared], plans: &[Plan]) -> Vec<ItemRef> {
+    prepared
+        .iter()
+        .zip(plans)
+        .map(|(item, plan)| {
+            let (offset, timestamp_us) = match plan {
+                Plan::Unchanged { offset, timestamp_us, .. } => (*offset, *timestamp_us),
+                Plan::New { .. } | Plan::Repeat { .. } => (0, 0),
+            };
+            ItemRef {
+                id: item.id.clone(),
+                version: plan.version(),
+                offset,
+                timestamp: format_timestamp(timestamp_us),
+                created: false,
+            }
+        })
+        .collect()
+}
