@@ -13,6 +13,7 @@ mod base64;
 pub mod error;
 pub mod limits;
 pub mod log;
+pub mod server;
 pub mod storage;
 pub mod store;
 
