@@ -16,6 +16,7 @@ pub mod log;
 pub mod server;
 pub mod storage;
 pub mod store;
+pub mod subscribe;
 
 pub use error::{Error, Result};
 pub use log::SyncMode;
@@ -23,3 +24,4 @@ pub use store::{
     Data, Dataset, DatasetRef, DatasetSummary, Direction, HistoryEntry, ItemData, ItemMeta, ItemRef, LineageEntry,
     Metadata, NewItem, Query, Store, StoreOptions, StoreStats,
 };
+pub use subscribe::{EventStream, LogEvent};

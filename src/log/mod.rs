@@ -11,15 +11,19 @@ mod error;
 mod frame;
 mod index;
 mod lock;
+mod metrics;
 mod naming;
 mod reader;
 mod recovery;
 mod segment;
+mod verify;
 mod writer;
 
 pub use error::LogError;
 pub use frame::{FLAG_COMPRESSED, FORMAT_VERSION, Record, RecordRef};
+pub use metrics::{FSYNC_BUCKETS_US, LogMetrics, LogMetricsSnapshot};
 pub use reader::LogIter;
+pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use writer::{Appended, NewRecord};
 
 use std::fs::File;
@@ -124,6 +128,7 @@ pub(crate) struct Inner {
     pub commit_changed: Condvar,
     pub published_tx: tokio::sync::watch::Sender<u64>,
     pub failure: Mutex<Option<String>>,
+    pub metrics: LogMetrics,
     pub _lock_file: Option<File>,
 }
 
@@ -211,6 +216,11 @@ impl Log {
     /// value is [`Log::next_offset`]. Streams wait on it instead of polling.
     pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.published_tx.subscribe()
+    }
+
+    /// Append and fdatasync counters since open.
+    pub fn metrics(&self) -> LogMetricsSnapshot {
+        self.inner.metrics.snapshot()
     }
 
     pub(crate) fn snapshot(&self) -> SegmentSet {

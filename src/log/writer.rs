@@ -146,6 +146,7 @@ fn assemble(
         commit_changed: Condvar::new(),
         published_tx: tokio::sync::watch::Sender::new(tail.next_offset),
         failure: Mutex::new(None),
+        metrics: super::LogMetrics::default(),
         _lock_file: lock_file,
     }
 }
@@ -364,6 +365,7 @@ fn write_frame(inner: &Inner, writer: &mut Writer, records: &[NewRecord<'_>]) ->
         positions_bytes.push(record_position);
         record_position += (RECORD_HEADER_SIZE_BYTES + record.payload.len()) as u64;
     }
+    inner.metrics.record_append(records.len(), writer.buffer.len());
     writer.len_bytes += writer.buffer.len() as u64;
     writer.next_offset += records.len() as u64;
     writer.last_timestamp_us = timestamp_us;
@@ -398,7 +400,9 @@ fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
         commit.syncing = true;
         let (tail, segment) = (commit.written, commit.written_segment.clone());
         drop(commit);
+        let started = std::time::Instant::now();
         let result = sync_data(&segment.file, inner.options.faults.as_deref());
+        inner.metrics.record_fsync(started.elapsed());
         commit = lock(&inner.commit);
         commit.syncing = false;
         match result {

@@ -192,6 +192,9 @@ pub struct ConsumerCommitRecord {
     pub offset: u64,
 }
 
+/// Lower-case hex of bytes.
+pub use super::write::hex;
+
 /// Encodes one of the JSON-bodied kinds.
 pub fn encode_json<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()

@@ -67,7 +67,7 @@ fn prepare(item: NewItem) -> Result<Prepared> {
 }
 
 /// Lower-case hex of bytes: ids made from md5 sums.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
