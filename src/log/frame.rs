@@ -319,3 +319,148 @@ pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
 pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("slice of 8 bytes"))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Owned records with strictly increasing offsets, ready to encode.
+    fn records(count_max: usize, payload_size_max: usize) -> impl Strategy<Value = Vec<Record>> {
+        let record = (1..1000u64, any::<u64>(), any::<u8>(), 0..=FLAGS_KNOWN, vec(any::<u8>(), 0..payload_size_max));
+        (0..u64::MAX / 2, vec(record, 1..count_max)).prop_map(|(base_offset, fields)| {
+            let mut offset = base_offset;
+            fields
+                .into_iter()
+                .map(|(offset_step, timestamp_us, kind, flags, payload)| {
+                    offset += offset_step;
+                    Record { offset, timestamp_us, kind, flags, payload }
+                })
+                .collect()
+        })
+    }
+
+    fn refs(records: &[Record]) -> Vec<RecordRef<'_>> {
+        records
+            .iter()
+            .map(|r| RecordRef {
+                offset: r.offset,
+                timestamp_us: r.timestamp_us,
+                kind: r.kind,
+                flags: r.flags,
+                payload: &r.payload,
+            })
+            .collect()
+    }
+
+    fn encode(records: &[Record]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        encode_frame(&refs(records), &mut bytes);
+        bytes
+    }
+
+    fn flip_bit(bytes: &[u8], bit_index: usize) -> Vec<u8> {
+        let mut flipped = bytes.to_vec();
+        flipped[bit_index / 8] ^= 1 << (bit_index % 8);
+        flipped
+    }
+
+    /// Byte position of each record inside its encoded frame.
+    fn record_positions(records: &[Record]) -> Vec<usize> {
+        let mut position = FRAME_HEADER_SIZE_BYTES;
+        records
+            .iter()
+            .map(|r| {
+                let start = position;
+                position += RECORD_HEADER_SIZE_BYTES + r.payload.len();
+                start
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn frame_round_trips(records in records(20, 2048), prefix in vec(any::<u8>(), 0..64)) {
+            // Encode after unrelated bytes and decode with a second frame
+            // behind it, as a frame sits inside a segment.
+            let mut bytes = prefix.clone();
+            encode_frame(&refs(&records), &mut bytes);
+            let frame_end = bytes.len();
+            encode_frame(&refs(&records[..1]), &mut bytes);
+            let frame = Frame::decode(&bytes[prefix.len()..]).map_err(|d| TestCaseError::fail(format!("{d:?}")))?;
+            let size_bytes = frame_size_bytes(records.iter().map(|r| r.payload.len()));
+            prop_assert_eq!(frame.size_bytes as u64, size_bytes);
+            prop_assert_eq!(frame.size_bytes, frame_end - prefix.len());
+            prop_assert_eq!(frame.first_offset, records[0].offset);
+            prop_assert_eq!(frame.last_offset, records[records.len() - 1].offset);
+            prop_assert_eq!(frame.first_timestamp_us, records[0].timestamp_us);
+            let decoded: Vec<Record> = frame.records().map(|r| r.to_owned()).collect();
+            prop_assert_eq!(decoded, records);
+        }
+
+        #[test]
+        fn every_bit_flip_in_a_frame_is_detected(records in records(4, 24)) {
+            // The crc covers bytes [4, frame_size) and sits in [0, 4), so a flip
+            // anywhere but the size field is a one-bit error, which CRC-32 always
+            // detects. A flipped size field either leaves the allowed range, runs
+            // past the available bytes, or moves the end of the checksummed range,
+            // which only a 2^-32 crc collision could survive.
+            let bytes = encode(&records);
+            let mut in_segment = bytes.clone();
+            encode_frame(&refs(&records[..1]), &mut in_segment);
+            for bit_index in 0..bytes.len() * 8 {
+                prop_assert!(Frame::decode(&flip_bit(&bytes, bit_index)).is_err(), "bit {} alone", bit_index);
+                prop_assert!(
+                    Frame::decode(&flip_bit(&in_segment, bit_index)).is_err(),
+                    "bit {} with a frame behind it",
+                    bit_index
+                );
+            }
+        }
+
+        #[test]
+        fn records_decode_alone_at_their_positions(records in records(20, 2048)) {
+            let bytes = encode(&records);
+            for (record, position) in records.iter().zip(record_positions(&records)) {
+                let decoded = decode_record(&bytes[position..]).map_err(TestCaseError::fail)?;
+                prop_assert_eq!(&decoded.to_owned(), record);
+                prop_assert_eq!(record_payload_size(&bytes[position..]), Some(record.payload.len()));
+            }
+        }
+
+        #[test]
+        fn every_bit_flip_in_a_record_is_detected(records in records(3, 24)) {
+            // Same argument as for frames: the record crc covers every byte of
+            // the record but its own field, so only a flipped payload size could
+            // escape it, and then only by a crc collision.
+            let bytes = encode(&records);
+            let position = record_positions(&records)[0];
+            let end = position + RECORD_HEADER_SIZE_BYTES + records[0].payload.len();
+            for bit_index in position * 8..end * 8 {
+                let flipped = flip_bit(&bytes, bit_index);
+                prop_assert!(decode_record(&flipped[position..end]).is_err(), "bit {} alone", bit_index);
+                prop_assert!(decode_record(&flipped[position..]).is_err(), "bit {} with records behind it", bit_index);
+            }
+        }
+
+        #[test]
+        fn segment_header_round_trips(base_offset in any::<u64>(), created_us in any::<u64>()) {
+            let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us };
+            let bytes = header.encode();
+            prop_assert_eq!(SegmentHeader::decode(&bytes), Ok(header));
+            prop_assert!(SegmentHeader::decode(&bytes[..SEGMENT_HEADER_SIZE_BYTES - 1]).is_err());
+        }
+
+        #[test]
+        fn every_bit_flip_in_a_segment_header_is_detected(base_offset in any::<u64>(), created_us in any::<u64>()) {
+            let bytes = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us }.encode();
+            for bit_index in 0..SEGMENT_HEADER_SIZE_BYTES * 8 {
+                prop_assert!(SegmentHeader::decode(&flip_bit(&bytes, bit_index)).is_err(), "bit {}", bit_index);
+            }
+        }
+    }
+}
