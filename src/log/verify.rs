@@ -1,0 +1,455 @@
+//! Offline check of a log directory, and its repair by quarantine.
+//!
+//! Owns no file of its own: it reads the segment and index files of
+//! `segments-format.md` straight from the directory, without opening a
+//! [`Log`](super::Log), so a check needs no lock and runs beside a live
+//! writer. It checks more than an open does: every frame and record checksum
+//! of every segment (an open trusts a valid index and walks only the newest
+//! segment), offset order across segments, density record by record in the
+//! newest segment, and every index against a rebuild from its segment.
+//! Segments are read with plain reads, not memory maps, so a concurrent
+//! truncation by another process's recovery cannot fault this one.
+//!
+//! # Repair policy
+//!
+//! `verify(log_dir, true)` takes the write lock, checks, and then changes the
+//! directory so that the log opens again, without deleting a byte that was
+//! ever part of a frame: damaged bytes go to `<data_dir>/quarantine/<time>/`.
+//!
+//! - Damage at byte `p > 0` of segment `S` (a bad frame, a bad record
+//!   checksum, a misnumbered offset): bytes `p..` are copied to
+//!   `<S name>.from-byte-<p>` in quarantine and fsynced; every later segment
+//!   is renamed into quarantine, newest first; then `S` is truncated to `p`
+//!   and fdatasynced. Offsets after the damage can no longer be shown to be
+//!   a dense history, and moving newest first means a crash midway leaves a
+//!   prefix of the log, never a log with a hole in the middle.
+//! - A bad header or a base offset overlapping the previous segment is
+//!   damage at `p = 0`: `S` itself is moved whole, after the later ones.
+//! - Without damage, a torn tail or torn creation of the newest segment is
+//!   cut or removed exactly as recovery on open would.
+//! - Damaged, mismatched and orphaned index files are deleted: they are
+//!   derived, and the next open rebuilds them.
+//!
+//! Later appends hand out the offsets of quarantined records again, so
+//! anything that had read past the damage must be rebuilt or reset.
+
+mod repair;
+
+use std::fmt;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use super::error::LogError;
+use super::frame::{
+    FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, decode_record,
+};
+use super::index::SegmentIndex;
+use super::lock;
+use super::naming::{INDEX_EXTENSION, index_path, parse_segment_name, segment_path};
+use super::recovery::is_torn_creation;
+use super::segment::{IndexBuilder, check_header, describe, walk_frames};
+
+/// What kind of problem verify found. Only [`ProblemKind::Corruption`]
+/// keeps a log from opening; the others are warnings that an open (or a
+/// repair) handles by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// Damage no crash can explain: a bad header, a bad frame or record in a
+    /// sealed segment or followed by valid data, misnumbered or overlapping
+    /// offsets.
+    Corruption,
+    /// The unsynced end of an interrupted append in the newest segment, or
+    /// a newest segment whose creation a crash interrupted. Recovery cuts it.
+    TornTail,
+    /// An index file that is damaged, disagrees with its segment, or has no
+    /// segment. It is derived and will be rebuilt.
+    IndexMismatch,
+    /// A sealed segment without an index file. It will be rebuilt.
+    IndexMissing,
+}
+
+impl ProblemKind {
+    /// Whether this problem keeps the log from opening until it is repaired.
+    pub fn is_corruption(self) -> bool {
+        self == Self::Corruption
+    }
+}
+
+/// One problem, located as precisely as the damage allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What kind of problem it is.
+    pub kind: ProblemKind,
+    /// The segment or index file.
+    pub path: PathBuf,
+    /// Byte position of the problem in that file (0 for a whole file).
+    pub position_bytes: u64,
+    /// The record offset found or expected there, when known.
+    pub offset: Option<u64>,
+    /// What check failed, as `name=value` pairs where there are values.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} in {} at byte {}", self.kind, self.path.display(), self.position_bytes)?;
+        if let Some(offset) = self.offset {
+            write!(f, " (record offset {offset})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What a verify run looked at and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segment files read.
+    pub segments_checked: u64,
+    /// Valid frames walked.
+    pub frames_checked: u64,
+    /// Records in those frames, each with its record checksum checked.
+    pub records_checked: u64,
+    /// Bytes of segment files read.
+    pub bytes_checked: u64,
+    /// Everything found, in directory order. With repair, these are the
+    /// problems found before repairing.
+    pub problems: Vec<Problem>,
+    /// Files a repair wrote into quarantine (empty without repair).
+    pub quarantined: Vec<PathBuf>,
+}
+
+impl VerifyReport {
+    /// No corruption: the log opens as it is. Warnings are allowed.
+    pub fn is_clean(&self) -> bool {
+        !self.problems.iter().any(|p| p.kind.is_corruption())
+    }
+}
+
+/// Checks the log in `log_dir`; with `repair`, also fixes what it found
+/// (see the module docs for the policy) and checks again.
+///
+/// Without `repair` it takes no lock and writes nothing. With `repair` it
+/// fails with [`LogError::Locked`] while a writer has the log open, and with
+/// [`LogError::Corruption`] if damage remains after repairing.
+pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
+    if !repair {
+        return Ok(check(log_dir)?.report);
+    }
+    let _lock = lock::acquire(log_dir)?;
+    let scan = check(log_dir)?;
+    let quarantined = repair::apply(log_dir, &scan)?;
+    let after = check(log_dir)?;
+    if let Some(left) = after.report.problems.iter().find(|p| p.kind.is_corruption()) {
+        return Err(LogError::Corruption {
+            path: left.path.clone(),
+            position_bytes: left.position_bytes,
+            offset: left.offset,
+            detail: format!("still damaged after repair: {}", left.message),
+        });
+    }
+    Ok(VerifyReport { quarantined, ..scan.report })
+}
+
+/// Where a repair has to cut: everything from `position_bytes` of the
+/// segment at `segment_index` (in `Scan::bases`) on is untrusted.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    segment_index: usize,
+    position_bytes: u64,
+}
+
+/// A check's findings, with what a repair needs to act on them.
+#[derive(Debug, Default)]
+struct Scan {
+    report: VerifyReport,
+    /// Base offsets of the segment files, ascending.
+    bases: Vec<u64>,
+    /// The first corruption.
+    cut: Option<Cut>,
+    /// Valid length of the newest segment, if it ends in a torn tail.
+    torn_tail_len_bytes: Option<u64>,
+    /// The newest segment is a torn creation.
+    torn_creation: bool,
+    /// Index files to delete.
+    bad_indexes: Vec<PathBuf>,
+}
+
+impl Scan {
+    fn problem(&mut self, kind: ProblemKind, path: &Path, position_bytes: u64, offset: Option<u64>, message: String) {
+        self.report.problems.push(Problem { kind, path: path.to_path_buf(), position_bytes, offset, message });
+    }
+
+    fn corruption(
+        &mut self,
+        segment_index: usize,
+        path: &Path,
+        position_bytes: u64,
+        offset: Option<u64>,
+        message: String,
+    ) {
+        self.problem(ProblemKind::Corruption, path, position_bytes, offset, message);
+        self.cut.get_or_insert(Cut { segment_index, position_bytes });
+    }
+}
+
+fn check(log_dir: &Path) -> Result<Scan, LogError> {
+    let (bases, index_bases) = list(log_dir)?;
+    let mut scan = Scan { bases: bases.clone(), ..Scan::default() };
+    // A torn creation is set aside first, as recovery does, so that the
+    // segment before it is checked as the newest: it is the newest again
+    // once the torn file is removed.
+    let torn_creation = find_torn_creation(log_dir, &bases)?;
+    let live_count = bases.len() - usize::from(torn_creation.is_some());
+    // Offsets must stay above everything the earlier segments hold.
+    let mut expected_min = 0;
+    for (segment_index, &base) in bases[..live_count].iter().enumerate() {
+        let newest = segment_index + 1 == live_count;
+        let path = segment_path(log_dir, base);
+        let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
+        scan.report.segments_checked += 1;
+        scan.report.bytes_checked += bytes.len() as u64;
+        let segment = SegmentRef { log_dir, path: &path, bytes: &bytes, base, segment_index, newest };
+        if let Some(last_offset) = check_segment(&mut scan, &segment, expected_min) {
+            expected_min = last_offset + 1;
+        }
+    }
+    if let Some((base, size_bytes)) = torn_creation {
+        let path = segment_path(log_dir, base);
+        scan.report.segments_checked += 1;
+        scan.report.bytes_checked += size_bytes;
+        let message =
+            format!("torn creation: size_bytes={size_bytes} holds no valid header and no frame; it will be removed");
+        scan.problem(ProblemKind::TornTail, &path, 0, Some(base), message);
+        scan.torn_creation = true;
+    }
+    for (base, path) in index_bases {
+        if bases.binary_search(&base).is_err() {
+            let message = "index file without a segment; it will be deleted".to_string();
+            scan.problem(ProblemKind::IndexMismatch, &path, 0, None, message);
+            scan.bad_indexes.push(path);
+        }
+    }
+    Ok(scan)
+}
+
+/// The base and size of the newest segment if it is a torn creation that
+/// recovery would remove: only when it is not the only segment.
+fn find_torn_creation(log_dir: &Path, bases: &[u64]) -> Result<Option<(u64, u64)>, LogError> {
+    let [_, .., newest] = bases else { return Ok(None) };
+    let path = segment_path(log_dir, *newest);
+    let size_bytes = std::fs::metadata(&path).map_err(LogError::io(&path, "stat", 0))?.len();
+    if size_bytes > SEGMENT_HEADER_SIZE_BYTES as u64 {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
+    Ok(is_torn_creation(&bytes).then_some((*newest, bytes.len() as u64)))
+}
+
+/// Segment base offsets, and index files with their base offsets, ascending.
+fn list(log_dir: &Path) -> Result<(Vec<u64>, Vec<(u64, PathBuf)>), LogError> {
+    let mut bases = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in std::fs::read_dir(log_dir).map_err(LogError::io(log_dir, "read_dir", 0))? {
+        let entry = entry.map_err(LogError::io(log_dir, "read_dir", 0))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = parse_segment_name(name) {
+            bases.push(base);
+        } else if let Some(base) = parse_index_name(name) {
+            indexes.push((base, entry.path()));
+        }
+    }
+    bases.sort_unstable();
+    indexes.sort_unstable();
+    Ok((bases, indexes))
+}
+
+fn parse_index_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(INDEX_EXTENSION)?.strip_suffix('.')?;
+    parse_segment_name(&format!("{stem}.seg"))
+}
+
+/// One segment file being checked.
+struct SegmentRef<'a> {
+    log_dir: &'a Path,
+    path: &'a Path,
+    bytes: &'a [u8],
+    base: u64,
+    segment_index: usize,
+    newest: bool,
+}
+
+/// What a walk over one segment's frames found.
+#[derive(Default)]
+struct FrameWalk {
+    frames: u64,
+    records: u64,
+    index: IndexBuilder,
+    /// The next offset after the last valid frame.
+    expected: u64,
+    /// Position just past the last valid frame.
+    valid_len_bytes: usize,
+}
+
+/// Checks one segment; returns its last valid record offset, if it has one.
+fn check_segment(scan: &mut Scan, segment: &SegmentRef<'_>, expected_min: u64) -> Option<u64> {
+    let (path, base) = (segment.path, segment.base);
+    if let Err(error) = check_header(path, segment.bytes, base) {
+        let detail = match error {
+            LogError::Corruption { detail, .. } => detail,
+            other => other.to_string(),
+        };
+        scan.corruption(segment.segment_index, path, 0, Some(base), detail);
+        return None;
+    }
+    if base < expected_min {
+        let message = format!(
+            "base_offset={base} overlaps the previous segment, whose last record has offset={}",
+            expected_min - 1
+        );
+        scan.corruption(segment.segment_index, path, 0, Some(base), message);
+        return None;
+    }
+    let problems_before = scan.report.problems.len();
+    let walk = walk_segment(scan, segment);
+    scan.report.frames_checked += walk.frames;
+    scan.report.records_checked += walk.records;
+    let last_offset = walk.index.last_offset;
+    let damaged = scan.report.problems[problems_before..].iter().any(|p| p.kind.is_corruption());
+    if !segment.newest && walk.frames == 0 && !damaged {
+        let message = "sealed segment holds no frames".to_string();
+        scan.corruption(segment.segment_index, path, SEGMENT_HEADER_SIZE_BYTES as u64, Some(base), message);
+        return None;
+    }
+    // A damaged segment's index describes bytes a repair will cut anyway.
+    if !damaged {
+        let rebuilt = walk.index.finish(base, walk.valid_len_bytes as u64);
+        check_index(scan, segment, rebuilt);
+    }
+    last_offset
+}
+
+/// Walks every frame of a segment whose header is valid, recording a
+/// corruption or torn tail where the walk stops early.
+fn walk_segment(scan: &mut Scan, segment: &SegmentRef<'_>) -> FrameWalk {
+    let bytes = segment.bytes;
+    let mut walk = FrameWalk { expected: segment.base, ..FrameWalk::default() };
+    let mut stop: Option<(usize, u64, String)> = None;
+    let end = walk_frames(bytes, SEGMENT_HEADER_SIZE_BYTES, |position, frame| {
+        // The newest segment is never compacted, so its offsets are dense
+        // from its base; older ones may have gaps but never go backwards.
+        let misnumbered =
+            if segment.newest { frame.first_offset != walk.expected } else { frame.first_offset < walk.expected };
+        if misnumbered {
+            let relation = if segment.newest { "" } else { "at least " };
+            let message = format!("frame first_offset={} expected {relation}{}", frame.first_offset, walk.expected);
+            stop = Some((position, frame.first_offset, message));
+            return ControlFlow::Break(());
+        }
+        if let Err((offset, message)) = check_records(bytes, position, frame, segment.newest) {
+            stop = Some((position, offset, message));
+            return ControlFlow::Break(());
+        }
+        walk.frames += 1;
+        walk.records += frame.records().count() as u64;
+        walk.index.observe(position as u64, frame);
+        walk.expected = frame.last_offset + 1;
+        ControlFlow::Continue(())
+    });
+    walk.valid_len_bytes = end.end_position;
+    let (path, segment_index) = (segment.path, segment.segment_index);
+    if let Some((position, offset, message)) = stop {
+        scan.corruption(segment_index, path, position as u64, Some(offset), message);
+    } else if let Some(defect) = end.defect {
+        let position = end.end_position;
+        let later = find_valid_frame_after(bytes, position, walk.expected);
+        let detail = describe(&defect);
+        match later {
+            None if segment.newest => {
+                let torn_bytes = bytes.len() - position;
+                let message = format!("torn tail: {detail}; torn_bytes={torn_bytes} will be cut");
+                scan.problem(ProblemKind::TornTail, path, position as u64, Some(walk.expected), message);
+                scan.torn_tail_len_bytes = Some(position as u64);
+            }
+            None => {
+                let message = format!("{detail}, in a sealed segment");
+                scan.corruption(segment_index, path, position as u64, Some(walk.expected), message);
+            }
+            Some(later) => {
+                let message = format!("{detail}; a valid frame follows at byte {later}");
+                scan.corruption(segment_index, path, position as u64, Some(walk.expected), message);
+            }
+        }
+    }
+    walk
+}
+
+/// Checks each record checksum of a valid frame (the frame checksum covers
+/// them, so a mismatch means a writer bug or a forged frame), and in the
+/// newest segment that offsets are dense. Errs with the record's offset.
+fn check_records(bytes: &[u8], position: usize, frame: &Frame<'_>, dense: bool) -> Result<(), (u64, String)> {
+    let frame_end = position + frame.size_bytes;
+    let mut record_position = position + FRAME_HEADER_SIZE_BYTES;
+    for (record_index, record) in frame.records().enumerate() {
+        if let Err(detail) = decode_record(&bytes[record_position..frame_end]) {
+            return Err((record.offset, format!("record at byte {record_position}: {detail}")));
+        }
+        let expected = frame.first_offset + record_index as u64;
+        if dense && record.offset != expected {
+            let message = format!("record at byte {record_position}: offset={} expected {expected}", record.offset);
+            return Err((record.offset, message));
+        }
+        record_position += RECORD_HEADER_SIZE_BYTES + record.payload.len();
+    }
+    Ok(())
+}
+
+/// Whether a frame that continues the log starts anywhere after a bad one:
+/// the rule recovery uses to tell a torn tail from corruption. Byte by byte,
+/// because the bad frame's size field cannot be trusted.
+fn find_valid_frame_after(bytes: &[u8], bad_position: usize, min_offset: u64) -> Option<usize> {
+    (bad_position + 1..bytes.len())
+        .find(|&position| Frame::decode(&bytes[position..]).is_ok_and(|frame| frame.first_offset >= min_offset))
+}
+
+/// Compares a segment's index file, if any, with one rebuilt from its frames.
+fn check_index(scan: &mut Scan, segment: &SegmentRef<'_>, rebuilt: Option<SegmentIndex>) {
+    let path = index_path(segment.log_dir, segment.base);
+    let Ok(bytes) = std::fs::read(&path) else {
+        // The newest segment has no index; a sealed one gets it rebuilt on open.
+        if !segment.newest {
+            let message = "index missing, will be rebuilt".to_string();
+            scan.problem(ProblemKind::IndexMissing, &path, 0, None, message);
+        }
+        return;
+    };
+    let difference = match (SegmentIndex::decode(&bytes), rebuilt) {
+        (Err(detail), _) => Some(format!("index damaged: {detail}")),
+        (Ok(_), None) => Some("index present but the segment holds no frames".to_string()),
+        (Ok(found), Some(rebuilt)) => index_difference(&found, &rebuilt),
+    };
+    if let Some(difference) = difference {
+        let stale = if segment.newest { "stale index next to the newest segment: " } else { "" };
+        let message = format!("{stale}{difference}; it is derived and will be deleted and rebuilt");
+        scan.problem(ProblemKind::IndexMismatch, &path, 0, None, message);
+        scan.bad_indexes.push(path);
+    }
+}
+
+/// The first way `found` differs from `rebuilt`, if any.
+fn index_difference(found: &SegmentIndex, rebuilt: &SegmentIndex) -> Option<String> {
+    let fields = [
+        ("base_offset", found.base_offset, rebuilt.base_offset),
+        ("segment_size_bytes", found.segment_size_bytes, rebuilt.segment_size_bytes),
+        ("last_offset", found.last_offset, rebuilt.last_offset),
+        ("last_timestamp_us", found.last_timestamp_us, rebuilt.last_timestamp_us),
+        ("entry_count", found.entries.len() as u64, rebuilt.entries.len() as u64),
+    ];
+    if let Some((name, found, rebuilt)) = fields.into_iter().find(|(_, found, rebuilt)| found != rebuilt) {
+        return Some(format!("index {name}={found} but the segment gives {rebuilt}"));
+    }
+    let (entry_index, (found, rebuilt)) =
+        found.entries.iter().zip(&rebuilt.entries).enumerate().find(|(_, (found, rebuilt))| found != rebuilt)?;
+    Some(format!("index entry {entry_index} is {found:?} but the segment gives {rebuilt:?}"))
+}

@@ -1,0 +1,163 @@
+//! The repair half of verify: quarantine damaged bytes, cut torn ones,
+//! delete derived files that disagree with their segment.
+//!
+//! Each step is made durable before the next, in an order that leaves a
+//! prefix of the log after a crash at any point: damaged bytes are copied
+//! out first, later segments leave newest first, and the damaged segment is
+//! cut last. Rerunning a repair interrupted by a crash finishes the job.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Cut, Problem, Scan};
+use crate::log::error::LogError;
+use crate::log::naming::{index_path, segment_path};
+use crate::storage::{sync_data, sync_dir};
+
+/// Name of the folder, beside `log/`, that receives damaged data.
+const QUARANTINE_DIR_NAME: &str = "quarantine";
+
+/// Applies the repair policy of the module docs to what `scan` found, and
+/// returns the files written into quarantine.
+pub(super) fn apply(log_dir: &Path, scan: &Scan) -> Result<Vec<PathBuf>, LogError> {
+    let mut quarantine = Quarantine::new(log_dir, &scan.report.problems);
+    if let Some(cut) = scan.cut {
+        cut_at(log_dir, scan, cut, &mut quarantine)?;
+    } else if let Some(&newest) = scan.bases.last() {
+        let path = segment_path(log_dir, newest);
+        if scan.torn_creation {
+            tracing::warn!(path = %path.display(), "removing a segment whose creation a crash interrupted");
+            std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
+        } else if let Some(valid_len_bytes) = scan.torn_tail_len_bytes {
+            tracing::warn!(path = %path.display(), position_bytes = valid_len_bytes, "cutting a torn tail");
+            truncate(&path, valid_len_bytes)?;
+        }
+    }
+    for index in &scan.bad_indexes {
+        remove_derived(index)?;
+    }
+    sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    Ok(quarantine.files)
+}
+
+/// Moves everything from the cut on into quarantine (see the module docs).
+fn cut_at(log_dir: &Path, scan: &Scan, cut: Cut, quarantine: &mut Quarantine) -> Result<(), LogError> {
+    let base = scan.bases[cut.segment_index];
+    let path = segment_path(log_dir, base);
+    let size_bytes = std::fs::metadata(&path).map_err(LogError::io(&path, "stat", 0))?.len();
+    if cut.position_bytes > 0 && cut.position_bytes < size_bytes {
+        quarantine.copy_tail(&path, cut.position_bytes)?;
+    }
+    for &later in scan.bases[cut.segment_index + 1..].iter().rev() {
+        quarantine.move_whole(log_dir, &segment_path(log_dir, later))?;
+        remove_derived(&index_path(log_dir, later))?;
+    }
+    if cut.position_bytes == 0 {
+        quarantine.move_whole(log_dir, &path)?;
+    } else {
+        tracing::warn!(path = %path.display(), position_bytes = cut.position_bytes, "truncating a damaged segment");
+        truncate(&path, cut.position_bytes)?;
+    }
+    remove_derived(&index_path(log_dir, base))
+}
+
+fn truncate(path: &Path, len_bytes: u64) -> Result<(), LogError> {
+    let file = OpenOptions::new().write(true).open(path).map_err(LogError::io(path, "open", 0))?;
+    file.set_len(len_bytes).map_err(LogError::io(path, "truncate", len_bytes))?;
+    sync_data(&file, None).map_err(LogError::io(path, "fdatasync", len_bytes))
+}
+
+/// Deletes a derived file; one that is already gone is fine.
+fn remove_derived(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            tracing::warn!(path = %path.display(), "deleted a derived index; the next open rebuilds it");
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LogError::Io { path: path.to_path_buf(), op: "remove", position_bytes: 0, source }),
+    }
+}
+
+/// `<data_dir>/quarantine/<UTC time>/`, created on first use.
+struct Quarantine {
+    data_dir: PathBuf,
+    report: String,
+    dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+impl Quarantine {
+    fn new(log_dir: &Path, problems: &[Problem]) -> Self {
+        let data_dir = match log_dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let report = problems.iter().map(|p| format!("{p}\n")).collect();
+        Self { data_dir, report, dir: None, files: Vec::new() }
+    }
+
+    /// The quarantine folder of this repair, with its `problems.txt`.
+    fn dir(&mut self) -> Result<PathBuf, LogError> {
+        if let Some(dir) = &self.dir {
+            return Ok(dir.clone());
+        }
+        let root = self.data_dir.join(QUARANTINE_DIR_NAME);
+        std::fs::create_dir_all(&root).map_err(LogError::io(&root, "create_dir_all", 0))?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+        let mut dir = root.join(&stamp);
+        let mut attempt = 1;
+        loop {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    dir = root.join(format!("{stamp}-{attempt}"));
+                    attempt += 1;
+                }
+                Err(source) => return Err(LogError::Io { path: dir, op: "create_dir", position_bytes: 0, source }),
+            }
+        }
+        let report_path = dir.join("problems.txt");
+        let mut report = File::create_new(&report_path).map_err(LogError::io(&report_path, "create", 0))?;
+        report.write_all(self.report.as_bytes()).map_err(LogError::io(&report_path, "write", 0))?;
+        report.sync_all().map_err(LogError::io(&report_path, "fsync", 0))?;
+        for synced in [&dir, &root, &self.data_dir] {
+            sync_dir(synced, None).map_err(LogError::io(synced, "fsync dir", 0))?;
+        }
+        self.dir = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Copies bytes `position_bytes..` of `path` into quarantine, durably.
+    fn copy_tail(&mut self, path: &Path, position_bytes: u64) -> Result<(), LogError> {
+        let dir = self.dir()?;
+        let name = file_name(path);
+        let target = dir.join(format!("{name}.from-byte-{position_bytes}"));
+        let mut source = File::open(path).map_err(LogError::io(path, "open", 0))?;
+        source.seek(SeekFrom::Start(position_bytes)).map_err(LogError::io(path, "seek", position_bytes))?;
+        let mut copy = File::create_new(&target).map_err(LogError::io(&target, "create", 0))?;
+        std::io::copy(&mut source, &mut copy).map_err(LogError::io(&target, "copy", 0))?;
+        copy.sync_all().map_err(LogError::io(&target, "fsync", 0))?;
+        sync_dir(&dir, None).map_err(LogError::io(&dir, "fsync dir", 0))?;
+        tracing::warn!(from = %path.display(), position_bytes, to = %target.display(), "quarantined damaged bytes");
+        self.files.push(target);
+        Ok(())
+    }
+
+    /// Renames a whole segment into quarantine, durably in both folders.
+    fn move_whole(&mut self, log_dir: &Path, path: &Path) -> Result<(), LogError> {
+        let dir = self.dir()?;
+        let target = dir.join(file_name(path));
+        std::fs::rename(path, &target).map_err(LogError::io(path, "rename", 0))?;
+        sync_dir(&dir, None).map_err(LogError::io(&dir, "fsync dir", 0))?;
+        sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+        tracing::warn!(from = %path.display(), to = %target.display(), "quarantined a whole segment");
+        self.files.push(target);
+        Ok(())
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| "segment".to_string(), |n| n.to_string_lossy().into_owned())
+}
