@@ -66,6 +66,16 @@ pub enum Error {
         detail: String,
     },
 
+    /// An I/O failure outside the log (network, token file, runtime).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A derived file (checkpoint, search index) could not be written.
     #[error("{what}: {detail}")]
     View {
@@ -89,7 +99,7 @@ impl Error {
             Error::Log(LogError::BadBatch { .. }) => "invalid_input",
             Error::Log(LogError::Poisoned { .. }) | Error::Log(LogError::ReadOnly { .. }) => "unavailable",
             Error::Log(LogError::OffsetNotFound { .. }) => "not_found",
-            Error::Log(_) | Error::View { .. } => "io",
+            Error::Log(_) | Error::View { .. } | Error::Io { .. } => "io",
         }
     }
 

@@ -30,3 +30,9 @@ const _: () = assert!(
     RECORD_SIZE_BYTES_DEFAULT < BATCH_SIZE_BYTES_DEFAULT,
     "one maximal record plus its headers must fit in a batch"
 );
+
+/// Largest HTTP request body the server accepts.
+pub const HTTP_BODY_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Longest an HTTP request (other than a live log stream) may take.
+pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;

@@ -1,9 +1,39 @@
 //! The HTTP server: the store over HTTP/JSON, built on axum.
+//!
+//! Owns routing, request parsing, authentication, limits and the mapping of
+//! errors to statuses (in `error.rs`, one place). It holds no state of its
+//! own beyond counters: every handler calls the same library API as the
+//! CLI, off the async threads. One process owns the store; on SIGINT or
+//! SIGTERM it stops accepting, ends live streams, finishes in-flight
+//! requests, fsyncs, writes a checkpoint, and returns.
+
+mod admin;
+mod auth;
+mod datasets;
+mod error;
+mod items;
+mod params;
+mod state;
+mod stream;
+
+pub use error::ApiError;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::StoreOptions;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, put};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::{Error, Result};
+use crate::limits::{HTTP_BODY_SIZE_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS};
+use crate::{Store, StoreOptions};
+use state::{AppState, Counters};
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -19,7 +49,107 @@ pub struct ServeConfig {
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down cleanly.
-pub fn run(config: ServeConfig) -> crate::Result<()> {
-    let _ = config;
-    Err(crate::Error::invalid("the server is not built yet"))
+/// Prints `recstore listening on http://ADDR` on stdout once it accepts.
+pub fn run(config: ServeConfig) -> Result<()> {
+    let token = load_token(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("recstore-http")
+        .build()
+        .map_err(|source| Error::Io { context: "starting the async runtime".into(), source })?;
+    runtime.block_on(serve(config, token))
+}
+
+fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
+    let Some(path) = &config.token_file else {
+        if !config.listen.ip().is_loopback() {
+            return Err(Error::invalid(format!(
+                "refusing to listen on {} without --token-file: only loopback addresses may run without a token",
+                config.listen
+            )));
+        }
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| Error::Io { context: format!("reading token file {}", path.display()), source })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Error::invalid(format!("token file {} is empty", path.display())));
+    }
+    Ok(Some(token.into()))
+}
+
+async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
+    let store = Arc::new(Store::open(&config.data_dir, config.store.clone())?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Io { context: format!("binding {}", config.listen), source })?;
+    let address = listener.local_addr().map_err(|source| Error::Io { context: "local address".into(), source })?;
+    let (shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
+    let state = AppState { store: Arc::clone(&store), token, counters: Arc::new(Counters::default()), shutdown };
+    println!("recstore listening on http://{address}");
+    tracing::info!(%address, data_dir = %config.data_dir.display(), "serving");
+    let stop = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = shutdown_sender.send(true);
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(|source| Error::Io { context: "serving HTTP".into(), source })?;
+    store.checkpoint()?;
+    tracing::info!("clean shutdown: log synced, checkpoint written");
+    Ok(())
+}
+
+/// Every route. Live log streams are exempt from the request timeout.
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS);
+    let api = Router::new()
+        .route("/v1/items", post(items::post_items))
+        .route("/v1/items/{id}", put(items::put_item).get(items::get_item).delete(items::delete_item))
+        .route("/v1/items/{id}/metadata", get(items::get_metadata))
+        .route("/v1/items/{id}/history", get(items::get_history))
+        .route("/v1/items/{id}/lineage", get(items::get_lineage))
+        .route("/v1/query", get(items::get_query))
+        .route("/v1/datasets", get(datasets::list_datasets))
+        .route("/v1/datasets/{name}", put(datasets::put_dataset).get(datasets::get_dataset))
+        .route("/v1/consumers/{group}/commit", post(stream::commit))
+        .route("/v1/consumers/{group}", get(stream::get_consumer))
+        .route("/v1/stats", get(admin::stats))
+        .route("/metrics", get(admin::metrics))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+    Router::new()
+        .merge(api)
+        .route("/v1/log", get(stream::get_log))
+        .route("/healthz", get(admin::healthz))
+        .fallback(|| async { ApiError::with_status(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))
+        .layer(from_fn_with_state(state.clone(), auth::require_token))
+        .with_state(state)
+}
+
+async fn wait_for_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
 }

@@ -1,0 +1,57 @@
+//! Health, stats and Prometheus metrics.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiResult;
+use super::state::{AppState, blocking};
+use crate::log::FSYNC_BUCKETS_US;
+
+/// `GET /healthz`: 200 while the server runs (no token needed).
+pub async fn healthz() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// `GET /v1/stats`.
+pub async fn stats(State(state): State<AppState>) -> ApiResult<Response> {
+    let stats = blocking(&state, |store| Ok(store.stats())).await?;
+    Ok(Json(stats).into_response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let log = state.store.log().metrics();
+    let counters = &state.counters;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP recstore_{name} {help}\n# TYPE recstore_{name} {kind}\nrecstore_{name} {value}");
+    };
+    metric("log_appends_total", "counter", "Batches appended to the log.", log.appends);
+    metric("log_records_total", "counter", "Records appended to the log.", log.records);
+    metric("log_bytes_total", "counter", "Frame bytes appended to the log.", log.bytes);
+    metric(
+        "items_written_total",
+        "counter",
+        "Item versions written through the API.",
+        counters.items_written.load(Ordering::Relaxed),
+    );
+    metric("queries_total", "counter", "Queries answered.", counters.queries.load(Ordering::Relaxed));
+    metric("open_followers", "gauge", "Log streams open now.", counters.open_followers.load(Ordering::Relaxed));
+    metric("compactions_total", "counter", "Compactions run.", counters.compactions.load(Ordering::Relaxed));
+    metric("log_next_offset", "gauge", "Offset the next record will get.", state.store.log().next_offset());
+    let _ = writeln!(out, "# HELP recstore_fsync_seconds fdatasync latency.\n# TYPE recstore_fsync_seconds histogram");
+    let mut cumulative = 0;
+    for (bound_us, count) in FSYNC_BUCKETS_US.iter().zip(&log.fsync_buckets) {
+        cumulative += count;
+        let _ = writeln!(out, "recstore_fsync_seconds_bucket{{le=\"{}\"}} {cumulative}", *bound_us as f64 / 1e6);
+    }
+    let _ = writeln!(out, "recstore_fsync_seconds_bucket{{le=\"+Inf\"}} {}", log.fsyncs);
+    let _ = writeln!(out, "recstore_fsync_seconds_sum {}", log.fsync_sum_us as f64 / 1e6);
+    let _ = writeln!(out, "recstore_fsync_seconds_count {}", log.fsyncs);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

@@ -1,0 +1,55 @@
+//! Dataset routes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::error::ApiResult;
+use super::items::{ItemBody, list_response};
+use super::params::{Params, json_body};
+use super::state::{AppState, blocking};
+use crate::NewItem;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetBody {
+    items: Vec<ItemBody>,
+    #[serde(default)]
+    info: serde_json::Value,
+}
+
+/// `PUT /v1/datasets/{name}`: stores the items and the dataset atomically.
+pub async fn put_dataset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body: DatasetBody = json_body(body)?;
+    let items: Vec<NewItem> = body.items.into_iter().map(Into::into).collect();
+    let info = body.info;
+    let stored = blocking(&state, move |store| store.put_dataset(&name, items, info)).await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// `GET /v1/datasets/{name}?version=N`: the same object as `recstore dataset get --with-data`.
+pub async fn get_dataset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["version"])?;
+    let version = params.number::<u32>("version")?;
+    let dataset = blocking(&state, move |store| store.dataset_json(&name, version, true)).await?;
+    Ok(Json(dataset).into_response())
+}
+
+/// `GET /v1/datasets`.
+pub async fn list_datasets(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let list = blocking(&state, |store| Ok(store.list_datasets())).await?;
+    Ok(list_response(&headers, list))
+}

@@ -1,0 +1,190 @@
+//! Item routes: put, get, metadata, history, lineage, delete, query.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::params::{Params, json_body};
+use super::state::{AppState, Counters, blocking};
+use crate::store::QueryHit;
+use crate::{Data, Direction, Metadata, NewItem, Query};
+
+/// The body of a put: `{"data": ..., "metadata": {...}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemBody {
+    data: serde_json::Value,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+impl From<ItemBody> for NewItem {
+    fn from(body: ItemBody) -> Self {
+        NewItem { data: Data::Json(body.data), metadata: body.metadata }
+    }
+}
+
+/// One item or an atomic batch of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(ItemBody),
+    Many(Vec<ItemBody>),
+}
+
+/// `POST /v1/items`.
+pub async fn post_items(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+    match json_body::<OneOrMany>(body)? {
+        OneOrMany::One(item) => put_one(&state, item.into()).await,
+        OneOrMany::Many(items) => {
+            let items: Vec<NewItem> = items.into_iter().map(Into::into).collect();
+            let refs = blocking(&state, move |store| store.put_batch(items)).await?;
+            Counters::add(&state.counters.items_written, refs.iter().filter(|r| r.created).count() as u64);
+            let status = if refs.iter().any(|r| r.created) { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(refs)).into_response())
+        }
+    }
+}
+
+/// `PUT /v1/items/{id}`.
+pub async fn put_item(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let mut item: NewItem = json_body::<ItemBody>(body)?.into();
+    match &item.metadata.id {
+        Some(body_id) if *body_id != id => {
+            return Err(ApiError::bad_request(format!("metadata id {body_id:?} differs from the path id {id:?}")));
+        }
+        _ => item.metadata.id = Some(id),
+    }
+    put_one(&state, item).await
+}
+
+async fn put_one(state: &AppState, item: NewItem) -> ApiResult<Response> {
+    let stored = blocking(state, move |store| store.put(item.data, item.metadata)).await?;
+    Counters::add(&state.counters.items_written, u64::from(stored.created));
+    let status = if stored.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(stored)).into_response())
+}
+
+/// `GET /v1/items/{id}`: the data exactly as stored, with its content type.
+pub async fn get_item(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["version"])?;
+    let version = params.number::<u32>("version")?;
+    let data = blocking(&state, move |store| match version {
+        Some(version) => store.get_version(&id, version),
+        None => store.get(&id),
+    })
+    .await?;
+    let headers = [
+        (header::CONTENT_TYPE, data.content_type.clone()),
+        (header::HeaderName::from_static("x-recstore-version"), data.version.to_string()),
+        (header::HeaderName::from_static("x-recstore-offset"), data.offset.to_string()),
+    ];
+    Ok((headers, data.bytes).into_response())
+}
+
+/// `GET /v1/items/{id}/metadata`.
+pub async fn get_metadata(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["version"])?;
+    let version = params.number::<u32>("version")?;
+    let meta = blocking(&state, move |store| store.metadata(&id, version)).await?;
+    Ok(Json(meta).into_response())
+}
+
+/// `GET /v1/items/{id}/history`.
+pub async fn get_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let history = blocking(&state, move |store| store.history(&id)).await?;
+    Ok(list_response(&headers, history))
+}
+
+/// `GET /v1/items/{id}/lineage?direction=up|down&depth=N`.
+pub async fn get_lineage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["direction", "depth"])?;
+    let direction = match params.get("direction").unwrap_or("up") {
+        "up" => Direction::Up,
+        "down" => Direction::Down,
+        other => return Err(ApiError::bad_request(format!("direction={other:?} must be up or down"))),
+    };
+    let depth = params.number::<u32>("depth")?.unwrap_or(10);
+    let lineage = blocking(&state, move |store| store.lineage(&id, direction, depth)).await?;
+    Ok(list_response(&headers, lineage))
+}
+
+/// `DELETE /v1/items/{id}`.
+pub async fn delete_item(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let deleted_id = id.clone();
+    let offset = blocking(&state, move |store| store.delete(&id)).await?;
+    Ok(Json(serde_json::json!({"id": deleted_id, "deleted": true, "offset": offset})).into_response())
+}
+
+/// `GET /v1/query?type=&source=&tag=&tag=&since=&until=&limit=&offset=&ids_only=`.
+pub async fn get_query(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["type", "source", "tag", "since", "until", "limit", "offset", "ids_only"])?;
+    let time = |key: &str| params.get(key).map(crate::store::parse_time).transpose();
+    let query = Query {
+        item_type: params.get("type").map(str::to_string),
+        source: params.get("source").map(str::to_string),
+        tags: params.all("tag"),
+        since_us: time("since")?,
+        until_us: time("until")?,
+        limit: params.number("limit")?,
+        offset: params.number("offset")?.unwrap_or(0),
+    };
+    let ids_only = params.flag("ids_only")?;
+    Counters::add(&state.counters.queries, 1);
+    if ids_only {
+        let hits: Vec<QueryHit> = blocking(&state, move |store| store.query_hits(&query)).await?;
+        return Ok(list_response(&headers, hits));
+    }
+    let metas = blocking(&state, move |store| store.query(&query)).await?;
+    Ok(list_response(&headers, metas))
+}
+
+/// A JSON array, or NDJSON when the client asks for `application/x-ndjson`.
+pub fn list_response<T: serde::Serialize>(headers: &HeaderMap, items: Vec<T>) -> Response {
+    let wants_ndjson =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/x-ndjson"));
+    if !wants_ndjson {
+        return Json(items).into_response();
+    }
+    let mut body = Vec::new();
+    for item in &items {
+        if serde_json::to_writer(&mut body, item).is_ok() {
+            body.push(b'\n');
+        }
+    }
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+}

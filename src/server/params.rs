@@ -1,0 +1,65 @@
+//! Query-string and body parsing with errors that say which field is wrong.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, ApiResult};
+
+/// Query-string parameters, repeated keys kept (`tag=a&tag=b`).
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses a raw query string.
+    pub fn parse(raw: Option<String>) -> Self {
+        Self(form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect())
+    }
+
+    /// The last value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// `key` as a whole number, if present.
+    pub fn number<T: std::str::FromStr>(&self, key: &str) -> ApiResult<Option<T>> {
+        self.get(key)
+            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{key}={v:?} is not a whole number"))))
+            .transpose()
+    }
+
+    /// `key` as true/false, if present.
+    pub fn flag(&self, key: &str) -> ApiResult<bool> {
+        match self.get(key) {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1" | "") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!("{key}={other:?} must be true or false"))),
+        }
+    }
+
+    /// Refuses parameters this endpoint does not know, naming them.
+    pub fn only(&self, known: &[&str]) -> ApiResult<()> {
+        match self.0.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            Some((key, _)) => {
+                Err(ApiError::bad_request(format!("unknown parameter {key:?}; known: {}", known.join(", "))))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses a JSON body, turning size and syntax problems into 413 and 400.
+pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("request body over the limit: {rejection}"))
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}

@@ -1,0 +1,103 @@
+//! The log over HTTP: NDJSON event streams and consumer-group commits.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::params::{Params, json_body};
+use super::state::{AppState, blocking};
+use crate::LogEvent;
+
+/// Events per response without `follow`.
+const PAGE_RECORDS_DEFAULT: usize = 1000;
+
+/// `GET /v1/log?from=OFFSET&limit=N&follow=true&group=G`: NDJSON events. With
+/// `follow`, the stream stays open and delivers new records as they are written.
+pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["from", "limit", "follow", "group"])?;
+    let group = params.get("group").map(str::to_string);
+    let from = match (params.number::<u64>("from")?, &group) {
+        (Some(from), _) => from,
+        (None, Some(group)) => state.store.consumer_offset(group).unwrap_or(0),
+        (None, None) => 0,
+    };
+    if !params.flag("follow")? {
+        let limit = params.number::<usize>("limit")?.unwrap_or(PAGE_RECORDS_DEFAULT);
+        let events = blocking(&state, move |store| store.events(from, limit)).await?;
+        return Ok(ndjson(Body::from(events.iter().flat_map(to_line).flatten().collect::<Vec<u8>>())));
+    }
+    let events = state.store.subscribe(from);
+    let counters = state.counters.clone();
+    counters.open_followers.fetch_add(1, Ordering::Relaxed);
+    let guard = FollowerGuard(counters);
+    let mut shutdown = state.shutdown.clone();
+    let until_shutdown = async move {
+        let _ = shutdown.wait_for(|&stopping| stopping).await;
+    };
+    let lines = events.take_until(until_shutdown).map(move |event| {
+        let _keep_counted = &guard;
+        match event {
+            Ok(event) => to_line(&event).ok_or_else(|| std::io::Error::other("event does not serialise")),
+            Err(error) => Err(std::io::Error::other(error.to_string())),
+        }
+    });
+    Ok(ndjson(Body::from_stream(lines)))
+}
+
+/// Counts an open follow stream for as long as it lives.
+struct FollowerGuard(std::sync::Arc<super::state::Counters>);
+
+impl Drop for FollowerGuard {
+    fn drop(&mut self) {
+        self.0.open_followers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn to_line(event: &LogEvent) -> Option<Vec<u8>> {
+    let mut line = serde_json::to_vec(event).ok()?;
+    line.push(b'\n');
+    Some(line)
+}
+
+fn ndjson(body: Body) -> Response {
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitBody {
+    offset: u64,
+}
+
+/// `POST /v1/consumers/{group}/commit` with `{"offset": N}`: the next offset
+/// the group will read. Durable before it returns.
+pub async fn commit(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let CommitBody { offset } = json_body(body)?;
+    let next = state.store.log().next_offset();
+    if offset > next {
+        return Err(ApiError::bad_request(format!("offset {offset} is past the end of the log ({next})")));
+    }
+    let name = group.clone();
+    let record_offset = blocking(&state, move |store| store.commit_consumer(&name, offset)).await?;
+    Ok(Json(serde_json::json!({"group": group, "offset": offset, "record_offset": record_offset})).into_response())
+}
+
+/// `GET /v1/consumers/{group}`.
+pub async fn get_consumer(State(state): State<AppState>, Path(group): Path<String>) -> ApiResult<Response> {
+    crate::store::validate_name("consumer group", &group)?;
+    let offset = state.store.consumer_offset(&group);
+    Ok(Json(serde_json::json!({"group": group, "offset": offset})).into_response())
+}

@@ -1,0 +1,278 @@
+//! The HTTP API end to end: a real `recstore serve` process on an ephemeral
+//! loopback port, a real HTTP client, real files.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recstore"))
+            .arg("--data")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let base =
+            line.trim().strip_prefix("recstore listening on ").ok_or_else(|| format!("unexpected line {line:?}"))?;
+        Ok(Self { base: base.to_string(), child })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> Result<std::process::ExitStatus, Box<dyn std::error::Error>> {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
+}
+
+async fn json_of(response: reqwest::Response) -> Result<(u16, Value), Box<dyn std::error::Error>> {
+    let status = response.status().as_u16();
+    Ok((status, response.json().await?))
+}
+
+#[test]
+fn items_round_trip_through_every_item_route() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let body = json!({"data": {"t": 21.5}, "metadata": {"id": "s1", "type": "sensor_reading", "tags": ["raw_data", "priority_high"]}});
+        let (status, stored) = json_of(http.post(server.url("/v1/items")).json(&body).send().await?).await?;
+        assert_eq!((status, stored["id"].clone(), stored["version"].clone()), (201, json!("s1"), json!(1)));
+        let (status, again) = json_of(http.post(server.url("/v1/items")).json(&body).send().await?).await?;
+        assert_eq!((status, again["version"].clone(), again["created"].clone()), (200, json!(1), json!(false)));
+
+        let update = json!({"data": {"t": 22.0}, "metadata": {"type": "sensor_reading", "tags": ["raw_data"]}});
+        let (status, v2) = json_of(http.put(server.url("/v1/items/s1")).json(&update).send().await?).await?;
+        assert_eq!((status, v2["version"].clone()), (201, json!(2)));
+
+        let data = http.get(server.url("/v1/items/s1?version=1")).send().await?;
+        assert_eq!(data.headers()["content-type"], "application/json");
+        assert_eq!(data.json::<Value>().await?, json!({"t": 21.5}));
+        let (_, meta) = json_of(http.get(server.url("/v1/items/s1/metadata")).send().await?).await?;
+        assert_eq!((meta["version"].clone(), meta["type"].clone()), (json!(2), json!("sensor_reading")));
+
+        let (_, hits) = json_of(http.get(server.url("/v1/query?type=sensor_reading&tag=raw_data")).send().await?).await?;
+        assert_eq!(hits.as_array().map(Vec::len), Some(1));
+        let (_, none) = json_of(http.get(server.url("/v1/query?tag=raw_data&tag=priority_high")).send().await?).await?;
+        assert_eq!(none, json!([]), "v2 dropped priority_high; tags are all-of");
+        let ndjson = http.get(server.url("/v1/query?type=sensor_reading")).header("accept", "application/x-ndjson").send().await?;
+        assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
+        assert_eq!(ndjson.text().await?.lines().count(), 1);
+
+        let (status, deleted) = json_of(http.delete(server.url("/v1/items/s1")).send().await?).await?;
+        assert_eq!((status, deleted["deleted"].clone()), (200, json!(true)));
+        let (status, error) = json_of(http.get(server.url("/v1/items/s1")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (404, json!("deleted")));
+        let (status, history) = json_of(http.get(server.url("/v1/items/s1/history")).send().await?).await?;
+        let events: Vec<_> = history.as_array().ok_or("array")?.iter().map(|h| h["event"].clone()).collect();
+        assert_eq!((status, events), (200, vec![json!("put"), json!("put"), json!("delete")]));
+        let (status, error) = json_of(http.get(server.url("/v1/items/missing")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (404, json!("not_found")));
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    assert!(server.terminate()?.success(), "SIGTERM is a clean shutdown with exit 0");
+    assert!(dir.path().join("views/checkpoint.bin").exists(), "shutdown writes a checkpoint");
+    Ok(())
+}
+
+#[test]
+fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let bad_bodies: [(&str, Vec<u8>); 5] = [
+            ("malformed JSON", b"{\"data\": ".to_vec()),
+            ("missing data", br#"{"metadata": {}}"#.to_vec()),
+            ("tags of the wrong type", br#"{"data": 1, "metadata": {"tags": "x"}}"#.to_vec()),
+            ("control character in id", br#"{"data": 1, "metadata": {"id": "a\u0001b"}}"#.to_vec()),
+            ("unknown top-level field", br#"{"data": 1, "extra": true}"#.to_vec()),
+        ];
+        for (what, body) in bad_bodies {
+            let response =
+                http.post(server.url("/v1/items")).header("content-type", "application/json").body(body).send().await?;
+            let (status, error) = json_of(response).await?;
+            assert_eq!(status, 400, "{what}: {error}");
+            assert_eq!(error["kind"], json!("invalid_input"), "{what}");
+        }
+        let (status, _) = json_of(http.get(server.url("/v1/query?limit=ten")).send().await?).await?;
+        assert_eq!(status, 400);
+        let (status, _) = json_of(http.get(server.url("/v1/query?colour=red")).send().await?).await?;
+        assert_eq!(status, 400, "unknown parameters are refused, not ignored");
+        let huge = vec![b' '; 65 * 1024 * 1024];
+        let response =
+            http.post(server.url("/v1/items")).header("content-type", "application/json").body(huge).send().await;
+        if let Ok(response) = response {
+            assert_eq!(response.status().as_u16(), 413);
+        }
+        let (_, stats) = json_of(http.get(server.url("/v1/stats")).send().await?).await?;
+        assert_eq!(stats["next_offset"], json!(0), "nothing was written");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+#[test]
+fn token_guards_everything_but_healthz() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret\n")?;
+    let token_arg = token_file.to_string_lossy().to_string();
+    let server = Server::start(&dir.path().join("data"), &["--token-file", &token_arg])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        assert_eq!(http.get(server.url("/healthz")).send().await?.status().as_u16(), 200);
+        let (status, error) = json_of(http.get(server.url("/v1/stats")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (401, json!("unauthorized")));
+        let wrong = http.get(server.url("/v1/stats")).bearer_auth("s3cres").send().await?;
+        assert_eq!(wrong.status().as_u16(), 401);
+        let right = http.get(server.url("/v1/stats")).bearer_auth("s3cret").send().await?;
+        assert_eq!(right.status().as_u16(), 200);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    let refused = Command::new(env!("CARGO_BIN_EXE_recstore"))
+        .arg("--data")
+        .arg(dir.path().join("other"))
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()?;
+    assert!(!refused.status.success(), "a non-loopback address without a token is refused at start");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("token"));
+    Ok(())
+}
+
+#[test]
+fn datasets_are_stored_atomically_and_read_with_data() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let body = json!({"items": [{"data": {"a": 1}, "metadata": {"type": "typeA"}}, {"data": {"a": 2}}], "info": {"note": "two"}});
+        let (status, stored) = json_of(http.put(server.url("/v1/datasets/typeA_collection")).json(&body).send().await?).await?;
+        assert_eq!((status, stored["version"].clone()), (201, json!(1)));
+        let (_, dataset) = json_of(http.get(server.url("/v1/datasets/typeA_collection")).send().await?).await?;
+        assert_eq!(dataset["info"], json!({"note": "two"}));
+        let items = dataset["items"].as_array().ok_or("items")?;
+        assert_eq!(items.iter().map(|i| i["data"]["a"].clone()).collect::<Vec<_>>(), [json!(1), json!(2)]);
+        let (_, list) = json_of(http.get(server.url("/v1/datasets")).send().await?).await?;
+        assert_eq!(list[0]["name"], json!("typeA_collection"));
+        let (status, _) = json_of(http.get(server.url("/v1/datasets/typeA_collection?version=2")).send().await?).await?;
+        assert_eq!(status, 404);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+#[test]
+fn a_follower_sees_every_record_in_order_and_groups_resume_after_restart() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let mut follow = http.get(server.url("/v1/log?from=0&follow=true")).send().await?;
+        for i in 0..50 {
+            http.post(server.url("/v1/items")).json(&json!({"data": i})).send().await?.error_for_status()?;
+        }
+        let mut buffer = Vec::new();
+        let mut offsets = Vec::new();
+        while offsets.len() < 50 {
+            let chunk = follow.chunk().await?.ok_or("stream ended early")?;
+            buffer.extend_from_slice(&chunk);
+            while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buffer.drain(..=end).collect();
+                let event: Value = serde_json::from_slice(&line)?;
+                offsets.push(event["offset"].as_u64().ok_or("offset")?);
+            }
+        }
+        assert_eq!(offsets, (0..50).collect::<Vec<u64>>(), "every record, in order, no gaps or duplicates");
+        let (status, _) =
+            json_of(http.post(server.url("/v1/consumers/audit/commit")).json(&json!({"offset": 30})).send().await?)
+                .await?;
+        assert_eq!(status, 200);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    assert!(server.terminate()?.success());
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let (_, group) = json_of(http.get(server.url("/v1/consumers/audit")).send().await?).await?;
+        assert_eq!(group["offset"], json!(30), "the commit survived the restart");
+        let text = http.get(server.url("/v1/log?group=audit&limit=5")).send().await?.text().await?;
+        let first: Value = serde_json::from_str(text.lines().next().ok_or("no events")?)?;
+        assert_eq!(first["offset"], json!(30), "the group resumes exactly at its commit");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+#[test]
+fn concurrent_clients_lose_no_acknowledged_write() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let mut tasks = Vec::new();
+        for writer in 0..16 {
+            let (http, url) = (http.clone(), server.url("/v1/items"));
+            tasks.push(tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for i in 0..20 {
+                    let body = json!({"data": {"w": writer, "i": i}, "metadata": {"id": format!("w{writer}-{i}")}});
+                    let response = http.post(&url).json(&body).send().await?;
+                    if response.status().as_u16() == 201 {
+                        acknowledged.push(format!("w{writer}-{i}"));
+                    }
+                }
+                Ok::<_, reqwest::Error>(acknowledged)
+            }));
+        }
+        for _reader in 0..16 {
+            let (http, url) = (http.clone(), server.url("/v1/query?limit=5"));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..20 {
+                    http.get(&url).send().await?.error_for_status()?;
+                }
+                Ok(Vec::new())
+            }));
+        }
+        let mut acknowledged = Vec::new();
+        for task in tasks {
+            acknowledged.extend(task.await??);
+        }
+        assert_eq!(acknowledged.len(), 320);
+        for id in acknowledged {
+            let status = http.get(server.url(&format!("/v1/items/{id}"))).send().await?.status();
+            assert_eq!(status.as_u16(), 200, "{id} was acknowledged and must be readable");
+        }
+        let metrics = http.get(server.url("/metrics")).send().await?.text().await?;
+        assert!(metrics.contains("recstore_fsync_seconds_count"));
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
