@@ -377,7 +377,7 @@ impl Store {
     }
 
     fn read_put<T>(&self, event: &ItemEvent, f: impl FnOnce(codec::PutRecord<'_>, u8) -> Result<T>) -> Result<T> {
-        let record = self.log.read_hinted(event.offset, event.position_bytes)?;
+        let record = self.log.read_hinted(event.offset, event.position_bytes.into())?;
         let put =
             codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
         f(put, record.flags)

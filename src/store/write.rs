@@ -239,7 +239,7 @@ impl Store {
                 Some(row) => (*row.last_put().expect("an item row has a put"), row.is_live()),
             }
         };
-        if live && self.stored_content_key(latest.offset, latest.position_bytes)? == *key {
+        if live && self.stored_content_key(latest.offset, latest.position_bytes.into())? == *key {
             return Ok(Plan::Unchanged {
                 version: latest.version,
                 offset: latest.offset,

@@ -22,6 +22,11 @@ struct IndexedFields<'a> {
     parents: Vec<Cow<'a, str>>,
 }
 
+/// A position as a read hint; `u32::MAX` (a hint that never matches) past 4 GiB.
+fn hint(position_bytes: u64) -> u32 {
+    u32::try_from(position_bytes).unwrap_or(u32::MAX)
+}
+
 impl Views {
     /// Applies the record at `position_bytes`. Records must come in offset
     /// order; a record that breaks a view invariant is an error and changes nothing.
@@ -75,18 +80,19 @@ impl Views {
         for parent_id in parent_ids {
             self.state.children.entry(parent_id).or_default().push((item_no, put.version));
         }
-        let row = &mut self.state.items[item_no as usize];
-        row.type_id = type_id;
-        row.source_id = source_id;
-        row.tagset_id = tagset_id;
-        row.events.push(ItemEvent {
+        let event = ItemEvent {
             offset: record.offset,
-            position_bytes,
+            position_bytes: hint(position_bytes),
             timestamp_us: record.timestamp_us,
             version: put.version,
             size_bytes: put.data_size_bytes,
-        });
+            type_id,
+            source_id,
+            tagset_id,
+        };
+        self.state.items[item_no as usize].events.push(event);
         self.index_item(item_no);
+        self.index_ever(item_no, &event);
         let counters = &mut self.state.counters;
         counters.versions += 1;
         counters.logical_bytes += u64::from(put.data_size_bytes);
@@ -109,12 +115,14 @@ impl Views {
             return Err(format!("delete of item {:?}, which is already deleted", delete.id));
         }
         self.unindex_item(item_no);
+        let ended = *self.row(item_no).last();
         self.state.items[item_no as usize].events.push(ItemEvent {
             offset: record.offset,
-            position_bytes,
+            position_bytes: hint(position_bytes),
             timestamp_us: record.timestamp_us,
             version: 0,
             size_bytes: 0,
+            ..ended
         });
         let counters = &mut self.state.counters;
         counters.deletes += 1;
@@ -146,13 +154,7 @@ impl Views {
             return item_no;
         }
         let item_no = u32::try_from(self.state.items.len()).expect("fewer than 4 billion items");
-        self.state.items.push(ItemRow {
-            id: id.into(),
-            events: Vec::new(),
-            type_id: NONE,
-            source_id: NONE,
-            tagset_id: 0,
-        });
+        self.state.items.push(ItemRow { id: id.into(), events: Vec::new() });
         self.ids.insert(id.into(), item_no);
         item_no
     }

@@ -23,14 +23,21 @@ pub use interner::{Interner, NONE, TagSets};
 pub struct ItemEvent {
     /// Offset of the record.
     pub offset: u64,
-    /// Byte position of the record in its segment: a read hint.
-    pub position_bytes: u64,
+    /// Byte position of the record in its segment: a read hint (`u32::MAX`
+    /// when unknown; a wrong hint only costs a slower read).
+    pub position_bytes: u32,
     /// Ingestion time.
     pub timestamp_us: u64,
     /// The version a put created; 0 for a delete.
     pub version: u32,
     /// Data size in bytes (uncompressed); 0 for a delete.
     pub size_bytes: u32,
+    /// Type id of this version, or [`NONE`].
+    pub type_id: u32,
+    /// Source id of this version, or [`NONE`].
+    pub source_id: u32,
+    /// Tag set id of this version.
+    pub tagset_id: u32,
 }
 
 impl ItemEvent {
@@ -45,14 +52,9 @@ impl ItemEvent {
 pub struct ItemRow {
     /// The id.
     pub id: Box<str>,
-    /// Puts and deletes, in offset order.
+    /// Puts and deletes, in offset order. A delete carries the attributes
+    /// of the version it ended, so the indices can drop exactly those.
     pub events: Vec<ItemEvent>,
-    /// Type id of the latest put, or [`NONE`].
-    pub type_id: u32,
-    /// Source id of the latest put, or [`NONE`].
-    pub source_id: u32,
-    /// Tag set id of the latest put.
-    pub tagset_id: u32,
 }
 
 impl ItemRow {
@@ -74,6 +76,12 @@ impl ItemRow {
     /// Whether the latest event is a put.
     pub fn is_live(&self) -> bool {
         !self.last().is_delete()
+    }
+
+    /// The latest event below `next_offset`: the item's state as of then.
+    pub fn last_before(&self, next_offset: u64) -> Option<&ItemEvent> {
+        let count = self.events.partition_point(|e| e.offset < next_offset);
+        count.checked_sub(1).map(|i| &self.events[i])
     }
 }
 
@@ -157,6 +165,12 @@ pub struct Views {
     pub live: RoaringBitmap,
     /// Live items by the timestamp of their latest version.
     pub by_time: BTreeSet<(u64, u32)>,
+    /// Items that ever had a version of each type: as-of candidates.
+    pub ever_by_type: Vec<RoaringBitmap>,
+    /// Items that ever had a version from each source.
+    pub ever_by_source: Vec<RoaringBitmap>,
+    /// Items that ever had a version with each tag.
+    pub ever_by_tag: Vec<RoaringBitmap>,
 }
 
 impl Views {
@@ -170,8 +184,13 @@ impl Views {
         for item_no in 0..views.state.items.len() {
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
             let row = &views.state.items[item_no as usize];
+            let live = row.is_live();
             views.ids.insert(row.id.clone(), item_no);
-            if row.is_live() {
+            let puts: Vec<ItemEvent> = row.events.iter().filter(|e| !e.is_delete()).copied().collect();
+            for event in &puts {
+                views.index_ever(item_no, event);
+            }
+            if live {
                 views.index_item(item_no);
             }
         }
@@ -188,37 +207,51 @@ impl Views {
         &self.state.items[item_no as usize]
     }
 
+    /// Adds a live item's latest version to the current indices.
     fn index_item(&mut self, item_no: u32) {
-        let row = &self.state.items[item_no as usize];
-        let (type_id, source_id, tagset_id) = (row.type_id, row.source_id, row.tagset_id);
-        let timestamp_us = row.last().timestamp_us;
-        if type_id != NONE {
-            bitmap_at(&mut self.by_type, type_id).insert(item_no);
-        }
-        if source_id != NONE {
-            bitmap_at(&mut self.by_source, source_id).insert(item_no);
-        }
-        for &tag in self.state.tagsets.tags(tagset_id) {
-            bitmap_at(&mut self.by_tag, tag).insert(item_no);
-        }
+        let last = *self.state.items[item_no as usize].last();
+        self.update_indices(item_no, &last, true);
         self.live.insert(item_no);
-        self.by_time.insert((timestamp_us, item_no));
+        self.by_time.insert((last.timestamp_us, item_no));
     }
 
+    /// Removes a live item's latest version from the current indices.
     fn unindex_item(&mut self, item_no: u32) {
-        let row = &self.state.items[item_no as usize];
-        let timestamp_us = row.last().timestamp_us;
-        if row.type_id != NONE {
-            bitmap_at(&mut self.by_type, row.type_id).remove(item_no);
-        }
-        if row.source_id != NONE {
-            bitmap_at(&mut self.by_source, row.source_id).remove(item_no);
-        }
-        for &tag in self.state.tagsets.tags(row.tagset_id) {
-            bitmap_at(&mut self.by_tag, tag).remove(item_no);
-        }
+        let last = *self.state.items[item_no as usize].last();
+        self.update_indices(item_no, &last, false);
         self.live.remove(item_no);
-        self.by_time.remove(&(timestamp_us, item_no));
+        self.by_time.remove(&(last.timestamp_us, item_no));
+    }
+
+    fn update_indices(&mut self, item_no: u32, event: &ItemEvent, insert: bool) {
+        let update = |bitmaps: &mut Vec<RoaringBitmap>, id: u32| {
+            if id != NONE {
+                let bitmap = bitmap_at(bitmaps, id);
+                if insert {
+                    bitmap.insert(item_no)
+                } else {
+                    bitmap.remove(item_no)
+                };
+            }
+        };
+        update(&mut self.by_type, event.type_id);
+        update(&mut self.by_source, event.source_id);
+        for &tag in self.state.tagsets.tags(event.tagset_id) {
+            update(&mut self.by_tag, tag);
+        }
+    }
+
+    /// Records that an item had a version with these attributes, ever.
+    fn index_ever(&mut self, item_no: u32, event: &ItemEvent) {
+        if event.type_id != NONE {
+            bitmap_at(&mut self.ever_by_type, event.type_id).insert(item_no);
+        }
+        if event.source_id != NONE {
+            bitmap_at(&mut self.ever_by_source, event.source_id).insert(item_no);
+        }
+        for &tag in self.state.tagsets.tags(event.tagset_id) {
+            bitmap_at(&mut self.ever_by_tag, tag).insert(item_no);
+        }
     }
 }
 
