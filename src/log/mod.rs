@@ -15,6 +15,7 @@ mod metrics;
 mod naming;
 mod reader;
 mod recovery;
+mod restore;
 mod segment;
 mod verify;
 mod writer;
@@ -23,6 +24,7 @@ pub use error::LogError;
 pub use frame::{FLAG_COMPRESSED, FORMAT_VERSION, Record, RecordRef};
 pub use metrics::{FSYNC_BUCKETS_US, LogMetrics, LogMetricsSnapshot};
 pub use reader::LogIter;
+pub use restore::CopyReport;
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use writer::{Appended, NewRecord};
 
@@ -117,6 +119,8 @@ pub(crate) struct SegmentSet {
 /// ```
 pub struct Log {
     inner: Arc<Inner>,
+    /// The `Interval` sync mode's thread, stopped when the log is dropped.
+    syncer: Option<writer::IntervalSyncer>,
 }
 
 pub(crate) struct Inner {
@@ -138,11 +142,12 @@ impl Log {
     /// process writes to it, and [`LogError::Corruption`] on damaged data.
     pub fn open(log_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
         let inner = writer::open_inner(log_dir, options)?;
-        let log = Self { inner: Arc::new(inner) };
-        if let SyncMode::Interval { interval_ms } = log.inner.options.sync {
-            writer::spawn_interval_syncer(Arc::downgrade(&log.inner), interval_ms);
-        }
-        Ok(log)
+        let inner = Arc::new(inner);
+        let syncer = match inner.options.sync {
+            SyncMode::Interval { interval_ms } => writer::spawn_interval_syncer(Arc::downgrade(&inner), interval_ms),
+            SyncMode::Always | SyncMode::Never => None,
+        };
+        Ok(Self { inner, syncer })
     }
 
     /// The directory holding the segments.
@@ -230,6 +235,12 @@ impl Log {
 
 impl Drop for Log {
     fn drop(&mut self) {
+        // First, because a sync in progress holds the log alive, lock file
+        // included, past this drop: a reopen right after it would fail with
+        // `LogError::Locked`.
+        if let Some(syncer) = self.syncer.take() {
+            syncer.stop();
+        }
         if self.inner.options.read_only {
             return;
         }

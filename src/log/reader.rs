@@ -13,26 +13,11 @@ use memmap2::{Mmap, MmapOptions};
 
 use super::error::LogError;
 use super::frame::{
-    FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record,
+    FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES, decode_record,
     record_payload_size,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
-
-/// Bytes of one segment, ready to walk.
-enum SegmentBytes<'a> {
-    Sealed(&'a [u8]),
-    Active(Mmap),
-}
-
-impl SegmentBytes<'_> {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            SegmentBytes::Sealed(bytes) => bytes,
-            SegmentBytes::Active(map) => map,
-        }
-    }
-}
 
 impl Log {
     /// Reads the record at `offset`.
@@ -75,6 +60,38 @@ impl Log {
         from_offset: u64,
         mut visit: impl FnMut(RecordRef<'_>, u64) -> ControlFlow<()>,
     ) -> Result<(), LogError> {
+        self.scan_frames(from_offset, |frame_position, frame| {
+            let mut position = (frame_position + FRAME_HEADER_SIZE_BYTES) as u64;
+            for record in frame.records() {
+                let record_position = position;
+                position += (RECORD_HEADER_SIZE_BYTES + record.payload.len()) as u64;
+                if record.offset >= from_offset && visit(record, record_position).is_break() {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// The offset just past the batch that holds `offset`: a point in the
+    /// log's history that never splits an atomic batch. An offset in a gap
+    /// left by compaction gives `offset + 1`.
+    pub fn batch_end(&self, offset: u64) -> Result<u64, LogError> {
+        let mut end = None;
+        self.scan_frames(offset, |_, frame| {
+            end = Some(if frame.first_offset <= offset { frame.last_offset + 1 } else { offset + 1 });
+            ControlFlow::Break(())
+        })?;
+        end.ok_or_else(|| self.not_found(offset))
+    }
+
+    /// Calls `visit` with each frame (and its byte position) that holds
+    /// offsets at or after `from_offset`, in order, until it breaks.
+    pub(crate) fn scan_frames(
+        &self,
+        from_offset: u64,
+        mut visit: impl FnMut(usize, &Frame<'_>) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
         let set = self.snapshot();
         let first_segment = set.sealed.partition_point(|s| s.base_offset <= from_offset).saturating_sub(1);
         for segment in &set.sealed[first_segment..] {
@@ -85,15 +102,13 @@ impl Log {
                 .index
                 .floor_by_offset(from_offset)
                 .map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
-            if scan_bytes(&segment.path, SegmentBytes::Sealed(segment.bytes()), start, from_offset, &mut visit)?
-                .is_break()
-            {
+            if walk_checked(&segment.path, segment.bytes(), start, from_offset, &mut visit)?.is_break() {
                 return Ok(());
             }
         }
         let Some(bytes) = map_active(&set)? else { return Ok(()) };
         let start = active_floor(&set, from_offset);
-        scan_bytes(&set.active.path, bytes, start, from_offset, &mut visit).map(|_| ())
+        walk_checked(&set.active.path, &bytes, start, from_offset, &mut visit).map(|_| ())
     }
 
     /// Reads up to `record_count_max` records from `from_offset` on.
@@ -141,32 +156,22 @@ impl Log {
     }
 }
 
-/// Walks frames from `start`, skipping records below `from_offset`.
-fn scan_bytes(
+/// Walks frames from `start`, skipping frames wholly below `from_offset`;
+/// a frame that fails its checks is corruption.
+fn walk_checked(
     path: &std::path::Path,
-    bytes: SegmentBytes<'_>,
+    bytes: &[u8],
     start: u64,
     from_offset: u64,
-    visit: &mut impl FnMut(RecordRef<'_>, u64) -> ControlFlow<()>,
+    visit: &mut impl FnMut(usize, &Frame<'_>) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, LogError> {
     let mut flow = ControlFlow::Continue(());
-    let end = walk_frames(bytes.bytes(), usize::try_from(start).unwrap_or(usize::MAX), |frame_position, frame| {
+    let end = walk_frames(bytes, usize::try_from(start).unwrap_or(usize::MAX), |frame_position, frame| {
         if frame.last_offset < from_offset {
             return ControlFlow::Continue(());
         }
-        let mut position = (frame_position + FRAME_HEADER_SIZE_BYTES) as u64;
-        for record in frame.records() {
-            let record_position = position;
-            position += (RECORD_HEADER_SIZE_BYTES + record.payload.len()) as u64;
-            if record.offset < from_offset {
-                continue;
-            }
-            flow = visit(record, record_position);
-            if flow.is_break() {
-                return flow;
-            }
-        }
-        ControlFlow::Continue(())
+        flow = visit(frame_position, frame);
+        flow
     });
     match end.defect {
         Some(defect) => Err(corruption(path, end.end_position as u64, None, describe(&defect))),
@@ -175,7 +180,7 @@ fn scan_bytes(
 }
 
 /// Maps the readable part of the active segment, if it holds any frame.
-fn map_active(set: &SegmentSet) -> Result<Option<SegmentBytes<'static>>, LogError> {
+pub(crate) fn map_active(set: &SegmentSet) -> Result<Option<Mmap>, LogError> {
     let len = set.published.active_len_bytes;
     if set.published.segment_base != set.active.base_offset || len <= SEGMENT_HEADER_SIZE_BYTES as u64 {
         return Ok(None);
@@ -186,7 +191,7 @@ fn map_active(set: &SegmentSet) -> Result<Option<SegmentBytes<'static>>, LogErro
     // `segment::map_file`), and we map only bytes already published.
     #[allow(unsafe_code, reason = "memory-mapped reads of the written part of the active segment")]
     let map = unsafe { MmapOptions::new().len(len).map(&set.active.file) };
-    map.map(|m| Some(SegmentBytes::Active(m))).map_err(LogError::io(path, "mmap", 0))
+    map.map(Some).map_err(LogError::io(path, "mmap", 0))
 }
 
 fn active_floor(set: &SegmentSet, offset: u64) -> u64 {

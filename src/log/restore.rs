@@ -1,0 +1,92 @@
+//! Copying a prefix of the log into a new directory: the log half of a
+//! point-in-time restore.
+//!
+//! Sealed segments wholly below the cut are hard-linked (copied if the
+//! filesystem refuses), which is safe because sealed segments are never
+//! modified in place: compaction replaces them by rename, leaving a link's
+//! inode untouched. The last segment of the copy is always a real copy, cut
+//! at a frame boundary, because the restored store will append to it and
+//! must never write into an inode it shares with the source.
+
+use std::fs::File;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use super::error::LogError;
+use super::frame::SEGMENT_HEADER_SIZE_BYTES;
+use super::naming::{index_path, segment_path};
+use super::segment::walk_frames;
+use super::{Log, reader};
+
+/// What [`Log::copy_prefix`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CopyReport {
+    /// Segments hard-linked whole.
+    pub segments_linked: usize,
+    /// Segments copied (whole, or cut at the boundary).
+    pub segments_copied: usize,
+    /// Bytes of segments in the copy.
+    pub bytes: u64,
+}
+
+impl Log {
+    /// Writes the records below `next_offset` (which must be a batch
+    /// boundary, see [`Log::batch_end`]) as a new log in `into_log_dir`.
+    pub fn copy_prefix(&self, next_offset: u64, into_log_dir: &Path) -> Result<CopyReport, LogError> {
+        std::fs::create_dir_all(into_log_dir).map_err(LogError::io(into_log_dir, "create_dir_all", 0))?;
+        let set = self.snapshot();
+        let mut pieces: Vec<(u64, &Path, &[u8])> = set
+            .sealed
+            .iter()
+            .filter(|s| s.base_offset < next_offset)
+            .map(|s| (s.base_offset, s.path.as_path(), s.bytes()))
+            .collect();
+        let active_map = reader::map_active(&set)?;
+        if set.active.base_offset < next_offset {
+            if let Some(map) = &active_map {
+                pieces.push((set.active.base_offset, set.active.path.as_path(), map));
+            }
+        }
+        let mut report = CopyReport::default();
+        let piece_count = pieces.len();
+        for (i, (base, path, bytes)) in pieces.into_iter().enumerate() {
+            let cut = cut_position(bytes, next_offset);
+            let target = segment_path(into_log_dir, base);
+            let whole = cut == bytes.len();
+            if whole && i + 1 < piece_count && std::fs::hard_link(path, &target).is_ok() {
+                let _ = std::fs::hard_link(index_path(self.dir(), base), index_path(into_log_dir, base));
+                report.segments_linked += 1;
+            } else {
+                write_synced(&target, &bytes[..cut])?;
+                report.segments_copied += 1;
+            }
+            report.bytes += cut as u64;
+            if !whole {
+                break;
+            }
+        }
+        File::open(into_log_dir).and_then(|d| d.sync_all()).map_err(LogError::io(into_log_dir, "fsync dir", 0))?;
+        Ok(report)
+    }
+}
+
+/// Position of the first frame holding offsets at or past `next_offset`,
+/// or the end of the bytes.
+fn cut_position(bytes: &[u8], next_offset: u64) -> usize {
+    let mut cut = None;
+    let end = walk_frames(bytes, SEGMENT_HEADER_SIZE_BYTES, |position, frame| {
+        if frame.first_offset >= next_offset {
+            cut = Some(position);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    cut.unwrap_or(end.end_position)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+    let mut file = File::create(path).map_err(LogError::io(path, "create", 0))?;
+    file.write_all(bytes).map_err(LogError::io(path, "write", 0))?;
+    file.sync_all().map_err(LogError::io(path, "fsync", 0))
+}
