@@ -10,6 +10,7 @@
 //! - [`store`]: items, versions, datasets, lineage, the views, checkpoints.
 
 mod base64;
+pub mod cli;
 pub mod error;
 pub mod limits;
 pub mod log;

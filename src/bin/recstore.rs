@@ -1,3 +1,25 @@
-//! The `recstore` command line.
+//! The `recstore` command line: parses the arguments, sets up logging to
+//! stderr, and hands over to [`recstore::cli::run`], whose return value is
+//! the exit code. Usage errors exit with 2 from clap itself.
 
-fn main() {}
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = recstore::cli::Cli::parse();
+    init_tracing(cli.verbose);
+    std::process::exit(recstore::cli::run(cli));
+}
+
+/// Logs go to stderr so they never mix with data on stdout. `RUST_LOG`, when
+/// set, wins over `-v`; the default shows only warnings.
+fn init_tracing(verbose: u8) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "warn,recstore=debug",
+            _ => "warn,recstore=trace",
+        })
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

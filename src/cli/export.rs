@@ -1,0 +1,370 @@
+//! `recstore export`: items to JSON Lines or Parquet.
+//!
+//! Reads the read-only store item by item, so memory stays bounded by one
+//! row group (Parquet) or one line (JSON Lines) whatever the store's size.
+//! The output is written to `<PATH>.partial` and renamed over PATH at the
+//! end, so a failed export never leaves a truncated file under PATH. The
+//! Parquet columns are a contract (issue 7): id, version, offset, timestamp,
+//! type, source_id, tags, parents, metadata, data, data_bytes.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::{CliError, Context, complete_meta, show_progress, stdout, write_json_line};
+use crate::{ItemData, ItemMeta, Query, Store};
+
+/// Rows gathered before they are handed to the Parquet writer.
+const BATCH_ROWS_MAX: usize = 4096;
+/// Data bytes gathered before they are handed to the Parquet writer.
+const BATCH_DATA_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// A row group is closed once the writer buffers this much.
+const ROW_GROUP_BYTES_MAX: usize = 128 * 1024 * 1024;
+
+const AFTER_HELP: &str = "\
+Examples:
+  recstore export --out items.parquet                    # format from the extension
+  exported 2 rows to items.parquet
+  recstore export --out all.jsonl --all-versions
+  recstore export --out - --type sensor_reading | head   # JSON Lines to stdout
+  python -c 'import pandas; print(pandas.read_parquet(\"items.parquet\"))'
+  duckdb -c \"select id, version, data from 'items.parquet'\"";
+
+/// The output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// JSON Lines in the `import` format.
+    Jsonl,
+    /// Apache Parquet, one row per item version.
+    Parquet,
+}
+
+/// Export items to JSON Lines or Parquet.
+///
+/// Writes the latest version of every live item (filtered by --type and
+/// --tag), or every version of them with --all-versions, ordered by item and
+/// then version. The format defaults to Parquet when PATH ends in
+/// `.parquet`, else JSON Lines. JSON Lines are in the `import` format plus
+/// the computed fields, so an export imports again as it is. Parquet columns:
+/// id (string), version (uint32), offset (uint64), timestamp (microseconds,
+/// UTC), type, source_id (strings, null when unset), tags and parents (lists
+/// of strings), metadata (the whole metadata object as JSON text), data
+/// (compact JSON text, null for byte items) and data_bytes (binary, null
+/// for JSON items). It opens in pandas, polars and DuckDB as a plain table.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ExportArgs {
+    /// Where to write; `-` writes JSON Lines to stdout.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The format (default: from PATH's extension).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Every stored version of each item, not only the latest.
+    #[arg(long)]
+    pub all_versions: bool,
+    /// Only items of this type.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub item_type: Option<String>,
+    /// Only items carrying this tag; repeat to require several.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// One exported row: an item version's metadata and data.
+struct Row {
+    meta: ItemMeta,
+    data: ItemData,
+}
+
+pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
+    let to_stdout = args.out.as_os_str() == "-";
+    let format = args.format.unwrap_or(match args.out.extension() {
+        Some(ext) if ext == "parquet" || ext == "pq" => Format::Parquet,
+        _ => Format::Jsonl,
+    });
+    if to_stdout && format == Format::Parquet {
+        return Err(CliError::invalid("Parquet cannot be written to stdout; give --out a file path"));
+    }
+    let store = context.open_read()?;
+    let targets = targets(&store, &args)?;
+    let progress = progress_bar(targets.len() as u64, to_stdout);
+    let rows = targets.iter().map(|(id, version)| {
+        progress.inc(1);
+        Ok(Row { meta: store.metadata(id, Some(*version))?, data: store.get_version(id, *version)? })
+    });
+    let row_count = if to_stdout {
+        let mut out = stdout();
+        let count = write_jsonl(&mut out, rows)?;
+        out.flush()?;
+        count
+    } else {
+        write_file(&args.out, format, rows)?
+    };
+    progress.finish_and_clear();
+    if !to_stdout {
+        print_summary(context.json, row_count, &args.out, format)?;
+    }
+    Ok(())
+}
+
+/// The (id, version) pairs to export, in item order, then version order.
+fn targets(store: &Store, args: &ExportArgs) -> Result<Vec<(String, u32)>, CliError> {
+    let query = Query { item_type: args.item_type.clone(), tags: args.tags.clone(), ..Query::default() };
+    let mut targets = Vec::new();
+    for hit in store.query_hits(&query)? {
+        if !args.all_versions {
+            targets.push((hit.id, hit.version));
+            continue;
+        }
+        let mut versions: Vec<u32> =
+            store.history(&hit.id)?.into_iter().filter(|e| e.event == "put").map(|e| e.version).collect();
+        versions.dedup();
+        targets.extend(versions.into_iter().map(|v| (hit.id.clone(), v)));
+    }
+    Ok(targets)
+}
+
+/// Writes to `<out>.partial`, then renames it over `out`.
+fn write_file(out: &Path, format: Format, rows: impl Iterator<Item = Result<Row, CliError>>) -> Result<u64, CliError> {
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |e: std::io::Error| CliError { message: format!("{path}: {e}"), kind: "io" }
+    };
+    let file = File::create(&partial).map_err(file_error(&partial))?;
+    let written = match format {
+        Format::Jsonl => {
+            let mut writer = BufWriter::with_capacity(1 << 20, file);
+            write_jsonl(&mut writer, rows).and_then(|count| {
+                let file = writer.into_inner().map_err(|e| CliError::from(e.into_error()))?;
+                file.sync_all()?;
+                Ok(count)
+            })
+        }
+        Format::Parquet => write_parquet(file, rows),
+    };
+    match written {
+        Ok(count) => {
+            std::fs::rename(&partial, out).map_err(file_error(out))?;
+            Ok(count)
+        }
+        Err(error) => {
+            // The partial file is useless; the error that made it so matters more.
+            let _ = std::fs::remove_file(&partial);
+            Err(error)
+        }
+    }
+}
+
+/// One line per row: `{"data": ..., "metadata": {...}, "version": ..., ...}`.
+fn write_jsonl(out: &mut impl Write, rows: impl Iterator<Item = Result<Row, CliError>>) -> Result<u64, CliError> {
+    let mut count = 0;
+    for row in rows {
+        let Row { meta, data } = row?;
+        let mut caller_metadata = meta.metadata;
+        caller_metadata.id = Some(meta.id);
+        let mut line = serde_json::json!({
+            "metadata": caller_metadata, "version": meta.version, "offset": meta.offset,
+            "timestamp": meta.timestamp, "size": meta.size, "md5": meta.md5,
+        });
+        if data.is_json {
+            // Stored JSON is already compact: splice its bytes in rather than
+            // parse and print them again.
+            let rest = line.to_string();
+            out.write_all(b"{\"data\":")?;
+            out.write_all(&data.bytes)?;
+            out.write_all(b",")?;
+            out.write_all(&rest.as_bytes()[1..])?;
+            out.write_all(b"\n")?;
+        } else if let Some(object) = line.as_object_mut() {
+            object.insert("data_base64".into(), crate::base64::encode(&data.bytes).into());
+            object.insert("content_type".into(), data.content_type.into());
+            write_json_line(out, &line)?;
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// The Parquet schema: the column contract of issue 7.
+fn schema() -> SchemaRef {
+    let strings = || Field::new_list_field(DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("version", DataType::UInt32, false),
+        Field::new("offset", DataType::UInt64, false),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("type", DataType::Utf8, true),
+        Field::new("source_id", DataType::Utf8, true),
+        Field::new_list("tags", strings(), false),
+        Field::new_list("parents", strings(), false),
+        Field::new("metadata", DataType::Utf8, false),
+        Field::new("data", DataType::Utf8, true),
+        Field::new("data_bytes", DataType::Binary, true),
+    ]))
+}
+
+/// Column builders for one record batch.
+struct Columns {
+    id: StringBuilder,
+    version: UInt32Builder,
+    offset: UInt64Builder,
+    timestamp: TimestampMicrosecondBuilder,
+    item_type: StringBuilder,
+    source_id: StringBuilder,
+    tags: ListBuilder<StringBuilder>,
+    parents: ListBuilder<StringBuilder>,
+    metadata: StringBuilder,
+    data: StringBuilder,
+    data_bytes: BinaryBuilder,
+    row_count: usize,
+    data_size_bytes: usize,
+}
+
+impl Columns {
+    fn new() -> Self {
+        Self {
+            id: StringBuilder::new(),
+            version: UInt32Builder::new(),
+            offset: UInt64Builder::new(),
+            timestamp: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            item_type: StringBuilder::new(),
+            source_id: StringBuilder::new(),
+            tags: ListBuilder::new(StringBuilder::new()),
+            parents: ListBuilder::new(StringBuilder::new()),
+            metadata: StringBuilder::new(),
+            data: StringBuilder::new(),
+            data_bytes: BinaryBuilder::new(),
+            row_count: 0,
+            data_size_bytes: 0,
+        }
+    }
+
+    fn push(&mut self, row: Row) -> Result<(), CliError> {
+        let Row { meta, data } = row;
+        let mut meta_json = serde_json::to_value(&meta).map_err(|e| CliError::invalid(e.to_string()))?;
+        complete_meta(&mut meta_json);
+        self.id.append_value(&meta.id);
+        self.version.append_value(meta.version);
+        self.offset.append_value(meta.offset);
+        self.timestamp.append_value(i64::try_from(data.timestamp_us).unwrap_or(i64::MAX));
+        self.item_type.append_option(meta.metadata.item_type.as_deref());
+        self.source_id.append_option(meta.metadata.source_id.as_deref());
+        for (builder, values) in [(&mut self.tags, &meta.metadata.tags), (&mut self.parents, &meta.metadata.parents)] {
+            for value in values {
+                builder.values().append_value(value);
+            }
+            builder.append(true);
+        }
+        self.metadata.append_value(meta_json.to_string());
+        self.data_size_bytes += data.bytes.len();
+        if data.is_json {
+            let text = String::from_utf8(data.bytes).map_err(|e| CliError {
+                message: format!("item {:?} version {}: stored JSON is not UTF-8: {e}", meta.id, meta.version),
+                kind: "corruption",
+            })?;
+            self.data.append_value(text);
+            self.data_bytes.append_null();
+        } else {
+            self.data.append_null();
+            self.data_bytes.append_value(&data.bytes);
+        }
+        self.row_count += 1;
+        Ok(())
+    }
+
+    fn is_full(&self) -> bool {
+        self.row_count >= BATCH_ROWS_MAX || self.data_size_bytes >= BATCH_DATA_BYTES_MAX
+    }
+
+    /// Builds the batch and resets the builders.
+    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, CliError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.id.finish()),
+            Arc::new(self.version.finish()),
+            Arc::new(self.offset.finish()),
+            Arc::new(self.timestamp.finish()),
+            Arc::new(self.item_type.finish()),
+            Arc::new(self.source_id.finish()),
+            Arc::new(self.tags.finish()),
+            Arc::new(self.parents.finish()),
+            Arc::new(self.metadata.finish()),
+            Arc::new(self.data.finish()),
+            Arc::new(self.data_bytes.finish()),
+        ];
+        self.row_count = 0;
+        self.data_size_bytes = 0;
+        RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| CliError::invalid(format!("parquet: {e}")))
+    }
+}
+
+fn parquet_error(error: parquet::errors::ParquetError) -> CliError {
+    CliError { message: format!("parquet: {error}"), kind: "io" }
+}
+
+fn write_parquet(file: File, rows: impl Iterator<Item = Result<Row, CliError>>) -> Result<u64, CliError> {
+    let schema = schema();
+    let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties)).map_err(parquet_error)?;
+    let mut columns = Columns::new();
+    let mut count = 0;
+    for row in rows {
+        columns.push(row?)?;
+        count += 1;
+        if columns.is_full() {
+            writer.write(&columns.finish(&schema)?).map_err(parquet_error)?;
+            // Close the row group once it is large: memory stays bounded by
+            // one row group, not by the whole export.
+            if writer.in_progress_size() >= ROW_GROUP_BYTES_MAX {
+                writer.flush().map_err(parquet_error)?;
+            }
+        }
+    }
+    if columns.row_count > 0 {
+        writer.write(&columns.finish(&schema)?).map_err(parquet_error)?;
+    }
+    let file = writer.into_inner().map_err(parquet_error)?;
+    file.sync_all()?;
+    Ok(count)
+}
+
+fn print_summary(json: bool, row_count: u64, out: &Path, format: Format) -> Result<(), CliError> {
+    let mut stdout = stdout();
+    let format_name = match format {
+        Format::Jsonl => "jsonl",
+        Format::Parquet => "parquet",
+    };
+    if json {
+        write_json_line(&mut stdout, &serde_json::json!({"rows": row_count, "path": out, "format": format_name}))?;
+    } else {
+        writeln!(stdout, "exported {row_count} rows to {}", out.display())?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+fn progress_bar(row_count: u64, to_stdout: bool) -> ProgressBar {
+    if to_stdout || !show_progress() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(row_count);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}

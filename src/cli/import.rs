@@ -1,0 +1,310 @@
+//! `recstore import`: JSON Lines into the store, in atomic batches.
+//!
+//! Each line is `{"data": ..., "metadata": {...}}`, the old store's dataset
+//! item shape; byte items are `{"data_base64": "...", "content_type": "..."}`.
+//! The computed fields that `export --format jsonl` adds (`version`,
+//! `offset`, `timestamp`, `size`, `md5`) are accepted and ignored, so an
+//! export imports again as it is. A batch is parsed and validated whole
+//! before it is written with one `put_batch`, so a bad line leaves nothing
+//! of its batch in the store.
+
+use std::io::{BufRead, BufReader, Write};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+
+use super::{CliError, Context, show_progress, stdout, write_json_line};
+use crate::store::validate_name;
+use crate::{Data, ItemRef, Metadata, NewItem};
+
+/// A batch is written early once its lines hold this many bytes, so that a
+/// batch of large items stays well under the log's batch limit.
+const BATCH_INPUT_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+const AFTER_HELP: &str = "\
+Examples:
+  recstore import items.jsonl
+  imported 3 lines: 2 new items, 1 new versions, 0 unchanged
+  cat items.jsonl | recstore import --batch-size 5000 -
+  recstore import --skip-bad messy.jsonl 2> skipped.txt
+
+A line:
+  {\"data\": {\"temperature\": 21.5}, \"metadata\": {\"id\": \"reading-1\", \"type\": \"sensor_reading\", \"tags\": [\"raw_data\"]}}
+  {\"data_base64\": \"iVBORw0KGgo=\", \"content_type\": \"image/png\", \"metadata\": {\"id\": \"photo-1\"}}";
+
+/// Import items from JSON Lines in atomic batches.
+///
+/// Reads FILE (or stdin for `-`), one item per line, and stores them in
+/// batches of --batch-size lines, each batch atomically: after a crash a
+/// batch is either all there or not at all. A line that does not parse or
+/// validate stops the import with its line number, and nothing from its
+/// batch is written (earlier batches stay). With --skip-bad such lines are
+/// reported on stderr and skipped, and the import exits 0. Prints the count
+/// of new items, new versions of existing items, and unchanged items (lines
+/// identical to the current version, which write nothing). Blank lines are
+/// ignored.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ImportArgs {
+    /// The JSON Lines file, or `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Lines per atomic batch.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Skip bad lines (reported on stderr) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+/// One line of the import format.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    data_base64: Option<String>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    metadata: Metadata,
+    // Computed by the store; present in exports, ignored here.
+    #[serde(default, rename = "version")]
+    _version: serde::de::IgnoredAny,
+    #[serde(default, rename = "offset")]
+    _offset: serde::de::IgnoredAny,
+    #[serde(default, rename = "timestamp")]
+    _timestamp: serde::de::IgnoredAny,
+    #[serde(default, rename = "size")]
+    _size: serde::de::IgnoredAny,
+    #[serde(default, rename = "md5")]
+    _md5: serde::de::IgnoredAny,
+}
+
+/// Parses and validates one line; the error says what is wrong with it.
+pub(crate) fn parse_line(line: &[u8]) -> Result<NewItem, String> {
+    let line: ImportLine = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let data = match (line.data, line.data_base64) {
+        (Some(value), None) => Data::Json(value),
+        (None, Some(text)) => {
+            let content_type = line.content_type.unwrap_or_else(|| "application/octet-stream".into());
+            validate_name("content_type", &content_type).map_err(|e| e.to_string())?;
+            Data::Bytes { bytes: decode_base64(&text)?, content_type }
+        }
+        (Some(_), Some(_)) => return Err("a line has `data` or `data_base64`, not both".into()),
+        (None, None) => return Err("a line needs `data` (JSON) or `data_base64` (bytes)".into()),
+    };
+    line.metadata.validate().map_err(|e| e.to_string())?;
+    Ok(NewItem { data, metadata: line.metadata })
+}
+
+/// Reads every line of FILE (or stdin) as an item, failing on the first bad
+/// one with its line number. For `dataset put`, which writes all at once.
+pub(crate) fn read_all_items(file: &str) -> Result<Vec<NewItem>, CliError> {
+    let mut items = Vec::new();
+    let mut reader = open_input(file)?;
+    let mut line = Vec::new();
+    let mut line_number = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(items);
+        }
+        line_number += 1;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        items.push(parse_line(&line).map_err(|why| CliError::invalid(format!("line {line_number}: {why}")))?);
+    }
+}
+
+fn open_input(file: &str) -> Result<Box<dyn BufRead>, CliError> {
+    if file == "-" {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let opened = std::fs::File::open(file).map_err(|e| CliError { message: format!("{file}: {e}"), kind: "io" })?;
+    Ok(Box::new(BufReader::with_capacity(1 << 20, opened)))
+}
+
+/// What an import did.
+#[derive(Debug, Default, serde::Serialize)]
+struct Counts {
+    lines: u64,
+    new_items: u64,
+    new_versions: u64,
+    unchanged: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, refs: &[ItemRef]) {
+        for item in refs {
+            match (item.created, item.version) {
+                (false, _) => self.unchanged += 1,
+                (true, 1) => self.new_items += 1,
+                (true, _) => self.new_versions += 1,
+            }
+        }
+    }
+}
+
+/// A batch being gathered: its items and the lines they came from.
+#[derive(Default)]
+struct Batch {
+    items: Vec<NewItem>,
+    first_line: u64,
+    input_bytes: usize,
+}
+
+pub(crate) fn run(args: ImportArgs, context: &Context) -> Result<(), CliError> {
+    let store = context.open_write()?;
+    let progress = progress_bar(&args.file);
+    let mut reader = open_input(&args.file)?;
+    let mut counts = Counts::default();
+    let mut batch = Batch::default();
+    let mut line = Vec::new();
+    let mut line_number = 0u64;
+    loop {
+        line.clear();
+        let read_bytes = reader.read_until(b'\n', &mut line)?;
+        if read_bytes == 0 {
+            break;
+        }
+        line_number += 1;
+        progress.inc(read_bytes as u64);
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        counts.lines += 1;
+        if batch.items.is_empty() {
+            batch.first_line = line_number;
+        }
+        match parse_line(&line) {
+            Ok(item) => {
+                batch.items.push(item);
+                batch.input_bytes += read_bytes;
+            }
+            Err(why) if args.skip_bad => {
+                counts.skipped += 1;
+                eprintln!("skipped line {line_number}: {why}");
+            }
+            Err(why) => {
+                progress.finish_and_clear();
+                return Err(CliError::invalid(format!(
+                    "line {line_number}: {why}; nothing from its batch (lines {}-{line_number}) was written, \
+                     {} items before it were",
+                    batch.first_line,
+                    counts.new_items + counts.new_versions + counts.unchanged
+                )));
+            }
+        }
+        if batch.items.len() >= args.batch_size as usize || batch.input_bytes >= BATCH_INPUT_BYTES_MAX {
+            write_batch(&store, &mut batch, line_number, &mut counts)?;
+        }
+    }
+    write_batch(&store, &mut batch, line_number, &mut counts)?;
+    progress.finish_and_clear();
+    drop(store);
+    print_counts(&counts, context.json)
+}
+
+fn write_batch(store: &crate::Store, batch: &mut Batch, last_line: u64, counts: &mut Counts) -> Result<(), CliError> {
+    if batch.items.is_empty() {
+        return Ok(());
+    }
+    let items = std::mem::take(&mut batch.items);
+    batch.input_bytes = 0;
+    let refs = store.put_batch(items).map_err(|error| {
+        let mut error = CliError::from(error);
+        error.message =
+            format!("lines {}-{last_line}: {}; nothing from this batch was written", batch.first_line, error.message);
+        error
+    })?;
+    counts.add(&refs);
+    Ok(())
+}
+
+fn print_counts(counts: &Counts, json: bool) -> Result<(), CliError> {
+    let mut out = stdout();
+    if json {
+        write_json_line(&mut out, counts)?;
+    } else {
+        write!(
+            out,
+            "imported {} lines: {} new items, {} new versions, {} unchanged",
+            counts.lines, counts.new_items, counts.new_versions, counts.unchanged
+        )?;
+        if counts.skipped > 0 {
+            write!(out, ", {} skipped", counts.skipped)?;
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A byte-count bar for a file, a spinner for stdin, nothing off a terminal.
+fn progress_bar(file: &str) -> ProgressBar {
+    if !show_progress() {
+        return ProgressBar::hidden();
+    }
+    let size_bytes = (file != "-").then(|| std::fs::metadata(file).ok()).flatten().map(|m| m.len());
+    let (bar, template) = match size_bytes {
+        Some(size) => (ProgressBar::new(size), "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"),
+        None => (ProgressBar::new_spinner(), "{spinner} {bytes} read, {bytes_per_sec}"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Decodes standard padded base64 (as `--json` output writes byte items).
+fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
+    fn value(symbol: u8) -> Option<u32> {
+        match symbol {
+            b'A'..=b'Z' => Some(u32::from(symbol - b'A')),
+            b'a'..=b'z' => Some(u32::from(symbol - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(symbol - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return Err(format!("data_base64 has {} characters, not a multiple of 4", bytes.len()));
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (chunk_index, chunk) in bytes.chunks(4).enumerate() {
+        let is_last = (chunk_index + 1) * 4 == bytes.len();
+        let padding = if is_last { chunk.iter().rev().take_while(|&&b| b == b'=').count() } else { 0 };
+        if padding > 2 {
+            return Err("data_base64 has too much padding".into());
+        }
+        let mut n = 0u32;
+        for &symbol in &chunk[..4 - padding] {
+            let v = value(symbol).ok_or_else(|| format!("data_base64 has the character {:?}", symbol as char))?;
+            n = (n << 6) | v;
+        }
+        n <<= 6 * padding as u32;
+        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&decoded[..3 - padding]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_round_trips_through_the_encoder() -> Result<(), String> {
+        for input in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            let encoded = crate::base64::encode(input.as_bytes());
+            assert_eq!(super::decode_base64(&encoded)?, input.as_bytes());
+        }
+        assert!(super::decode_base64("Zm9v!A==").is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,252 @@
+//! The `recstore` command line: argument parsing, store opening, output and
+//! exit codes. One file per subcommand (or small group of them) does the work.
+//!
+//! Owns the contract of issue 7: flags, output shapes and exit codes that
+//! scripts rely on. Owns nothing on disk; every command goes through the
+//! public [`Store`] API like any other caller. Read commands open the store
+//! read-only, so they work beside a running writer (for example `serve`) and
+//! treat a missing data directory as an empty store; write commands take the
+//! write lock and fail with exit code 5 naming the holder's pid.
+
+mod dataset;
+mod delete;
+mod export;
+mod get;
+mod history;
+mod import;
+mod log;
+mod put;
+mod query;
+mod serve;
+mod stats;
+mod verify;
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::{Error, Store, StoreOptions};
+
+const TOP_AFTER_HELP: &str = "\
+Data directory:
+  --data DIR, else $RECSTORE_DATA, else ./recstore-data. It is created on the
+  first write; a read on a missing or empty directory sees an empty store.
+
+Exit codes:
+  0  ok
+  1  any other error (bad input, I/O, ...)
+  2  usage: unknown flag, missing argument
+  3  not found: unknown id, version or dataset, or a deleted item
+  4  corruption detected in the log
+  5  the store is locked by another writer (the message names its pid)
+
+Examples:
+  echo '{\"temperature\": 21.5}' | recstore put --type sensor_reading --tag raw_data -
+  recstore get 5d41402abc4b2a76b9719d911017c592
+  recstore query --type sensor_reading --tag raw_data
+  recstore --json stats";
+
+/// An event-sourced, append-only store for versioned data items.
+///
+/// Every write (a new item version, a delete, a dataset) is appended to a
+/// log in the data directory; reads answer from views rebuilt from that log.
+/// Errors go to stderr as one line (with --json, a JSON object with `error`
+/// and `kind`); lists are printed as NDJSON, one JSON object a line.
+#[derive(Debug, Parser)]
+#[command(name = "recstore", version, after_help = TOP_AFTER_HELP)]
+pub struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, value_name = "DIR", env = "RECSTORE_DATA", default_value = "./recstore-data")]
+    pub data: PathBuf,
+
+    /// Print JSON objects instead of human-readable lines (errors too).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output on stderr: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store a new version of an item from a file or stdin.
+    Put(put::PutArgs),
+    /// Print an item's data exactly as stored.
+    Get(get::GetArgs),
+    /// Print an item version's metadata as one JSON object.
+    Meta(get::MetaArgs),
+    /// List every put and delete of an item (NDJSON).
+    History(history::HistoryArgs),
+    /// Walk parent links up to ancestors or down to descendants (NDJSON).
+    Lineage(history::LineageArgs),
+    /// Delete an item (its history stays readable).
+    Delete(delete::DeleteArgs),
+    /// Find the latest versions of live items by type, source, tags and time.
+    Query(query::QueryArgs),
+    /// Import items from JSON Lines in atomic batches.
+    Import(import::ImportArgs),
+    /// Export items to JSON Lines or Parquet.
+    Export(export::ExportArgs),
+    /// Store, read and list datasets: named sets of pinned item versions.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
+    /// Print the log's records as NDJSON events, optionally following new ones.
+    Log(log::LogArgs),
+    /// Print counts of items, versions, bytes and segments.
+    Stats(stats::StatsArgs),
+    /// Check every checksum of the log; optionally repair by quarantine.
+    Verify(verify::VerifyArgs),
+    /// Serve the store over HTTP/JSON.
+    Serve(serve::ServeArgs),
+}
+
+/// A failure as the command line reports it: a message and a kind.
+#[derive(Debug)]
+pub struct CliError {
+    /// One line saying what went wrong.
+    pub message: String,
+    /// The machine name: one of [`Error::kind`]'s, or `io`.
+    pub kind: &'static str,
+}
+
+impl CliError {
+    /// A refusal of the user's input (exit code 1).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self { message: message.into(), kind: "invalid_input" }
+    }
+
+    /// The process exit code of this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            "not_found" | "deleted" => 3,
+            "corruption" => 4,
+            "locked" => 5,
+            _ => 1,
+        }
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
+        Self { message: error.to_string(), kind: error.kind() }
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(error: io::Error) -> Self {
+        // A closed pipe gets its own kind so `run` can end quietly.
+        let kind = if error.kind() == io::ErrorKind::BrokenPipe { "broken_pipe" } else { "io" };
+        Self { message: error.to_string(), kind }
+    }
+}
+
+impl From<crate::log::LogError> for CliError {
+    fn from(error: crate::log::LogError) -> Self {
+        Error::from(error).into()
+    }
+}
+
+/// What every subcommand gets: the global flags.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Context {
+    /// Opens the store without the write lock: works beside a running writer,
+    /// and a missing data directory reads as an empty store.
+    pub fn open_read(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.data_dir, StoreOptions::default().read_only(true))?)
+    }
+
+    /// Opens the store for writing; fails with kind `locked` while another
+    /// process writes to it.
+    pub fn open_write(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.data_dir, StoreOptions::default())?)
+    }
+}
+
+/// Buffered stdout. Commands flush it before they return.
+pub(crate) fn stdout() -> BufWriter<io::StdoutLock<'static>> {
+    BufWriter::new(io::stdout().lock())
+}
+
+/// Writes `value` as one compact JSON line.
+pub(crate) fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(), CliError> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| CliError { message: e.to_string(), kind: "io" })?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Fills in the metadata fields the contract promises on every metadata
+/// object (`type`, `source_id`, `tags`, `parents`): the store omits empty
+/// ones, but scripts should not have to guess whether a key exists.
+pub(crate) fn complete_meta(value: &mut serde_json::Value) {
+    if let Some(object) = value.as_object_mut() {
+        for key in ["type", "source_id"] {
+            object.entry(key).or_insert(serde_json::Value::Null);
+        }
+        for key in ["tags", "parents"] {
+            object.entry(key).or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        }
+    }
+}
+
+/// Whether to draw progress bars: only on a terminal, and never in CI.
+pub(crate) fn show_progress() -> bool {
+    io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+}
+
+/// Runs a parsed command line and returns the process exit code. Errors are
+/// printed to stderr here, as one line or (with `--json`) a JSON object.
+pub fn run(cli: Cli) -> i32 {
+    let context = Context { data_dir: cli.data, json: cli.json };
+    match dispatch(cli.command, &context) {
+        Ok(()) => 0,
+        // A closed pipe (`recstore log | head`) means the reader has what it wanted.
+        Err(error) if error.kind == "broken_pipe" => 0,
+        Err(error) => {
+            report(&error, context.json);
+            error.exit_code()
+        }
+    }
+}
+
+fn dispatch(command: Command, context: &Context) -> Result<(), CliError> {
+    match command {
+        Command::Put(args) => put::run(args, context),
+        Command::Get(args) => get::run_get(args, context),
+        Command::Meta(args) => get::run_meta(args, context),
+        Command::History(args) => history::run_history(args, context),
+        Command::Lineage(args) => history::run_lineage(args, context),
+        Command::Delete(args) => delete::run(args, context),
+        Command::Query(args) => query::run(args, context),
+        Command::Import(args) => import::run(args, context),
+        Command::Export(args) => export::run(args, context),
+        Command::Dataset(command) => dataset::run(command, context),
+        Command::Log(args) => log::run(args, context),
+        Command::Stats(args) => stats::run(args, context),
+        Command::Verify(args) => verify::run(args, context),
+        Command::Serve(args) => serve::run(args, context),
+    }
+}
+
+fn report(error: &CliError, json: bool) {
+    let line = if json {
+        serde_json::json!({"error": error.message, "kind": error.kind}).to_string()
+    } else {
+        format!("error: {}", error.message.replace('\n', " "))
+    };
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}

@@ -1,0 +1,47 @@
+//! `recstore serve`: runs the HTTP server (see `crate::server`) on the data
+//! directory. The server holds the write lock for as long as it runs; read
+//! commands of the CLI keep working beside it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, Context};
+use crate::StoreOptions;
+use crate::server::{self, ServeConfig};
+
+const AFTER_HELP: &str = "\
+Examples:
+  recstore serve                                   # http://127.0.0.1:7070
+  recstore serve --listen 0.0.0.0:8080 --token-file /etc/recstore/token
+  curl -s localhost:7070/v1/items/reading-1
+
+Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM.";
+
+/// Serve the store over HTTP/JSON.
+///
+/// Opens the data directory for writing and serves the `/v1` API until
+/// SIGINT or SIGTERM. With --token-file every request except `/healthz`
+/// must carry `Authorization: Bearer <token>`, the file's content; without
+/// one, only loopback addresses may be listened on.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// File holding the bearer token clients must send.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
+    let config = ServeConfig {
+        data_dir: context.data_dir.clone(),
+        listen: args.listen,
+        token_file: args.token_file,
+        store: StoreOptions::default(),
+    };
+    Ok(server::run(config)?)
+}
