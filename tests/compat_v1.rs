@@ -111,7 +111,8 @@ const LAST_TIMESTAMP_US: u64 = T0 + 4_000;
 
 // Encoding, following segments-format.md section by section.
 
-/// "Segment header": magic, format_version, base_offset, created_us, crc of bytes 0..28.
+/// "Segment header": magic, `format_version`, `base_offset`, `created_us`,
+/// and the crc of bytes 0..28.
 fn encode_segment_header(base_offset: u64, created_us: u64) -> Vec<u8> {
     let mut bytes = vec![0x89, 0x52, 0x53, 0x45, 0x47, 0x0d, 0x0a, 0x1a];
     bytes.extend_from_slice(&1u32.to_le_bytes());

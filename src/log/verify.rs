@@ -71,6 +71,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Whether this problem keeps the log from opening until it is repaired.
+    #[must_use]
     pub fn is_corruption(self) -> bool {
         self == Self::Corruption
     }
@@ -121,6 +122,7 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// No corruption: the log opens as it is. Warnings are allowed.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         !self.problems.iter().any(|p| p.kind.is_corruption())
     }
@@ -129,9 +131,14 @@ impl VerifyReport {
 /// Checks the log in `log_dir`; with `repair`, also fixes what it found
 /// (see the module docs for the policy) and checks again.
 ///
-/// Without `repair` it takes no lock and writes nothing. With `repair` it
-/// fails with [`LogError::Locked`] while a writer has the log open, and with
-/// [`LogError::Corruption`] if damage remains after repairing.
+/// Without `repair` it takes no lock and writes nothing.
+///
+/// # Errors
+///
+/// Damage is reported in the [`VerifyReport`], not as an error. Errors are
+/// [`LogError::Io`] when a file cannot be read (or, with `repair`, moved or
+/// cut), [`LogError::Locked`] when `repair` is asked while a writer has the
+/// log open, and [`LogError::Corruption`] if damage remains after repairing.
 pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
     if !repair {
         return Ok(check(log_dir)?.report);
@@ -246,8 +253,11 @@ fn find_torn_creation(log_dir: &Path, bases: &[u64]) -> Result<Option<(u64, u64)
     Ok(is_torn_creation(&bytes).then_some((*newest, bytes.len() as u64)))
 }
 
-/// Segment base offsets, and index files with their base offsets, ascending.
-fn list(log_dir: &Path) -> Result<(Vec<u64>, Vec<(u64, PathBuf)>), LogError> {
+/// Index files found in a log directory, with their base offsets.
+type IndexFiles = Vec<(u64, PathBuf)>;
+
+/// Segment base offsets, and index files, ascending.
+fn list(log_dir: &Path) -> Result<(Vec<u64>, IndexFiles), LogError> {
     let mut bases = Vec::new();
     let mut indexes = Vec::new();
     for entry in std::fs::read_dir(log_dir).map_err(LogError::io(log_dir, "read_dir", 0))? {

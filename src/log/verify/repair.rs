@@ -94,7 +94,7 @@ impl Quarantine {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let report = problems.iter().map(|p| format!("{p}\n")).collect();
+        let report = problems.iter().map(|p| p.to_string() + "\n").collect();
         Self { data_dir, report, dir: None, files: Vec::new() }
     }
 
