@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak, mpsc};
 use std::time::Duration;
 
 use super::error::LogError;
@@ -479,19 +479,43 @@ fn roll(inner: &Inner, writer: &mut Writer) -> Result<(), LogError> {
     Ok(())
 }
 
+/// The thread behind the `Interval` sync mode.
+pub(crate) struct IntervalSyncer {
+    /// Dropping it wakes the thread and tells it to stop.
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl IntervalSyncer {
+    /// Stops the thread and waits for it. While it syncs, the thread holds
+    /// the log alive, lock file included; `Log::drop` calls this first so
+    /// that the directory can be reopened as soon as the drop returns.
+    pub(crate) fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::error!("the interval sync thread panicked");
+        }
+    }
+}
+
 /// Runs the `Interval` sync mode: fdatasyncs what was written, every
-/// `interval_ms`, until the log is dropped.
-pub(crate) fn spawn_interval_syncer(inner: Weak<Inner>, interval_ms: u64) {
+/// `interval_ms`, until stopped.
+pub(crate) fn spawn_interval_syncer(inner: Weak<Inner>, interval_ms: u64) -> Option<IntervalSyncer> {
+    let (stop, stopped) = mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("recstore-log-sync".into()).spawn(move || {
-        loop {
-            std::thread::sleep(Duration::from_millis(interval_ms.max(1)));
+        let interval = Duration::from_millis(interval_ms.max(1));
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
             let Some(inner) = inner.upgrade() else { return };
             if sync_all(&inner).is_err() {
                 return;
             }
         }
     });
-    if let Err(error) = spawned {
-        tracing::error!(%error, "could not start the interval sync thread; appends will sync on close only");
+    match spawned {
+        Ok(thread) => Some(IntervalSyncer { stop, thread }),
+        Err(error) => {
+            tracing::error!(%error, "could not start the interval sync thread; appends will sync on close only");
+            None
+        }
     }
 }
