@@ -18,6 +18,7 @@ pub mod server;
 pub mod storage;
 pub mod store;
 pub mod subscribe;
+pub mod timetravel;
 
 pub use error::{Error, Result};
 pub use log::SyncMode;

@@ -111,6 +111,11 @@ impl Store {
         self.checkpoint()
     }
 
+    /// Offset before which as-of reads are no longer exact, once compaction ran.
+    pub(crate) fn compaction_horizon_offset(&self) -> Option<u64> {
+        None
+    }
+
     pub(crate) fn read_views(&self) -> RwLockReadGuard<'_, Views> {
         self.views.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

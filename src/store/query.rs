@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use super::item::ItemMeta;
-use super::views::Views;
+use super::read::LATEST;
+use super::views::{ItemEvent, Views};
 use crate::error::{Error, Result};
 
 /// What to look for. Every set field must match; results are in the order
@@ -131,45 +132,107 @@ pub fn parse_time(text: &str) -> Result<u64> {
     u64::try_from(time.timestamp_micros()).map_err(|_| Error::invalid(format!("{text:?} is before 1970")))
 }
 
+impl Query {
+    /// The items matching as of `bound` (records below it), each with the
+    /// event that is its state then. At the latest bound this is the
+    /// current-index fast path; before it, candidates come from the
+    /// "ever had" bitmaps and each is checked against its version at `bound`.
+    fn select(&self, views: &Views, bound: u64) -> Vec<(u32, ItemEvent)> {
+        let limit = self.limit.unwrap_or(usize::MAX);
+        if bound >= views.state.next_offset {
+            let matching = self.matching(views);
+            return matching.iter().skip(self.offset).take(limit).map(|n| (n, *views.row(n).last())).collect();
+        }
+        self.candidates_before(views, bound)
+            .filter_map(|n| views.row(n).last_before(bound).filter(|e| self.accepts(views, e)).map(|e| (n, *e)))
+            .skip(self.offset)
+            .take(limit)
+            .collect()
+    }
+
+    fn candidates_before<'a>(&self, views: &'a Views, bound: u64) -> Box<dyn Iterator<Item = u32> + 'a> {
+        let ever = |bitmaps: &[RoaringBitmap], id: Option<u32>| {
+            id.and_then(|i| bitmaps.get(i as usize)).cloned().unwrap_or_default()
+        };
+        let mut filters = Vec::new();
+        if let Some(item_type) = &self.item_type {
+            filters.push(ever(&views.ever_by_type, views.state.types.get(item_type)));
+        }
+        if let Some(source) = &self.source {
+            filters.push(ever(&views.ever_by_source, views.state.sources.get(source)));
+        }
+        for tag in &self.tags {
+            filters.push(ever(&views.ever_by_tag, views.state.tags.get(tag)));
+        }
+        match filters.into_iter().reduce(|a, b| a & b) {
+            Some(bitmap) => Box::new(bitmap.into_iter()),
+            None => {
+                // Items are numbered in order of their first put, which is offset order.
+                let existing = views.state.items.partition_point(|row| row.events[0].offset < bound);
+                Box::new(0..u32::try_from(existing).unwrap_or(u32::MAX))
+            }
+        }
+    }
+
+    /// Whether an item whose state is `event` matches.
+    fn accepts(&self, views: &Views, event: &ItemEvent) -> bool {
+        let state = &views.state;
+        let same = |name: &Option<String>, interner: &super::views::Interner, id: u32| {
+            name.as_ref().is_none_or(|n| interner.get(n) == Some(id))
+        };
+        let tags = state.tagsets.tags(event.tagset_id);
+        !event.is_delete()
+            && same(&self.item_type, &state.types, event.type_id)
+            && same(&self.source, &state.sources, event.source_id)
+            && self.tags.iter().all(|t| state.tags.get(t).is_some_and(|id| tags.contains(&id)))
+            && self.since_us.is_none_or(|since| event.timestamp_us >= since)
+            && self.until_us.is_none_or(|until| event.timestamp_us < until)
+    }
+}
+
 impl Store {
     /// Ids, versions and offsets of the matching items: the fast path.
     pub fn query_hits(&self, query: &Query) -> Result<Vec<QueryHit>> {
+        self.query_hits_at(query, LATEST)
+    }
+
+    pub(crate) fn query_hits_at(&self, query: &Query, bound: u64) -> Result<Vec<QueryHit>> {
         let views = self.read_views();
-        let limit = query.limit.unwrap_or(usize::MAX);
-        Ok(query
-            .matching(&views)
-            .iter()
-            .skip(query.offset)
-            .take(limit)
-            .map(|item_no| {
-                let row = views.row(item_no);
-                let last = row.last();
-                QueryHit { id: row.id.to_string(), version: last.version, offset: last.offset }
+        let selected = query.select(&views, bound);
+        Ok(selected
+            .into_iter()
+            .map(|(n, event)| QueryHit {
+                id: views.row(n).id.to_string(),
+                version: event.version,
+                offset: event.offset,
             })
             .collect())
     }
 
     /// Number of matching items (ignores `limit` and `offset`).
     pub fn count(&self, query: &Query) -> Result<u64> {
-        Ok(query.matching(&self.read_views()).len())
+        self.count_at(query, LATEST)
+    }
+
+    pub(crate) fn count_at(&self, query: &Query, bound: u64) -> Result<u64> {
+        let views = self.read_views();
+        if bound >= views.state.next_offset {
+            return Ok(query.matching(&views).len());
+        }
+        let unpaged = Query { limit: None, offset: 0, ..query.clone() };
+        Ok(unpaged.select(&views, bound).len() as u64)
     }
 
     /// Metadata of the latest version of each matching item.
     pub fn query(&self, query: &Query) -> Result<Vec<ItemMeta>> {
-        let events: Vec<_> = {
+        self.query_at(query, LATEST)
+    }
+
+    pub(crate) fn query_at(&self, query: &Query, bound: u64) -> Result<Vec<ItemMeta>> {
+        let selected: Vec<(String, ItemEvent)> = {
             let views = self.read_views();
-            let limit = query.limit.unwrap_or(usize::MAX);
-            let matching = query.matching(&views);
-            matching
-                .iter()
-                .skip(query.offset)
-                .take(limit)
-                .map(|n| {
-                    let row = views.row(n);
-                    (row.id.to_string(), *row.last())
-                })
-                .collect()
+            query.select(&views, bound).into_iter().map(|(n, e)| (views.row(n).id.to_string(), e)).collect()
         };
-        events.iter().map(|(id, event)| self.read_meta(id, event)).collect()
+        selected.iter().map(|(id, event)| self.read_meta(id, event)).collect()
     }
 }

@@ -13,6 +13,9 @@ use super::item::{Data, ItemMeta, Metadata, ParentRef, format_timestamp};
 use super::views::{ItemEvent, Views};
 use crate::error::{Error, Result};
 
+/// The bound that sees every applied record: reads of the latest state.
+pub(crate) const LATEST: u64 = u64::MAX;
+
 /// One item version's data, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemData {
@@ -162,33 +165,43 @@ pub struct StoreStats {
 impl Store {
     /// The latest version of an item.
     pub fn get(&self, id: &str) -> Result<ItemData> {
-        let event = self.latest_put(id)?;
-        self.read_data(id, &event)
+        self.get_at(id, None, LATEST)
     }
 
     /// A given version of an item (also of a deleted item: history stays readable).
     pub fn get_version(&self, id: &str, version: u32) -> Result<ItemData> {
-        let event = self.version_event(id, version)?;
+        self.get_at(id, Some(version), LATEST)
+    }
+
+    pub(crate) fn get_at(&self, id: &str, version: Option<u32>, bound: u64) -> Result<ItemData> {
+        let event = self.event_at(id, version, bound)?;
         self.read_data(id, &event)
     }
 
     /// Metadata of the latest version, or of `version`.
     pub fn metadata(&self, id: &str, version: Option<u32>) -> Result<ItemMeta> {
-        let event = match version {
-            Some(version) => self.version_event(id, version)?,
-            None => self.latest_put(id)?,
-        };
+        self.metadata_at(id, version, LATEST)
+    }
+
+    pub(crate) fn metadata_at(&self, id: &str, version: Option<u32>, bound: u64) -> Result<ItemMeta> {
+        let event = self.event_at(id, version, bound)?;
         self.read_meta(id, &event)
     }
 
     /// Every put and delete of an item, in order. Works for deleted items.
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        self.history_at(id, LATEST)
+    }
+
+    pub(crate) fn history_at(&self, id: &str, bound: u64) -> Result<Vec<HistoryEntry>> {
         let views = self.read_views();
-        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let row = views.item(id).filter(|r| r.events[0].offset < bound);
+        let row = row.ok_or_else(|| Error::NotFound { id: id.to_string() })?;
         let mut version = 0;
         Ok(row
             .events
             .iter()
+            .take_while(|e| e.offset < bound)
             .map(|e| {
                 version = if e.is_delete() { version } else { e.version };
                 HistoryEntry {
@@ -205,9 +218,13 @@ impl Store {
 
     /// A dataset's latest version, or `version`.
     pub fn get_dataset(&self, name: &str, version: Option<u32>) -> Result<Dataset> {
+        self.dataset_at(name, version, LATEST)
+    }
+
+    pub(crate) fn dataset_at(&self, name: &str, version: Option<u32>, bound: u64) -> Result<Dataset> {
         let entry = {
             let views = self.read_views();
-            let versions = views.state.datasets.get(name);
+            let versions = views.state.datasets.get(name).map(|vs| &vs[..vs.partition_point(|e| e.offset < bound)]);
             let entry = match version {
                 Some(v) => versions.and_then(|vs| vs.iter().find(|e| e.version == v)),
                 None => versions.and_then(|vs| vs.last()),
@@ -230,7 +247,17 @@ impl Store {
     /// The dataset as one JSON object: name, version, info, and its items'
     /// metadata (with `data` when asked). The CLI and the server print this.
     pub fn dataset_json(&self, name: &str, version: Option<u32>, with_data: bool) -> Result<serde_json::Value> {
-        let dataset = self.get_dataset(name, version)?;
+        self.dataset_json_at(name, version, with_data, LATEST)
+    }
+
+    pub(crate) fn dataset_json_at(
+        &self,
+        name: &str,
+        version: Option<u32>,
+        with_data: bool,
+        bound: u64,
+    ) -> Result<serde_json::Value> {
+        let dataset = self.dataset_at(name, version, bound)?;
         let items = dataset
             .members
             .iter()
@@ -263,13 +290,17 @@ impl Store {
 
     /// Every dataset's latest version, by name.
     pub fn list_datasets(&self) -> Vec<DatasetSummary> {
+        self.list_datasets_at(LATEST)
+    }
+
+    pub(crate) fn list_datasets_at(&self, bound: u64) -> Vec<DatasetSummary> {
         let views = self.read_views();
         let mut list: Vec<DatasetSummary> = views
             .state
             .datasets
             .iter()
             .filter_map(|(name, versions)| {
-                let last = versions.last()?;
+                let last = versions[..versions.partition_point(|e| e.offset < bound)].last()?;
                 Some(DatasetSummary {
                     name: name.clone(),
                     version: last.version,
@@ -286,7 +317,17 @@ impl Store {
     /// Walks `parents` links from an item: ancestors (`Up`) or descendants
     /// (`Down`), breadth first, at most `depth` steps, each version once.
     pub fn lineage(&self, id: &str, direction: Direction, depth: u32) -> Result<Vec<LineageEntry>> {
-        let start = self.views_item_exists(id)?;
+        self.lineage_at(id, direction, depth, LATEST)
+    }
+
+    pub(crate) fn lineage_at(
+        &self,
+        id: &str,
+        direction: Direction,
+        depth: u32,
+        bound: u64,
+    ) -> Result<Vec<LineageEntry>> {
+        let start = self.version_at(id, bound)?;
         let mut seen: HashSet<(String, Option<u32>)> = HashSet::from([(id.to_string(), Some(start))]);
         let mut queue = VecDeque::from([(id.to_string(), Some(start), 0u32)]);
         let mut out = Vec::new();
@@ -295,8 +336,8 @@ impl Store {
                 continue;
             }
             let next = match direction {
-                Direction::Up => self.parents_of(&current, version)?,
-                Direction::Down => self.children_of(&current),
+                Direction::Up => self.parents_of(&current, version, bound)?,
+                Direction::Down => self.children_of(&current, bound),
             };
             for (next_id, next_version) in next {
                 if seen.insert((next_id.clone(), next_version)) {
@@ -344,36 +385,93 @@ impl Store {
         }
     }
 
+    /// Counts as of `bound`, recomputed from the version chains: O(items),
+    /// never a log replay. Log sizes are those of the log now.
+    pub(crate) fn stats_at(&self, bound: u64) -> StoreStats {
+        let mut stats = self.stats();
+        if bound >= stats.next_offset {
+            return stats;
+        }
+        let views = self.read_views();
+        let state = &views.state;
+        let (mut live, mut deleted, mut versions, mut deletes, mut logical) = (0, 0, 0, 0, 0);
+        let (mut by_type, mut by_source, mut by_tag) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        for row in &state.items {
+            let visible = &row.events[..row.events.partition_point(|e| e.offset < bound)];
+            let Some(last) = visible.last() else { continue };
+            for event in visible {
+                if event.is_delete() {
+                    deletes += 1
+                } else {
+                    versions += 1
+                }
+                logical += u64::from(event.size_bytes);
+            }
+            if last.is_delete() {
+                deleted += 1;
+                continue;
+            }
+            live += 1;
+            if last.type_id != super::views::NONE {
+                *by_type.entry(state.types.name(last.type_id).to_string()).or_insert(0) += 1;
+            }
+            if last.source_id != super::views::NONE {
+                *by_source.entry(state.sources.name(last.source_id).to_string()).or_insert(0) += 1;
+            }
+            for &tag in state.tagsets.tags(last.tagset_id) {
+                *by_tag.entry(state.tags.name(tag).to_string()).or_insert(0) += 1;
+            }
+        }
+        let datasets = state.datasets.values().map(|vs| vs.partition_point(|e| e.offset < bound));
+        let (names, dataset_versions) =
+            datasets.fold((0, 0), |(n, v), count| (n + usize::from(count > 0), v + count as u64));
+        stats.items_live = live;
+        stats.items_deleted = deleted;
+        stats.versions = versions;
+        stats.deletes = deletes;
+        stats.logical_bytes = logical;
+        stats.datasets = names;
+        stats.dataset_versions = dataset_versions;
+        stats.by_type = by_type;
+        stats.by_source = by_source;
+        stats.by_tag = by_tag;
+        stats.next_offset = bound;
+        stats
+    }
+
     /// Committed offset of a consumer group, if it ever committed.
     pub fn consumer_offset(&self, group: &str) -> Option<u64> {
         self.read_views().state.consumer_offsets.get(group).copied()
     }
 
-    fn latest_put(&self, id: &str) -> Result<ItemEvent> {
+    /// The put an id resolves to below `bound`: `version`, or the latest.
+    pub(crate) fn event_at(&self, id: &str, version: Option<u32>, bound: u64) -> Result<ItemEvent> {
         let views = self.read_views();
-        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
-        let last = row.last();
-        if last.is_delete() {
-            return Err(Error::Deleted { id: id.to_string(), offset: last.offset });
-        }
-        Ok(*last)
-    }
-
-    fn version_event(&self, id: &str, version: u32) -> Result<ItemEvent> {
-        let views = self.read_views();
-        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
-        let found = if version == 0 { None } else { row.version(version) };
+        let row = views.item(id).filter(|r| r.events[0].offset < bound);
+        let row = row.ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let visible = &row.events[..row.events.partition_point(|e| e.offset < bound)];
+        let Some(version) = version else {
+            let last = visible.last().expect("the first event is visible");
+            if last.is_delete() {
+                return Err(Error::Deleted { id: id.to_string(), offset: last.offset });
+            }
+            return Ok(*last);
+        };
+        let found = visible.iter().find(|e| e.version == version && !e.is_delete() && version > 0);
         found.copied().ok_or_else(|| Error::VersionNotFound {
             id: id.to_string(),
             version,
-            latest: row.last_put().map_or(0, |e| e.version),
+            latest: visible.iter().rev().find(|e| !e.is_delete()).map_or(0, |e| e.version),
         })
     }
 
-    fn views_item_exists(&self, id: &str) -> Result<u32> {
+    /// The latest version an id had below `bound` (also for deleted items).
+    fn version_at(&self, id: &str, bound: u64) -> Result<u32> {
         let views = self.read_views();
-        let row = views.item(id).ok_or_else(|| Error::NotFound { id: id.to_string() })?;
-        Ok(row.last_put().map_or(0, |e| e.version))
+        let row = views.item(id).filter(|r| r.events[0].offset < bound);
+        let row = row.ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let last_put = row.events.iter().take_while(|e| e.offset < bound).filter(|e| !e.is_delete()).last();
+        Ok(last_put.map_or(0, |e| e.version))
     }
 
     fn read_put<T>(&self, event: &ItemEvent, f: impl FnOnce(codec::PutRecord<'_>, u8) -> Result<T>) -> Result<T> {
@@ -415,9 +513,9 @@ impl Store {
         })
     }
 
-    fn parents_of(&self, id: &str, version: Option<u32>) -> Result<Vec<(String, Option<u32>)>> {
+    fn parents_of(&self, id: &str, version: Option<u32>, bound: u64) -> Result<Vec<(String, Option<u32>)>> {
         let Some(version) = version else { return Ok(Vec::new()) };
-        let event = match self.version_event(id, version) {
+        let event = match self.event_at(id, Some(version), bound) {
             Ok(event) => event,
             Err(Error::VersionNotFound { .. }) => return Ok(Vec::new()),
             Err(error) => return Err(error),
@@ -435,11 +533,14 @@ impl Store {
             .collect()
     }
 
-    fn children_of(&self, id: &str) -> Vec<(String, Option<u32>)> {
+    fn children_of(&self, id: &str, bound: u64) -> Vec<(String, Option<u32>)> {
         let views = self.read_views();
-        views.state.children.get(id).map_or_else(Vec::new, |children| {
-            children.iter().map(|&(item_no, version)| (views.row(item_no).id.to_string(), Some(version))).collect()
-        })
+        let Some(children) = views.state.children.get(id) else { return Vec::new() };
+        children
+            .iter()
+            .filter(|&&(item_no, version)| views.row(item_no).version(version).is_some_and(|e| e.offset < bound))
+            .map(|&(item_no, version)| (views.row(item_no).id.to_string(), Some(version)))
+            .collect()
     }
 }
 
