@@ -274,7 +274,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
         }
     }
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!("data_base64 has {} characters, not a multiple of 4", bytes.len()));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);

@@ -98,10 +98,8 @@ pub(crate) fn run(args: PutArgs, context: &Context) -> Result<(), CliError> {
 }
 
 fn to_data(input: Vec<u8>, force_bytes: bool, content_type: String) -> Data {
-    if !force_bytes {
-        if let Ok(value) = serde_json::from_slice(&input) {
-            return Data::Json(value);
-        }
+    if !force_bytes && let Ok(value) = serde_json::from_slice(&input) {
+        return Data::Json(value);
     }
     Data::Bytes { bytes: input, content_type }
 }

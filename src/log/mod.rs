@@ -17,6 +17,7 @@ mod reader;
 mod recovery;
 mod restore;
 mod segment;
+mod tail;
 mod verify;
 mod writer;
 
@@ -147,6 +148,11 @@ impl Log {
             SyncMode::Interval { interval_ms } => writer::spawn_interval_syncer(Arc::downgrade(&inner), interval_ms),
             SyncMode::Always | SyncMode::Never => None,
         };
+        if inner.options.read_only {
+            // Without it a reader process would never see the writer's
+            // appends after its open; see `tail.rs`.
+            tail::spawn_watcher(Arc::downgrade(&inner));
+        }
         Ok(Self { inner, syncer })
     }
 

@@ -1,0 +1,190 @@
+//! Following the writing process's appends from a read-only log.
+//!
+//! A read-only open takes a snapshot of the segments and, by itself, never
+//! sees what the writing process appends afterwards, so [`Log::watch`] in a
+//! reader process (for example `recstore log --follow` beside `serve`)
+//! would never change. [`Log::refresh`] extends the snapshot from the files:
+//! new frames at the end of the active segment, and segments the writer has
+//! rolled to. A watcher thread calls it while anyone holds a watch receiver.
+//!
+//! The watcher checks file sizes on a short interval: std has no file-change
+//! notification, and another process's appends cannot reach this one's
+//! channel any other way. Only this thread polls; everything above it
+//! (subscribers, the CLI) still sleeps on the watch channel. A writable log
+//! never runs it: its own appends publish directly.
+//!
+//! A reader process may see a record a moment before the writer has
+//! fdatasynced it (it is in the page cache, not yet acknowledged); the same
+//! holds for readers inside the writer's process (see `crate::store`).
+
+use std::fs::File;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::{Arc, PoisonError, Weak};
+use std::time::Duration;
+
+use super::error::LogError;
+use super::naming::{parse_segment_name, segment_path};
+use super::recovery::{is_torn_creation, scan_active};
+use super::segment::{IndexBuilder, SealedSegment, corruption, map_file, walk_frames};
+use super::writer::ActiveSegment;
+use super::{Inner, Log, SegmentSet, Tail};
+
+/// How often the watcher looks for new bytes while someone watches.
+const TAIL_POLL_INTERVAL_MS: u64 = 10;
+/// How often it checks whether anyone has started watching.
+const IDLE_POLL_INTERVAL_MS: u64 = 100;
+
+impl Log {
+    /// Read-only logs: picks up the records the writing process appended
+    /// since the open or the last refresh, wakes [`Log::watch`] receivers,
+    /// and returns the new [`Log::next_offset`]. A writable log sees its own
+    /// appends already, so for it this only returns the next offset.
+    pub fn refresh(&self) -> Result<u64, LogError> {
+        refresh(&self.inner)
+    }
+}
+
+/// Starts the watcher of a read-only log; it ends when the log is dropped.
+pub(crate) fn spawn_watcher(inner: Weak<Inner>) {
+    let watcher = move || {
+        let mut last_error: Option<String> = None;
+        loop {
+            let watched = inner.upgrade().is_some_and(|i| i.published_tx.receiver_count() > 0);
+            let interval_ms = if watched { TAIL_POLL_INTERVAL_MS } else { IDLE_POLL_INTERVAL_MS };
+            std::thread::sleep(Duration::from_millis(interval_ms));
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.published_tx.receiver_count() == 0 {
+                continue;
+            }
+            match refresh(&inner) {
+                Ok(_) => last_error = None,
+                // Warn once per distinct failure, not every interval.
+                Err(error) if last_error.as_deref() != Some(&error.to_string()) => {
+                    tracing::warn!(%error, "cannot follow the writer's appends; retrying");
+                    last_error = Some(error.to_string());
+                }
+                Err(_) => {}
+            }
+        }
+    };
+    if let Err(error) = std::thread::Builder::new().name("recstore-tail".into()).spawn(watcher) {
+        tracing::warn!(%error, "cannot start the read-only log's watcher: watch() will not see new records");
+    }
+}
+
+fn refresh(inner: &Inner) -> Result<u64, LogError> {
+    let current = inner.segments.read().unwrap_or_else(PoisonError::into_inner).clone();
+    if !inner.options.read_only {
+        return Ok(current.published.next_offset);
+    }
+    // A read-only log has no writer, so its slot serializes refreshes.
+    let _refreshing = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+    let current = inner.segments.read().unwrap_or_else(PoisonError::into_inner).clone();
+    let bases = list_bases(&inner.log_dir)?;
+    let Some(&newest) = bases.last() else { return Ok(current.published.next_offset) };
+    // An open of a missing or empty log reads from a placeholder with no bytes.
+    let placeholder = current.published.active_len_bytes == 0;
+    let next = if newest == current.active.base_offset && !placeholder {
+        extend_active(&current)?
+    } else {
+        roll_forward(&inner.log_dir, &current, &bases, placeholder)?
+    };
+    let Some(next) = next else { return Ok(current.published.next_offset) };
+    let next_offset = next.published.next_offset;
+    *inner.segments.write().unwrap_or_else(PoisonError::into_inner) = next;
+    inner.published_tx.send_replace(next_offset);
+    Ok(next_offset)
+}
+
+fn list_bases(log_dir: &Path) -> Result<Vec<u64>, LogError> {
+    let entries = match std::fs::read_dir(log_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(LogError::Io { path: log_dir.into(), op: "read_dir", position_bytes: 0, source }),
+    };
+    let mut bases = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(LogError::io(log_dir, "read_dir", 0))?;
+        bases.extend(entry.file_name().to_str().and_then(parse_segment_name));
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// New frames at the end of the active segment, if any. A frame that does
+/// not check out yet is one the writer is still writing: it and everything
+/// after it wait for the next refresh.
+fn extend_active(current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
+    let active = &current.active;
+    let published = current.published;
+    let len_bytes = active.file.metadata().map_err(LogError::io(&active.path, "stat", 0))?.len();
+    if len_bytes <= published.active_len_bytes {
+        return Ok(None);
+    }
+    let map = map_file(&active.path)?;
+    let start = usize::try_from(published.active_len_bytes).unwrap_or(usize::MAX);
+    let mut index = IndexBuilder::default();
+    let mut expected = published.next_offset;
+    let mut misnumbered = None;
+    let end = walk_frames(&map, start, |position, frame| {
+        if frame.first_offset != expected {
+            misnumbered = Some((position, frame.first_offset));
+            return ControlFlow::Break(());
+        }
+        expected = frame.last_offset + 1;
+        index.observe(position as u64, frame);
+        ControlFlow::Continue(())
+    });
+    if let Some((position, found)) = misnumbered {
+        let detail = format!("frame first_offset={found} expected={expected}");
+        return Err(corruption(&active.path, position as u64, Some(expected), detail));
+    }
+    if expected == published.next_offset {
+        return Ok(None);
+    }
+    active.index.write().unwrap_or_else(PoisonError::into_inner).extend(index.entries);
+    let tail = Tail {
+        next_offset: expected,
+        segment_base: active.base_offset,
+        active_len_bytes: end.end_position as u64,
+        last_timestamp_us: index.last_timestamp_us,
+    };
+    Ok(Some(SegmentSet { sealed: current.sealed.clone(), active: Arc::clone(active), published: tail }))
+}
+
+/// The writer rolled (or created the first segment): everything before the
+/// newest segment is sealed now, and the newest is the active one.
+fn roll_forward(
+    log_dir: &Path,
+    current: &SegmentSet,
+    bases: &[u64],
+    placeholder: bool,
+) -> Result<Option<SegmentSet>, LogError> {
+    let Some((&newest, older)) = bases.split_last() else { return Ok(None) };
+    let path = segment_path(log_dir, newest);
+    let map = map_file(&path)?;
+    if is_torn_creation(&map) {
+        // The writer is creating this segment right now; look again later.
+        return Ok(None);
+    }
+    let scan = scan_active(&path, &map, newest)?;
+    drop(map);
+    let mut sealed = current.sealed.clone();
+    let first_new_base = if placeholder { 0 } else { current.active.base_offset };
+    for &base in older.iter().filter(|&&base| base >= first_new_base) {
+        let segment_path = segment_path(log_dir, base);
+        sealed.push(Arc::new(SealedSegment::open(log_dir, segment_path, base, false)?));
+    }
+    let previous_timestamp_us = sealed.last().map_or(0, |s| s.index.last_timestamp_us);
+    let file = File::open(&path).map_err(LogError::io(&path, "open", 0))?;
+    let active =
+        Arc::new(ActiveSegment { base_offset: newest, path, file, index: std::sync::RwLock::new(scan.index.entries) });
+    let tail = Tail {
+        next_offset: scan.next_offset,
+        segment_base: newest,
+        active_len_bytes: scan.valid_len_bytes,
+        last_timestamp_us: scan.last_timestamp_us.max(previous_timestamp_us),
+    };
+    Ok(Some(SegmentSet { sealed, active, published: tail }))
+}
