@@ -140,6 +140,10 @@ fn repair_quarantines_from_the_damage_on_and_the_log_reopens_with_the_prefix() -
     let later: Vec<(PathBuf, Vec<u8>)> =
         segments[2..].iter().map(|p| std::fs::read(p).map(|b| (p.clone(), b))).collect::<Result<_, _>>()?;
     flip_byte(&damaged, frame_position + 20)?;
+    // As a restore leaves it: the sealed segment shared with another log.
+    let link = data_dir.path().join("restored-link.seg");
+    std::fs::hard_link(&damaged, &link)?;
+    let damaged_bytes = std::fs::read(&damaged)?;
 
     let report = verify(&log_dir, true)?;
 
@@ -158,6 +162,7 @@ fn repair_quarantines_from_the_damage_on_and_the_log_reopens_with_the_prefix() -
     assert_eq!(report.quarantined.len(), 1 + later.len());
     assert!(quarantine.join("problems.txt").exists());
     assert_eq!(std::fs::read(&damaged)?, original[..frame_position], "the segment is cut at the bad frame");
+    assert_eq!(std::fs::read(&link)?, damaged_bytes, "a sealed segment is replaced, never changed in place");
 
     let again = verify(&log_dir, false)?;
     assert!(again.is_clean(), "{:?}", again.problems);
@@ -185,6 +190,10 @@ fn damaged_header_moves_that_segment_and_later_ones_whole() -> TestResult {
     let damaged = segments[2].clone();
     let base: u64 = damaged.file_stem().and_then(|s| s.to_str()).ok_or("name")?.parse()?;
     flip_byte(&damaged, 14)?;
+    let becomes_newest = segments[1].clone();
+    let link = data_dir.path().join("restored-link.seg");
+    std::fs::hard_link(&becomes_newest, &link)?;
+    let shared_bytes = std::fs::read(&link)?;
 
     let report = verify(&log_dir, false)?;
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
@@ -197,8 +206,13 @@ fn damaged_header_moves_that_segment_and_later_ones_whole() -> TestResult {
         assert!(quarantine.join(path.file_name().ok_or("name")?).exists());
     }
     assert_eq!(files_with_extension(&log_dir, "seg")?, segments[..2]);
-    let log = Log::open(&log_dir, options())?;
+    // Large segments, so that the append goes into the reactivated one.
+    let log = Log::open(&log_dir, LogOptions { segment_size_bytes: 1 << 20, ..options() })?;
     assert_eq!(log.next_offset(), base);
+    log.append(&[NewRecord { kind: 1, flags: 0, payload: b"appended to the segment before the damage" }])?;
+    drop(log);
+    assert_eq!(std::fs::read(&link)?, shared_bytes, "appends never reach an inode a restore may share");
+    assert!(std::fs::read(&becomes_newest)?.len() > shared_bytes.len());
     Ok(())
 }
 

@@ -19,12 +19,18 @@
 //! - Damage at byte `p > 0` of segment `S` (a bad frame, a bad record
 //!   checksum, a misnumbered offset): bytes `p..` are copied to
 //!   `<S name>.from-byte-<p>` in quarantine and fsynced; every later segment
-//!   is renamed into quarantine, newest first; then `S` is truncated to `p`
-//!   and fdatasynced. Offsets after the damage can no longer be shown to be
-//!   a dense history, and moving newest first means a crash midway leaves a
-//!   prefix of the log, never a log with a hole in the middle.
+//!   is renamed into quarantine, newest first; then `S` is replaced, by
+//!   rename, with a fsynced copy of its bytes `..p`. Offsets after the damage
+//!   can no longer be shown to be a dense history, and moving newest first
+//!   means a crash midway leaves a prefix of the log, never a log with a hole
+//!   in the middle.
 //! - A bad header or a base offset overlapping the previous segment is
 //!   damage at `p = 0`: `S` itself is moved whole, after the later ones.
+//! - Sealed segments are never changed in place, because other processes
+//!   may have them mapped and restore hard-links them. So a sealed segment
+//!   that becomes the newest again (the one before a moved `S`, or before a
+//!   removed torn creation) is also replaced by a copy of itself: the writer
+//!   will append to it.
 //! - Without damage, a torn tail or torn creation of the newest segment is
 //!   cut or removed exactly as recovery on open would.
 //! - Damaged, mismatched and orphaned index files are deleted: they are

@@ -5,9 +5,10 @@
 //! prefix of the log after a crash at any point: damaged bytes are copied
 //! out first, later segments leave newest first, and the damaged segment is
 //! cut last. Rerunning a repair interrupted by a crash finishes the job.
+//! A sealed segment is never changed in place, only replaced by rename.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Cut, Problem, Scan};
@@ -29,9 +30,17 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan) -> Result<Vec<PathBuf>, LogErro
         if scan.torn_creation {
             tracing::warn!(path = %path.display(), "removing a segment whose creation a crash interrupted");
             std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
+            sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+            if let [.., previous, _] = scan.bases[..] {
+                make_private(log_dir, &segment_path(log_dir, previous))?;
+            }
         } else if let Some(valid_len_bytes) = scan.torn_tail_len_bytes {
+            // As recovery does: the newest segment is never shared, and
+            // readers never map it past the valid frames.
             tracing::warn!(path = %path.display(), position_bytes = valid_len_bytes, "cutting a torn tail");
-            truncate(&path, valid_len_bytes)?;
+            let file = OpenOptions::new().write(true).open(&path).map_err(LogError::io(&path, "open", 0))?;
+            file.set_len(valid_len_bytes).map_err(LogError::io(&path, "truncate", valid_len_bytes))?;
+            sync_data(&file, None).map_err(LogError::io(&path, "fdatasync", valid_len_bytes))?;
         }
     }
     for index in &scan.bad_indexes {
@@ -55,17 +64,41 @@ fn cut_at(log_dir: &Path, scan: &Scan, cut: Cut, quarantine: &mut Quarantine) ->
     }
     if cut.position_bytes == 0 {
         quarantine.move_whole(log_dir, &path)?;
+        if let Some(&previous) = cut.segment_index.checked_sub(1).and_then(|i| scan.bases.get(i)) {
+            make_private(log_dir, &segment_path(log_dir, previous))?;
+        }
     } else {
-        tracing::warn!(path = %path.display(), position_bytes = cut.position_bytes, "truncating a damaged segment");
-        truncate(&path, cut.position_bytes)?;
+        tracing::warn!(path = %path.display(), position_bytes = cut.position_bytes, "cutting a damaged segment");
+        replace_with_prefix(log_dir, &path, cut.position_bytes)?;
     }
     remove_derived(&index_path(log_dir, base))
 }
 
-fn truncate(path: &Path, len_bytes: u64) -> Result<(), LogError> {
-    let file = OpenOptions::new().write(true).open(path).map_err(LogError::io(path, "open", 0))?;
-    file.set_len(len_bytes).map_err(LogError::io(path, "truncate", len_bytes))?;
-    sync_data(&file, None).map_err(LogError::io(path, "fdatasync", len_bytes))
+/// Gives a sealed segment that is becoming the newest again a fresh inode
+/// with the same bytes, because the writer will append to it and a restore
+/// may have hard-linked it into another log.
+fn make_private(log_dir: &Path, path: &Path) -> Result<(), LogError> {
+    let size_bytes = std::fs::metadata(path).map_err(LogError::io(path, "stat", 0))?.len();
+    replace_with_prefix(log_dir, path, size_bytes)
+}
+
+/// Replaces `path`, by rename, with a new file holding its first
+/// `len_bytes`. Sealed segments are never changed in place: readers in other
+/// processes may have them memory-mapped (a truncation would fault them),
+/// and restore hard-links them into other logs.
+fn replace_with_prefix(log_dir: &Path, path: &Path, len_bytes: u64) -> Result<(), LogError> {
+    // Not a segment name, so a crash leaves only a file every reader ignores.
+    let temporary = path.with_extension("seg.repair");
+    let source = File::open(path).map_err(LogError::io(path, "open", 0))?;
+    let mut copy = File::create(&temporary).map_err(LogError::io(&temporary, "create", 0))?;
+    let copied = std::io::copy(&mut source.take(len_bytes), &mut copy).map_err(LogError::io(&temporary, "copy", 0))?;
+    if copied != len_bytes {
+        let source = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "segment shrank while being copied");
+        return Err(LogError::Io { path: path.to_path_buf(), op: "read", position_bytes: copied, source });
+    }
+    copy.sync_all().map_err(LogError::io(&temporary, "fsync", 0))?;
+    std::fs::rename(&temporary, path).map_err(LogError::io(&temporary, "rename", 0))?;
+    sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))
 }
 
 /// Deletes a derived file; one that is already gone is fine.
