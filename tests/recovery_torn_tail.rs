@@ -163,3 +163,52 @@ fn trailing_garbage_after_the_last_frame_is_trimmed() -> TestResult {
     }
     Ok(())
 }
+
+/// The segment header a fresh log writes, from a log that was just created.
+fn fresh_segment_header() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    drop(Log::open(dir.path(), options())?);
+    Ok(std::fs::read(segment_file(dir.path())?)?)
+}
+
+/// Prefixes of a segment header a crash during its creation can leave, and
+/// a whole header whose last byte never reached the disk intact.
+fn torn_headers(header: &[u8]) -> Vec<Vec<u8>> {
+    let mut torn: Vec<Vec<u8>> = [0, 1, 16, 31].iter().map(|&len| header[..len].to_vec()).collect();
+    let mut damaged = header.to_vec();
+    damaged[31] ^= 0xff;
+    torn.push(damaged);
+    torn
+}
+
+#[test]
+fn newest_segment_cut_short_at_creation_is_removed() -> TestResult {
+    let written = write_log()?;
+    for torn in torn_headers(&fresh_segment_header()?) {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join(&written.segment_name), &written.bytes)?;
+        let newest = dir.path().join(format!("{:020}.seg", 50));
+        std::fs::write(&newest, &torn)?;
+        let context = format!("newest segment of {} bytes", torn.len());
+        let log = Log::open(dir.path(), options())?;
+        assert!(!newest.exists(), "{context}: the torn segment must be removed");
+        assert_holds_exactly(&log, 50, &context)?;
+        assert_appends_at(&log, 50)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn only_segment_cut_short_at_creation_is_recreated() -> TestResult {
+    for torn in torn_headers(&fresh_segment_header()?) {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join(format!("{:020}.seg", 0)), &torn)?;
+        let context = format!("only segment of {} bytes", torn.len());
+        let log = Log::open(dir.path(), options()).map_err(|e| format!("{context}: {e}"))?;
+        assert_holds_exactly(&log, 0, &context)?;
+        assert_appends_at(&log, 0)?;
+        drop(log);
+        assert_holds_exactly(&Log::open(dir.path(), options())?, 1, &context)?;
+    }
+    Ok(())
+}

@@ -93,11 +93,19 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
     if let Some(&newest) = bases.last() {
         let path = segment_path(log_dir, newest);
         let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
-        if recovery::is_torn_creation(&bytes) && bases.len() > 1 && writable {
-            tracing::warn!(path = %path.display(), "removing a segment whose creation a crash interrupted");
+        if recovery::is_torn_creation(&bytes) && writable {
+            tracing::warn!(path = %path.display(), "replacing a segment whose creation a crash interrupted");
             std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
             sync_dir(log_dir, options.faults.as_deref()).map_err(LogError::io(log_dir, "fsync dir", 0))?;
             bases.pop();
+            // A crash while creating the only segment (the first one, or the
+            // one after everything older was compacted away) used to leave a
+            // log that never opened again. Its name still says which offset
+            // comes next, so it is created again rather than dropped.
+            if bases.is_empty() {
+                create_segment(log_dir, newest, &options)?;
+                bases.push(newest);
+            }
         }
     }
     let Some((&active_base, sealed_bases)) = bases.split_last() else {
