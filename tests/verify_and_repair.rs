@@ -319,3 +319,27 @@ fn index_that_disagrees_with_its_segment_is_a_mismatch() -> TestResult {
     assert!(report.problems[0].message.contains("base_offset"), "{}", report.problems[0].message);
     Ok(())
 }
+
+#[test]
+fn segment_of_a_newer_format_version_is_reported_and_repair_refuses() -> TestResult {
+    let (data_dir, log_dir) = write_log()?;
+    let sealed = files_with_extension(&log_dir, "seg")?[1].clone();
+    let mut bytes = std::fs::read(&sealed)?;
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&sealed, &bytes)?;
+
+    let report = verify(&log_dir, false)?;
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!((report.problems[0].kind, &report.problems[0].path), (ProblemKind::Corruption, &sealed));
+    assert!(report.problems[0].message.contains("format_version=2"), "{}", report.problems[0].message);
+
+    match verify(&log_dir, true) {
+        Err(LogError::Corruption { detail, .. }) => assert!(detail.contains("upgrade"), "{detail}"),
+        other => panic!("repair must refuse a newer format version, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&sealed)?, bytes, "nothing is changed");
+    assert!(!data_dir.path().join("quarantine").exists());
+    Ok(())
+}

@@ -35,6 +35,9 @@
 //!   cut or removed exactly as recovery on open would.
 //! - Damaged, mismatched and orphaned index files are deleted: they are
 //!   derived, and the next open rebuilds them.
+//! - A segment whose header is sound but names a format version this build
+//!   does not know was written by a newer recstore, not damaged: repair
+//!   refuses to run and changes nothing.
 //!
 //! Later appends hand out the offsets of quarantined records again, so
 //! anything that had read past the damage must be rebuilt or reset.
@@ -47,7 +50,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::LogError;
 use super::frame::{
-    FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, decode_record,
+    FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_MAGIC,
+    decode_record, read_u32,
 };
 use super::index::SegmentIndex;
 use super::lock;
@@ -151,6 +155,15 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
     }
     let _lock = lock::acquire(log_dir)?;
     let scan = check(log_dir)?;
+    if let Some((path, format_version)) = scan.unknown_version {
+        // Written by a newer build, not damaged: quarantining it would throw
+        // away good data, so the operator must upgrade instead.
+        let detail = format!(
+            "format_version={format_version}, this build reads {FORMAT_VERSION}; refusing to repair \
+             a log written by a newer recstore: upgrade recstore instead"
+        );
+        return Err(LogError::Corruption { path, position_bytes: 8, offset: None, detail });
+    }
     let quarantined = repair::apply(log_dir, &scan)?;
     let after = check(log_dir)?;
     if let Some(left) = after.report.problems.iter().find(|p| p.kind.is_corruption()) {
@@ -186,6 +199,9 @@ struct Scan {
     torn_creation: bool,
     /// Index files to delete.
     bad_indexes: Vec<PathBuf>,
+    /// The first segment with a sound header of a format version this build
+    /// does not know.
+    unknown_version: Option<(PathBuf, u32)>,
 }
 
 impl Scan {
@@ -311,6 +327,9 @@ struct FrameWalk {
 /// Checks one segment; returns its last valid record offset, if it has one.
 fn check_segment(scan: &mut Scan, segment: &SegmentRef<'_>, expected_min: u64) -> Option<u64> {
     let (path, base) = (segment.path, segment.base);
+    if let Some(format_version) = unknown_version(segment.bytes) {
+        scan.unknown_version.get_or_insert((path.to_path_buf(), format_version));
+    }
     if let Err(error) = check_header(path, segment.bytes, base) {
         let detail = match error {
             LogError::Corruption { detail, .. } => detail,
@@ -344,6 +363,14 @@ fn check_segment(scan: &mut Scan, segment: &SegmentRef<'_>, expected_min: u64) -
         check_index(scan, segment, rebuilt);
     }
     last_offset
+}
+
+/// The version of a header that passes every check but the version check.
+fn unknown_version(bytes: &[u8]) -> Option<u32> {
+    let header = bytes.get(..SEGMENT_HEADER_SIZE_BYTES)?;
+    let crc_sound = read_u32(header, 28) == crc32fast::hash(&header[..28]);
+    let format_version = read_u32(header, 8);
+    (header[..8] == SEGMENT_MAGIC && crc_sound && format_version != FORMAT_VERSION).then_some(format_version)
 }
 
 /// Walks every frame of a segment whose header is valid, recording a
