@@ -4,11 +4,12 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiResult;
+use super::params::Params;
 use super::state::{AppState, blocking};
 use crate::log::FSYNC_BUCKETS_US;
 
@@ -18,8 +19,11 @@ pub async fn healthz() -> Response {
 }
 
 /// `GET /v1/stats`.
-pub async fn stats(State(state): State<AppState>) -> ApiResult<Response> {
-    let stats = blocking(&state, |store| Ok(store.stats())).await?;
+pub async fn stats(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["as_of"])?;
+    let as_of = params.as_of()?;
+    let stats = blocking(&state, move |store| Ok(store.at_or_latest(as_of)?.stats())).await?;
     Ok(Json(stats).into_response())
 }
 

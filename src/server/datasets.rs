@@ -42,14 +42,21 @@ pub async fn get_dataset(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
-    params.only(&["version"])?;
-    let version = params.number::<u32>("version")?;
-    let dataset = blocking(&state, move |store| store.dataset_json(&name, version, true)).await?;
+    params.only(&["version", "as_of"])?;
+    let (version, as_of) = (params.number::<u32>("version")?, params.as_of()?);
+    let dataset = blocking(&state, move |store| store.at_or_latest(as_of)?.dataset_json(&name, version, true)).await?;
     Ok(Json(dataset).into_response())
 }
 
 /// `GET /v1/datasets`.
-pub async fn list_datasets(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let list = blocking(&state, |store| Ok(store.list_datasets())).await?;
+pub async fn list_datasets(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["as_of"])?;
+    let as_of = params.as_of()?;
+    let list = blocking(&state, move |store| Ok(store.at_or_latest(as_of)?.list_datasets())).await?;
     Ok(list_response(&headers, list))
 }

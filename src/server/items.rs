@@ -81,11 +81,14 @@ pub async fn get_item(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
-    params.only(&["version"])?;
-    let version = params.number::<u32>("version")?;
-    let data = blocking(&state, move |store| match version {
-        Some(version) => store.get_version(&id, version),
-        None => store.get(&id),
+    params.only(&["version", "as_of"])?;
+    let (version, as_of) = (params.number::<u32>("version")?, params.as_of()?);
+    let data = blocking(&state, move |store| {
+        let read = store.at_or_latest(as_of)?;
+        match version {
+            Some(version) => read.get_version(&id, version),
+            None => read.get(&id),
+        }
     })
     .await?;
     let headers = [
@@ -103,9 +106,9 @@ pub async fn get_metadata(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
-    params.only(&["version"])?;
-    let version = params.number::<u32>("version")?;
-    let meta = blocking(&state, move |store| store.metadata(&id, version)).await?;
+    params.only(&["version", "as_of"])?;
+    let (version, as_of) = (params.number::<u32>("version")?, params.as_of()?);
+    let meta = blocking(&state, move |store| store.at_or_latest(as_of)?.metadata(&id, version)).await?;
     Ok(Json(meta).into_response())
 }
 
@@ -113,9 +116,13 @@ pub async fn get_metadata(
 pub async fn get_history(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let history = blocking(&state, move |store| store.history(&id)).await?;
+    let params = Params::parse(raw);
+    params.only(&["as_of"])?;
+    let as_of = params.as_of()?;
+    let history = blocking(&state, move |store| store.at_or_latest(as_of)?.history(&id)).await?;
     Ok(list_response(&headers, history))
 }
 
@@ -127,14 +134,15 @@ pub async fn get_lineage(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
-    params.only(&["direction", "depth"])?;
+    params.only(&["direction", "depth", "as_of"])?;
+    let as_of = params.as_of()?;
     let direction = match params.get("direction").unwrap_or("up") {
         "up" => Direction::Up,
         "down" => Direction::Down,
         other => return Err(ApiError::bad_request(format!("direction={other:?} must be up or down"))),
     };
     let depth = params.number::<u32>("depth")?.unwrap_or(10);
-    let lineage = blocking(&state, move |store| store.lineage(&id, direction, depth)).await?;
+    let lineage = blocking(&state, move |store| store.at_or_latest(as_of)?.lineage(&id, direction, depth)).await?;
     Ok(list_response(&headers, lineage))
 }
 
@@ -152,7 +160,8 @@ pub async fn get_query(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
-    params.only(&["type", "source", "tag", "since", "until", "limit", "offset", "ids_only"])?;
+    params.only(&["type", "source", "tag", "since", "until", "as_of", "limit", "offset", "ids_only"])?;
+    let as_of = params.as_of()?;
     let time = |key: &str| params.get(key).map(crate::store::parse_time).transpose();
     let query = Query {
         item_type: params.get("type").map(str::to_string),
@@ -166,10 +175,10 @@ pub async fn get_query(
     let ids_only = params.flag("ids_only")?;
     Counters::add(&state.counters.queries, 1);
     if ids_only {
-        let hits: Vec<QueryHit> = blocking(&state, move |store| store.query_hits(&query)).await?;
+        let hits: Vec<QueryHit> = blocking(&state, move |store| store.at_or_latest(as_of)?.query_hits(&query)).await?;
         return Ok(list_response(&headers, hits));
     }
-    let metas = blocking(&state, move |store| store.query(&query)).await?;
+    let metas = blocking(&state, move |store| store.at_or_latest(as_of)?.query(&query)).await?;
     Ok(list_response(&headers, metas))
 }
 

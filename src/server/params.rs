@@ -41,6 +41,11 @@ impl Params {
         }
     }
 
+    /// `as_of` as a point in history: `@OFFSET` or an RFC 3339 time.
+    pub fn as_of(&self) -> ApiResult<Option<crate::timetravel::AsOf>> {
+        self.get("as_of").map(|v| v.parse().map_err(ApiError::from)).transpose()
+    }
+
     /// Refuses parameters this endpoint does not know, naming them.
     pub fn only(&self, known: &[&str]) -> ApiResult<()> {
         match self.0.iter().find(|(k, _)| !known.contains(&k.as_str())) {
