@@ -49,11 +49,11 @@ pub(crate) fn scan_active(path: &Path, bytes: &[u8], base_offset: u64) -> Result
         let detail = format!("frame first_offset={found} expected={expected}");
         return Err(corruption(path, position as u64, Some(expected), detail));
     }
-    if let Some(defect) = &end.defect {
-        if let Some(later) = find_valid_frame_after(bytes, end.end_position, expected) {
-            let detail = format!("{}; a valid frame follows at byte {later}", describe(defect));
-            return Err(corruption(path, end.end_position as u64, Some(expected), detail));
-        }
+    if let Some(defect) = &end.defect
+        && let Some(later) = find_valid_frame_after(bytes, end.end_position, expected)
+    {
+        let detail = format!("{}; a valid frame follows at byte {later}", describe(defect));
+        return Err(corruption(path, end.end_position as u64, Some(expected), detail));
     }
     let valid_len_bytes = end.end_position as u64;
     Ok(ActiveScan {

@@ -43,10 +43,10 @@ impl Log {
             .map(|s| (s.base_offset, s.path.as_path(), s.bytes()))
             .collect();
         let active_map = reader::map_active(&set)?;
-        if set.active.base_offset < next_offset {
-            if let Some(map) = &active_map {
-                pieces.push((set.active.base_offset, set.active.path.as_path(), map));
-            }
+        if set.active.base_offset < next_offset
+            && let Some(map) = &active_map
+        {
+            pieces.push((set.active.base_offset, set.active.path.as_path(), map));
         }
         let mut report = CopyReport::default();
         let piece_count = pieces.len();

@@ -38,11 +38,6 @@ impl Interner {
         &self.names[id as usize]
     }
 
-    /// Number of distinct names.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
     /// Rebuilds the reverse map after deserialising.
     pub fn reindex(&mut self) {
         self.ids = self.names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
