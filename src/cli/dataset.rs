@@ -32,13 +32,13 @@ Examples:
   {\"item_count\":2,\"name\":\"typeA_collection\",\"offset\":12,\"timestamp\":\"…\",\"version\":1}";
 
 /// Store, read and list datasets: named sets of pinned item versions.
+// The variants' help comes from the doc comments of their argument structs:
+// a doc comment on a variant would replace the struct's long help.
+#[allow(missing_docs, reason = "each variant is documented by its Args struct, which clap shows as help")]
 #[derive(Debug, Subcommand)]
 pub enum DatasetCommand {
-    /// Store items and a dataset pinning their exact versions, atomically.
     Put(PutArgs),
-    /// Print a dataset version as one JSON object.
     Get(GetArgs),
-    /// List every dataset's latest version (NDJSON).
     List(ListArgs),
 }
 

@@ -188,7 +188,8 @@ pub(crate) fn run(args: ImportArgs, context: &Context) -> Result<(), CliError> {
             }
             Err(why) if args.skip_bad => {
                 counts.skipped += 1;
-                eprintln!("skipped line {line_number}: {why}");
+                // Printed around the bar, so that neither garbles the other.
+                progress.suspend(|| eprintln!("skipped line {line_number}: {why}"));
             }
             Err(why) => {
                 progress.finish_and_clear();

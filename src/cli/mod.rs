@@ -74,36 +74,25 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// The variants' help comes from the doc comments of their argument structs:
+// a doc comment on a variant would replace the struct's long help.
+#[allow(missing_docs, reason = "each variant is documented by its Args struct, which clap shows as help")]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Store a new version of an item from a file or stdin.
     Put(put::PutArgs),
-    /// Print an item's data exactly as stored.
     Get(get::GetArgs),
-    /// Print an item version's metadata as one JSON object.
     Meta(get::MetaArgs),
-    /// List every put and delete of an item (NDJSON).
     History(history::HistoryArgs),
-    /// Walk parent links up to ancestors or down to descendants (NDJSON).
     Lineage(history::LineageArgs),
-    /// Delete an item (its history stays readable).
     Delete(delete::DeleteArgs),
-    /// Find the latest versions of live items by type, source, tags and time.
     Query(query::QueryArgs),
-    /// Import items from JSON Lines in atomic batches.
     Import(import::ImportArgs),
-    /// Export items to JSON Lines or Parquet.
     Export(export::ExportArgs),
-    /// Store, read and list datasets: named sets of pinned item versions.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
-    /// Print the log's records as NDJSON events, optionally following new ones.
     Log(log::LogArgs),
-    /// Print counts of items, versions, bytes and segments.
     Stats(stats::StatsArgs),
-    /// Check every checksum of the log; optionally repair by quarantine.
     Verify(verify::VerifyArgs),
-    /// Serve the store over HTTP/JSON.
     Serve(serve::ServeArgs),
 }
 
