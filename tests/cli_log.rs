@@ -145,3 +145,28 @@ fn verify_finds_corruption_with_exit_4_and_repair_restores_opening() -> TestResu
     env.put_json("3", &["--id", "c"]);
     Ok(())
 }
+
+#[test]
+fn serve_holds_the_write_lock_while_cli_reads_keep_working() -> TestResult {
+    let env = Env::new();
+    env.put_json(r#"{"n": 1}"#, &["--id", "a"]);
+    let mut child =
+        env.command(&["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("piped stdout")?);
+    let mut banner = String::new();
+    stdout.read_line(&mut banner)?;
+    let outcome = (|| -> TestResult {
+        assert!(banner.contains("listening on http://127.0.0.1:"), "serve announces its address: {banner:?}");
+        let locked = env.run_with_stdin(&["put", "--id", "b", "-"], b"2").expect_code(5);
+        assert!(locked.stderr.contains(&format!("pid {}", child.id())), "names the server: {}", locked.stderr);
+        assert_eq!(env.run(&["get", "a"]).ok().stdout, br#"{"n":1}"#);
+        assert_eq!(env.run(&["query", "--count"]).ok().text(), "1\n");
+        Ok(())
+    })();
+    let terminated = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+    assert!(terminated.success());
+    let status = child.wait()?;
+    outcome?;
+    assert_eq!(status.code(), Some(0), "SIGTERM shuts the server down cleanly");
+    Ok(())
+}
