@@ -88,7 +88,7 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
         std::fs::create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
     }
     let lock_file = if options.read_only { None } else { Some(lock::acquire(log_dir)?) };
-    let mut bases = list_segments(log_dir)?;
+    let bases = list_segments(log_dir)?;
     let writable = !options.read_only;
     if let Some(&newest) = bases.last() {
         let path = segment_path(log_dir, newest);
@@ -97,15 +97,13 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
             tracing::warn!(path = %path.display(), "replacing a segment whose creation a crash interrupted");
             std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
             sync_dir(log_dir, options.faults.as_deref()).map_err(LogError::io(log_dir, "fsync dir", 0))?;
-            bases.pop();
-            // A crash while creating the only segment (the first one, or the
-            // one after everything older was compacted away) used to leave a
-            // log that never opened again. Its name still says which offset
-            // comes next, so it is created again rather than dropped.
-            if bases.is_empty() {
-                create_segment(log_dir, newest, &options)?;
-                bases.push(newest);
-            }
+            // Its name still says which offset comes next, so it is created
+            // again rather than dropped. Dropping it would make the sealed
+            // segment before it active again, and appending to a sealed
+            // segment could write through a hard link into a restored copy
+            // (see `restore.rs`); with no older segment, the log would never
+            // open again.
+            create_segment(log_dir, newest, &options)?;
         }
     }
     let Some((&active_base, sealed_bases)) = bases.split_last() else {
