@@ -170,3 +170,25 @@ fn serve_holds_the_write_lock_while_cli_reads_keep_working() -> TestResult {
     assert_eq!(status.code(), Some(0), "SIGTERM shuts the server down cleanly");
     Ok(())
 }
+
+#[test]
+fn a_reader_closing_the_pipe_early_is_not_an_error() -> TestResult {
+    let env = Env::new();
+    let lines: String = (0..3000).map(|n| format!("{{\"data\": {n}, \"metadata\": {{\"id\": \"i{n}\"}}}}\n")).collect();
+    env.run_with_stdin(&["import", "-"], lines.as_bytes()).ok();
+    let mut child = env.command(&["log"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("piped stdout")?);
+    let mut first = String::new();
+    stdout.read_line(&mut first)?;
+    assert!(first.contains("\"offset\":0"), "{first}");
+    drop(stdout);
+    let output = child.wait_with_output()?;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "like `recstore log | head -1`: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stderr.is_empty());
+    Ok(())
+}

@@ -1,7 +1,8 @@
 //! `recstore export`: items to JSON Lines or Parquet.
 //!
-//! Reads the read-only store item by item, so memory stays bounded by one
-//! row group (Parquet) or one line (JSON Lines) whatever the store's size.
+//! Reads the read-only store item by item, so besides the list of ids to
+//! export, memory stays bounded by one row group (Parquet) or one line
+//! (JSON Lines) whatever the size of the data.
 //! The output is written to `<PATH>.partial` and renamed over PATH at the
 //! end, so a failed export never leaves a truncated file under PATH. The
 //! Parquet columns are a contract (issue 7): id, version, offset, timestamp,

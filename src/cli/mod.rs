@@ -172,8 +172,11 @@ pub(crate) fn stdout() -> BufWriter<io::StdoutLock<'static>> {
 
 /// Writes `value` as one compact JSON line.
 pub(crate) fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(), CliError> {
-    serde_json::to_writer(&mut *out, value).map_err(|e| CliError { message: e.to_string(), kind: "io" })?;
-    out.write_all(b"\n")?;
+    // Serialized first, so that a write error stays an io::Error (a closed
+    // pipe must be recognisable) rather than a serde_json one.
+    let mut line = serde_json::to_vec(value).map_err(|e| CliError::invalid(format!("cannot print JSON: {e}")))?;
+    line.push(b'\n');
+    out.write_all(&line)?;
     Ok(())
 }
 
