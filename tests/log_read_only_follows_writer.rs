@@ -45,6 +45,9 @@ fn refresh_follows_appends_across_segment_rolls() -> TestResult {
     assert_eq!(reader.refresh()?, 200);
     assert_eq!(reader.segment_count(), writer.segment_count());
     assert_eq!(payloads(&reader)?, expected);
+    for offset in [1, 99, 150, 199] {
+        assert_eq!(reader.read(offset)?.payload, expected[offset as usize].1, "point read of offset {offset}");
+    }
     assert_eq!(reader.refresh()?, 200, "a refresh with nothing new changes nothing");
     Ok(())
 }

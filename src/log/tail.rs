@@ -124,7 +124,10 @@ fn extend_active(current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
     }
     let map = map_file(&active.path)?;
     let start = usize::try_from(published.active_len_bytes).unwrap_or(usize::MAX);
-    let mut index = IndexBuilder::default();
+    // Seeded with the last entry so that the index keeps its spacing rather
+    // than gaining an entry on every refresh.
+    let last_entry = active.index.read().unwrap_or_else(PoisonError::into_inner).last().copied();
+    let mut index = IndexBuilder { entries: last_entry.into_iter().collect(), ..IndexBuilder::default() };
     let mut expected = published.next_offset;
     let mut misnumbered = None;
     let end = walk_frames(&map, start, |position, frame| {
@@ -143,7 +146,8 @@ fn extend_active(current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
     if expected == published.next_offset {
         return Ok(None);
     }
-    active.index.write().unwrap_or_else(PoisonError::into_inner).extend(index.entries);
+    let new_entries = index.entries.iter().skip(usize::from(last_entry.is_some()));
+    active.index.write().unwrap_or_else(PoisonError::into_inner).extend(new_entries);
     let tail = Tail {
         next_offset: expected,
         segment_base: active.base_offset,
