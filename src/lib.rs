@@ -14,6 +14,7 @@ pub mod cli;
 pub mod error;
 pub mod limits;
 pub mod log;
+pub mod search;
 pub mod server;
 pub mod storage;
 pub mod store;

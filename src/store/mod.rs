@@ -54,7 +54,12 @@ pub const VIEWS_DIR_NAME: &str = "views";
 pub struct Store {
     dir: PathBuf,
     options: StoreOptions,
-    log: Log,
+    /// The search view; `None` if it could not be opened (the reason was
+    /// logged). Declared before `log` so that it drops first: its follower
+    /// thread indexes the log's tail before it stops.
+    pub(crate) search: Option<std::sync::Arc<crate::search::SearchIndex>>,
+    // Shared with the search view's follower thread, which holds it weakly.
+    log: std::sync::Arc<Log>,
     views: RwLock<Views>,
     writer: Mutex<()>,
     records_since_checkpoint: AtomicU64,
@@ -65,8 +70,9 @@ impl Store {
     /// checkpoint if it is usable and replaying the log after it.
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        let log = Log::open(&dir.join(LOG_DIR_NAME), options.log_options())?;
+        let log = std::sync::Arc::new(Log::open(&dir.join(LOG_DIR_NAME), options.log_options())?);
         let views = load_views(&dir.join(VIEWS_DIR_NAME), &log)?;
+        let search = crate::search::open_for_store(&dir, &log, options.read_only);
         Ok(Self {
             dir,
             options,
@@ -74,6 +80,7 @@ impl Store {
             views: RwLock::new(views),
             writer: Mutex::new(()),
             records_since_checkpoint: AtomicU64::new(0),
+            search,
         })
     }
 

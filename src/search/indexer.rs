@@ -1,0 +1,453 @@
+//! Turning log records into search documents, and keeping `to_offset` right.
+//!
+//! Owns the index writer and the bookkeeping between two commits. A put adds
+//! a document that is current (`to_offset` = [`STILL_CURRENT`]); a later put
+//! of the same id, or its delete, ends it. Tantivy documents are immutable,
+//! so ending a version deletes its document by `key` and adds it again with
+//! the new `to_offset`, rebuilt from the put record it came from (read back
+//! from the log by its `from_offset`): the index stores nothing it would need
+//! to rebuild a document, which keeps it small. Which version is current is
+//! answered by the uncommitted map for ids touched since the last commit,
+//! and by the last committed index for the rest.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use tantivy::columnar::Column;
+use tantivy::schema::{IndexRecordOption, OwnedValue};
+use tantivy::{DateTime, DocSet, IndexReader, IndexWriter, Searcher, TERMINATED, TantivyDocument, Term};
+
+use super::schema::{self, Fields, STILL_CURRENT};
+use super::{SearchOptions, view_error};
+use crate::error::{Error, Result};
+use crate::log::{Log, LogError, RecordRef};
+use crate::store::Metadata;
+use crate::store::codec::{self, DataKind, DeleteRecord, kind};
+
+/// Free text taken from one version is cut at this size: a 64 MiB item
+/// should not make a 64 MiB posting list entry.
+pub(crate) const TEXT_SIZE_BYTES_MAX: usize = 1024 * 1024;
+
+/// The point of the log an index covers, as stored in a commit payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Cursor {
+    /// Every record below this offset has been applied.
+    pub next_offset: u64,
+    /// Timestamp of the record at `next_offset - 1` (0 for an empty log): it
+    /// tells this log apart from another one that reached the same offset.
+    pub last_timestamp_us: u64,
+}
+
+/// The version of an id that is current, as far as the index knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Current {
+    version: u32,
+    from_offset: u64,
+}
+
+/// Everything one item version contributes to its document.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VersionDoc {
+    pub id: String,
+    pub version: u32,
+    pub from_offset: u64,
+    pub timestamp_us: u64,
+    pub metadata: Metadata,
+    pub text: String,
+}
+
+impl VersionDoc {
+    /// Decodes a put record; `with_data_text` adds the data's string values.
+    pub(crate) fn from_put(record: RecordRef<'_>, with_data_text: bool) -> Result<Self> {
+        let bad = |detail: String| Error::BadRecord { offset: record.offset, detail };
+        let put = codec::decode_put(record.payload).map_err(bad)?;
+        let metadata: Metadata =
+            serde_json::from_slice(put.metadata_json).map_err(|e| bad(format!("metadata of put: {e}")))?;
+        let mut text = String::new();
+        for value in metadata.extra.values() {
+            collect_value_strings(value, &mut text);
+        }
+        if with_data_text && put.data_kind == DataKind::Json {
+            let data = put.data(record.flags).map_err(bad)?;
+            let mut deserializer = serde_json::Deserializer::from_slice(&data);
+            if let Err(error) = (Strings { out: &mut text }).deserialize(&mut deserializer) {
+                // The data was valid JSON when it was written; a deeper
+                // nesting than serde_json allows still leaves its metadata searchable.
+                tracing::warn!(offset = record.offset, %error, "data text not indexed");
+            }
+        }
+        truncate_at_char_boundary(&mut text, TEXT_SIZE_BYTES_MAX);
+        Ok(Self {
+            id: put.id.to_string(),
+            version: put.version,
+            from_offset: record.offset,
+            timestamp_us: record.timestamp_us,
+            metadata,
+            text,
+        })
+    }
+
+    /// The tantivy document, with the given end of currency.
+    pub(crate) fn to_document(&self, fields: &Fields, to_offset: u64) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_text(fields.id, &self.id);
+        doc.add_u64(fields.version, u64::from(self.version));
+        doc.add_text(fields.key, schema::key(&self.id, self.version));
+        doc.add_u64(fields.from_offset, self.from_offset);
+        doc.add_u64(fields.to_offset, to_offset);
+        let metadata = &self.metadata;
+        if let Some(item_type) = &metadata.item_type {
+            doc.add_text(fields.item_type, item_type);
+        }
+        if let Some(source_id) = &metadata.source_id {
+            doc.add_text(fields.source_id, source_id);
+        }
+        for tag in &metadata.tags {
+            doc.add_text(fields.tags, tag);
+        }
+        for parent in &metadata.parents {
+            doc.add_text(fields.parents, parent);
+            // A pinned parent (`id@3`) is also found by its bare id.
+            if let Some((id, version)) = parent.rsplit_once('@')
+                && !version.is_empty()
+                && version.bytes().all(|b| b.is_ascii_digit())
+            {
+                doc.add_text(fields.parents, id);
+            }
+        }
+        if !metadata.extra.is_empty() {
+            doc.add_field_value(fields.meta, &OwnedValue::from(metadata.extra.clone()));
+        }
+        let micros = i64::try_from(self.timestamp_us).unwrap_or(i64::MAX);
+        doc.add_date(fields.timestamp, DateTime::from_timestamp_micros(micros));
+        if !self.text.is_empty() {
+            doc.add_text(fields.text, &self.text);
+        }
+        doc
+    }
+}
+
+/// The writer side of the index: applies records in offset order.
+pub(crate) struct Indexer {
+    writer: IndexWriter,
+    reader: IndexReader,
+    fields: Fields,
+    options: SearchOptions,
+    /// Ids whose current version changed since the last commit: `None`
+    /// when they have no current version (deleted).
+    uncommitted: HashMap<String, Option<Current>>,
+    /// Adds and deletes given to the writer since the last commit.
+    pending_ops: usize,
+    /// What has been applied.
+    cursor: Cursor,
+    /// What the last commit covers.
+    committed: Cursor,
+    committed_view: CommittedView,
+    /// The folder to make durable on a clean close; `None` in memory.
+    dir: Option<PathBuf>,
+}
+
+impl Indexer {
+    /// An indexer continuing from a commit that covers `committed`.
+    pub(crate) fn new(
+        writer: IndexWriter,
+        reader: IndexReader,
+        fields: Fields,
+        options: SearchOptions,
+        committed: Cursor,
+        dir: Option<PathBuf>,
+    ) -> Result<Self> {
+        let committed_view = CommittedView::new(reader.searcher())?;
+        Ok(Self {
+            writer,
+            reader,
+            fields,
+            options,
+            uncommitted: HashMap::new(),
+            pending_ops: 0,
+            cursor: committed,
+            committed,
+            committed_view,
+            dir,
+        })
+    }
+
+    /// What has been applied (not necessarily committed).
+    pub(crate) fn cursor(&self) -> Cursor {
+        self.cursor
+    }
+
+    /// Adds and deletes waiting for a commit.
+    pub(crate) fn pending_ops(&self) -> usize {
+        self.pending_ops
+    }
+
+    /// Whether a commit would change anything, payload included.
+    pub(crate) fn has_uncommitted(&self) -> bool {
+        self.pending_ops > 0 || self.cursor != self.committed
+    }
+
+    /// Moves the cursor over offsets that hold no record (the tail of a scan
+    /// that saw them all), so the payload can say they are covered.
+    pub(crate) fn skip_to(&mut self, next_offset: u64) {
+        self.cursor.next_offset = self.cursor.next_offset.max(next_offset);
+    }
+
+    /// Applies one record; they must come in offset order.
+    pub(crate) fn apply(&mut self, record: RecordRef<'_>, log: &Log) -> Result<()> {
+        assert!(
+            record.offset >= self.cursor.next_offset,
+            "records are indexed in offset order: got {} after {}",
+            record.offset,
+            self.cursor.next_offset
+        );
+        match record.kind {
+            kind::PUT => {
+                let doc = VersionDoc::from_put(record, self.options.index_data_text)?;
+                self.end_current(&doc.id, record.offset, log)?;
+                self.add(doc.to_document(&self.fields, STILL_CURRENT))?;
+                let current = Current { version: doc.version, from_offset: doc.from_offset };
+                self.uncommitted.insert(doc.id, Some(current));
+            }
+            kind::DELETE => {
+                let delete: DeleteRecord = codec::decode_json(record.payload)
+                    .map_err(|detail| Error::BadRecord { offset: record.offset, detail })?;
+                self.end_current(&delete.id, record.offset, log)?;
+                self.uncommitted.insert(delete.id, None);
+            }
+            _ => {}
+        }
+        self.cursor = Cursor { next_offset: record.offset + 1, last_timestamp_us: record.timestamp_us };
+        Ok(())
+    }
+
+    /// Commits everything applied, with the cursor as payload, and makes it
+    /// searchable. Returns what is now searchable.
+    pub(crate) fn commit(&mut self) -> Result<Cursor> {
+        let payload = super::open::Payload::new(self.cursor, self.options).encode();
+        let mut prepared = self.writer.prepare_commit().map_err(view_error("prepare commit"))?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(view_error("commit"))?;
+        self.reader.reload().map_err(view_error("reload after commit"))?;
+        self.committed_view = CommittedView::new(self.reader.searcher())?;
+        self.uncommitted.clear();
+        self.pending_ops = 0;
+        self.committed = self.cursor;
+        Ok(self.cursor)
+    }
+
+    /// Commits what is left and waits for background merges: a clean close.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        if self.has_uncommitted() {
+            self.commit()?;
+        }
+        let dir = self.dir.take();
+        self.writer.wait_merging_threads().map_err(view_error("wait for merges"))?;
+        // Commits skip fdatasync (see `directory.rs`); a clean close does
+        // one pass, so that only a crash can cost a rebuild.
+        if let Some(dir) = dir {
+            super::directory::sync_files(&dir).map_err(|source| Error::Io {
+                context: format!("fdatasync the search index in {}", dir.display()),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, doc: TantivyDocument) -> Result<()> {
+        self.writer.add_document(doc).map_err(view_error("add document"))?;
+        self.pending_ops += 1;
+        Ok(())
+    }
+
+    /// Ends the current version of `id` (if any) at `to_offset`.
+    fn end_current(&mut self, id: &str, to_offset: u64, log: &Log) -> Result<()> {
+        let current = match self.uncommitted.get(id) {
+            Some(current) => current.iter().copied().collect(),
+            None => self.committed_view.current(&self.fields, id)?,
+        };
+        for current in current {
+            self.writer.delete_term(Term::from_field_text(self.fields.key, &schema::key(id, current.version)));
+            self.pending_ops += 1;
+            match log.read(current.from_offset) {
+                Ok(record) => {
+                    let record = RecordRef {
+                        offset: record.offset,
+                        timestamp_us: record.timestamp_us,
+                        kind: record.kind,
+                        flags: record.flags,
+                        payload: &record.payload,
+                    };
+                    let doc = VersionDoc::from_put(record, self.options.index_data_text)?;
+                    self.add(doc.to_document(&self.fields, to_offset))?;
+                }
+                // Compaction removed the put: the version is gone from the
+                // log, so it is gone from the index too, as a rebuild would have it.
+                Err(LogError::OffsetNotFound { .. }) => {
+                    tracing::debug!(id, version = current.version, "superseded version no longer in the log");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The last commit, with the fast-field columns the current-version lookup reads.
+struct CommittedView {
+    searcher: Searcher,
+    /// Per segment: `version`, `from_offset`, `to_offset`.
+    columns: Vec<[Column<u64>; 3]>,
+}
+
+impl CommittedView {
+    fn new(searcher: Searcher) -> Result<Self> {
+        let columns = searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| {
+                let fast = segment.fast_fields();
+                let column = |name: &str| fast.u64(name).map_err(view_error("open fast field"));
+                Ok([
+                    column(schema::name::VERSION)?,
+                    column(schema::name::FROM_OFFSET)?,
+                    column(schema::name::TO_OFFSET)?,
+                ])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { searcher, columns })
+    }
+
+    /// The committed documents of `id` that are still current: one, or none.
+    fn current(&self, fields: &Fields, id: &str) -> Result<Vec<Current>> {
+        let term = Term::from_field_text(fields.id, id);
+        let mut found = Vec::new();
+        for (segment, [version, from_offset, to_offset]) in self.searcher.segment_readers().iter().zip(&self.columns) {
+            let inverted = segment.inverted_index(fields.id).map_err(view_error("open postings"))?;
+            let postings =
+                inverted.read_postings(&term, IndexRecordOption::Basic).map_err(view_error("read postings"))?;
+            let Some(mut postings) = postings else { continue };
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if !segment.is_deleted(doc) && to_offset.first(doc) == Some(STILL_CURRENT) {
+                    let version = version.first(doc).and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+                    found.push(Current { version, from_offset: from_offset.first(doc).unwrap_or(0) });
+                }
+                doc = postings.advance();
+            }
+        }
+        debug_assert!(found.len() <= 1, "item {id:?} has {} current versions in the index", found.len());
+        Ok(found)
+    }
+}
+
+/// Appends every string in a JSON value, depth first.
+fn collect_value_strings(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::String(text) => push_text(out, text),
+        serde_json::Value::Array(values) => values.iter().for_each(|v| collect_value_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_value_strings(v, out)),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+    }
+}
+
+fn push_text(out: &mut String, text: &str) {
+    if out.len() >= TEXT_SIZE_BYTES_MAX {
+        return;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(text);
+}
+
+fn truncate_at_char_boundary(text: &mut String, size_bytes_max: usize) {
+    if text.len() > size_bytes_max {
+        let mut end = size_bytes_max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// Collects the string values of JSON while it is parsed, without building
+/// a `serde_json::Value`: keys, numbers and literals are skipped.
+struct Strings<'a> {
+    out: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for Strings<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strings<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
+        push_text(self.out, text);
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Strings { out: &mut *self.out })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(Strings { out: &mut *self.out })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_collected_from_nested_json_without_keys_or_numbers() -> Result<(), serde_json::Error> {
+        let json = br#"{"a":"alpha","n":3,"list":["beta",{"deep":"gamma","x":null}],"t":true}"#;
+        let mut out = String::new();
+        (Strings { out: &mut out }).deserialize(&mut serde_json::Deserializer::from_slice(json))?;
+        assert_eq!(out, "alpha\nbeta\ngamma");
+        Ok(())
+    }
+
+    #[test]
+    fn text_is_cut_on_a_character_boundary() {
+        let mut text = "é".repeat(10);
+        truncate_at_char_boundary(&mut text, 5);
+        assert_eq!(text, "éé");
+    }
+}

@@ -1,0 +1,72 @@
+//! The search view as the store presents it: open it beside the store,
+//! search, and map hits to item metadata.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{SEARCH_WAIT_MS_MAX, SearchHit, SearchIndex, SearchOptions};
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::store::{ItemMeta, Store};
+
+/// Name of the search index folder inside the data directory.
+pub const SEARCH_DIR_NAME: &str = "search";
+
+/// Opens the search view of a store's log. A store without a working search
+/// view still opens: the view is derived, and reads and writes do not need
+/// it. The failure is logged and every search reports it.
+pub(crate) fn open_for_store(data_dir: &Path, log: &Arc<Log>, read_only: bool) -> Option<Arc<SearchIndex>> {
+    let search_dir = data_dir.join(SEARCH_DIR_NAME);
+    let options = SearchOptions::default();
+    let opened = if read_only {
+        SearchIndex::open_read_only(&search_dir, log, options)
+    } else {
+        SearchIndex::open(&search_dir, log, options)
+    };
+    match opened {
+        Ok(index) => Some(Arc::new(index)),
+        Err(error) => {
+            tracing::error!(dir = %search_dir.display(), %error, "search index unavailable");
+            None
+        }
+    }
+}
+
+impl Store {
+    /// Items matching a tantivy query (`type:sensor_reading AND tags:raw_data`,
+    /// free text, `timestamp:[2026-01-01T00:00:00Z TO *]`, `meta.site:lab-a`),
+    /// best first, as of next-offset `as_of_next_offset` (default: now, so
+    /// latest versions of live items). Sees every write acknowledged before
+    /// the call: it first waits for the index to cover them.
+    pub fn search(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<ItemMeta>> {
+        self.search_hits(query, limit, as_of_next_offset)?
+            .into_iter()
+            .map(|hit| self.metadata(&hit.id, Some(hit.version)))
+            .collect()
+    }
+
+    /// Like [`Store::search`], returning the raw hits with their scores.
+    pub fn search_hits(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<SearchHit>> {
+        let index = self.search_index()?;
+        index.wait_for(self.log().next_offset(), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
+        index.search(query, limit, as_of_next_offset)
+    }
+
+    /// Blocks until searches see every record below `next_offset` (waiting
+    /// at most [`SEARCH_WAIT_MS_MAX`]).
+    pub fn search_wait_for(&self, next_offset: u64) -> Result<()> {
+        self.search_index()?.wait_for(next_offset, Duration::from_millis(SEARCH_WAIT_MS_MAX))
+    }
+
+    /// The search view, or why there is none.
+    pub fn search_index(&self) -> Result<&SearchIndex> {
+        self.search.as_deref().ok_or(Error::View {
+            what: "search index",
+            detail: format!(
+                "it could not be opened in {} (the reason was logged); reopen the store to retry",
+                self.dir().join(SEARCH_DIR_NAME).display()
+            ),
+        })
+    }
+}
