@@ -37,6 +37,21 @@ pub enum Error {
         latest: u32,
     },
 
+    /// The version exists, but compaction dropped its data; an audit stub
+    /// keeps its metadata, so history and lineage still show it.
+    #[error(
+        "item {id:?} version {version} was pruned by compaction at horizon offset {horizon_offset}: \
+         its metadata and history remain, its data does not"
+    )]
+    Pruned {
+        /// The id asked for.
+        id: String,
+        /// The version asked for.
+        version: u32,
+        /// The compaction horizon when it was pruned: as-of reads below it are not exact.
+        horizon_offset: u64,
+    },
+
     /// No dataset with this name (or version).
     #[error("dataset {name:?}{} not found", .version.map(|v| format!(" version {v}")).unwrap_or_default())]
     DatasetNotFound {
@@ -90,7 +105,10 @@ impl Error {
     /// A stable, machine-readable name for the kind of error.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::NotFound { .. } | Error::DatasetNotFound { .. } | Error::VersionNotFound { .. } => "not_found",
+            Error::NotFound { .. }
+            | Error::DatasetNotFound { .. }
+            | Error::VersionNotFound { .. }
+            | Error::Pruned { .. } => "not_found",
             Error::Deleted { .. } => "deleted",
             Error::InvalidInput { .. } => "invalid_input",
             Error::Log(LogError::Corruption { .. }) | Error::BadRecord { .. } => "corruption",

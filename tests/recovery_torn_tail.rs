@@ -182,18 +182,20 @@ fn torn_headers(header: &[u8]) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn newest_segment_cut_short_at_creation_is_removed() -> TestResult {
+fn newest_segment_cut_short_at_creation_is_recreated_and_the_sealed_one_untouched() -> TestResult {
     let written = write_log()?;
     for torn in torn_headers(&fresh_segment_header()?) {
         let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join(&written.segment_name), &written.bytes)?;
+        let sealed = dir.path().join(&written.segment_name);
+        std::fs::write(&sealed, &written.bytes)?;
         let newest = dir.path().join(format!("{:020}.seg", 50));
         std::fs::write(&newest, &torn)?;
         let context = format!("newest segment of {} bytes", torn.len());
         let log = Log::open(dir.path(), options())?;
-        assert!(!newest.exists(), "{context}: the torn segment must be removed");
+        assert!(std::fs::metadata(&newest)?.len() >= 32, "{context}: the torn segment is created again, whole");
         assert_holds_exactly(&log, 50, &context)?;
         assert_appends_at(&log, 50)?;
+        assert_eq!(std::fs::read(&sealed)?, written.bytes, "{context}: the sealed segment is never appended to");
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! durable as the [`SyncMode`] promises. The bytes are specified in
 //! `segments-format.md`.
 
+mod compact;
 mod error;
 mod frame;
 mod index;
@@ -21,6 +22,8 @@ mod tail;
 mod verify;
 mod writer;
 
+pub(crate) use compact::DirGuard;
+pub use compact::{CompactionPass, RecordAction, SegmentPlanner, SegmentRewrite};
 pub use error::LogError;
 pub use frame::{FLAG_COMPRESSED, FORMAT_VERSION, Record, RecordRef};
 pub use metrics::{FSYNC_BUCKETS_US, LogMetrics, LogMetricsSnapshot};
@@ -194,6 +197,20 @@ impl Log {
     /// Seals the active segment (if it holds any record) and starts a new one.
     pub fn roll(&self) -> Result<(), LogError> {
         writer::roll_now(&self.inner)
+    }
+
+    /// Compaction's log half: rewrites each sealed segment below `end_offset`
+    /// in which the planner replaces or drops a record, keeping every
+    /// surviving record's offset and timestamp, and tells the planner once
+    /// the new file is in place. Readers and appends carry on meanwhile;
+    /// neither lock is held for a rewrite. See `compact.rs` and
+    /// segments-format.md ("Compaction").
+    pub fn compact_sealed(
+        &self,
+        end_offset: u64,
+        planner: &mut dyn SegmentPlanner,
+    ) -> Result<CompactionPass, LogError> {
+        compact::compact_sealed(&self.inner, end_offset, planner)
     }
 
     /// The offset the next record will get: readers see every offset below it.

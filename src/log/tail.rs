@@ -7,11 +7,10 @@
 //! new frames at the end of the active segment, and segments the writer has
 //! rolled to. A watcher thread calls it while anyone holds a watch receiver.
 //!
-//! The watcher checks file sizes on a short interval: std has no file-change
-//! notification, and another process's appends cannot reach this one's
-//! channel any other way. Only this thread polls; everything above it
-//! (subscribers, the CLI) still sleeps on the watch channel. A writable log
-//! never runs it: its own appends publish directly.
+//! The watcher sleeps on inotify events for the log directory, so another
+//! process's appends wake it without polling; everything above it
+//! (subscribers, the CLI) sleeps on the watch channel. A writable log never
+//! runs it: its own appends publish directly.
 //!
 //! A reader process may see a record a moment before the writer has
 //! fdatasynced it (it is in the page cache, not yet acknowledged); the same
@@ -30,10 +29,9 @@ use super::segment::{IndexBuilder, SealedSegment, corruption, map_file, walk_fra
 use super::writer::ActiveSegment;
 use super::{Inner, Log, SegmentSet, Tail};
 
-/// How often the watcher looks for new bytes while someone watches.
-const TAIL_POLL_INTERVAL_MS: u64 = 10;
-/// How often it checks whether anyone has started watching.
-const IDLE_POLL_INTERVAL_MS: u64 = 100;
+/// How long the watcher blocks on file events before it checks whether the
+/// log was dropped. Data never waits on it: every append wakes it at once.
+const SHUTDOWN_CHECK_INTERVAL_MS: u64 = 1000;
 
 impl Log {
     /// Read-only logs: picks up the records the writing process appended
@@ -46,31 +44,58 @@ impl Log {
 }
 
 /// Starts the watcher of a read-only log; it ends when the log is dropped.
+///
+/// It sleeps on inotify events for the log directory (through `notify`),
+/// drains a burst of them, and refreshes once: the writer's appends wake
+/// it, nothing polls. If the directory does not exist yet, it watches the
+/// parent until the log directory appears.
 pub(crate) fn spawn_watcher(inner: Weak<Inner>) {
-    let watcher = move || {
-        let mut last_error: Option<String> = None;
+    let Some(log_dir) = inner.upgrade().map(|i| i.log_dir.clone()) else { return };
+    let (events, arrivals) = std::sync::mpsc::channel();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let _ = events.send(event.is_ok());
+    });
+    let mut watcher = match watcher {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the log directory: watch() will not see new records");
+            return;
+        }
+    };
+    let mut watching_log_dir = watch_dir(&mut watcher, &log_dir);
+    let follow = move || {
         loop {
-            let watched = inner.upgrade().is_some_and(|i| i.published_tx.receiver_count() > 0);
-            let interval_ms = if watched { TAIL_POLL_INTERVAL_MS } else { IDLE_POLL_INTERVAL_MS };
-            std::thread::sleep(Duration::from_millis(interval_ms));
-            let Some(inner) = inner.upgrade() else { return };
-            if inner.published_tx.receiver_count() == 0 {
-                continue;
+            match arrivals.recv_timeout(Duration::from_millis(SHUTDOWN_CHECK_INTERVAL_MS)) {
+                Ok(_) => while arrivals.try_recv().is_ok() {},
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
             }
-            match refresh(&inner) {
-                Ok(_) => last_error = None,
-                // Warn once per distinct failure, not every interval.
-                Err(error) if last_error.as_deref() != Some(&error.to_string()) => {
-                    tracing::warn!(%error, "cannot follow the writer's appends; retrying");
-                    last_error = Some(error.to_string());
-                }
-                Err(_) => {}
+            let Some(inner) = inner.upgrade() else { return };
+            if !watching_log_dir {
+                watching_log_dir = watch_dir(&mut watcher, &log_dir);
+            }
+            if inner.published_tx.receiver_count() > 0
+                && let Err(error) = refresh(&inner)
+            {
+                tracing::warn!(%error, "cannot follow the writer's appends; retrying on the next change");
             }
         }
     };
-    if let Err(error) = std::thread::Builder::new().name("recstore-tail".into()).spawn(watcher) {
+    if let Err(error) = std::thread::Builder::new().name("recstore-tail".into()).spawn(follow) {
         tracing::warn!(%error, "cannot start the read-only log's watcher: watch() will not see new records");
     }
+}
+
+/// Watches `log_dir`, or its parent while it does not exist; says which.
+fn watch_dir(watcher: &mut notify::RecommendedWatcher, log_dir: &Path) -> bool {
+    use notify::{RecursiveMode, Watcher};
+    if watcher.watch(log_dir, RecursiveMode::NonRecursive).is_ok() {
+        return true;
+    }
+    if let Some(parent) = log_dir.parent().filter(|p| p.exists()) {
+        let _ = watcher.watch(parent, RecursiveMode::NonRecursive);
+    }
+    false
 }
 
 fn refresh(inner: &Inner) -> Result<u64, LogError> {

@@ -22,6 +22,10 @@ pub mod kind {
     pub const DATASET: u8 = 3;
     /// A consumer group's committed offset.
     pub const CONSUMER_COMMIT: u8 = 4;
+    /// What compaction left of a dropped put: its header and metadata, no data.
+    pub const AUDIT_STUB: u8 = 5;
+    /// A compaction ran: its policy and the as-of horizon it moved (JSON).
+    pub const COMPACTION: u8 = 6;
 }
 
 const CODEC_VERSION: u8 = 1;
@@ -53,8 +57,11 @@ pub struct PutRecord<'a> {
     pub content_type: &'a str,
     /// The metadata object (without id) as JSON.
     pub metadata_json: &'a [u8],
-    /// The stored data section: compressed if the record flag says so.
+    /// The stored data section: compressed if the record flag says so. For
+    /// an audit stub, the stub trailer.
     pub data_section: &'a [u8],
+    /// Set when the record is an audit stub: the data is gone.
+    pub stub: Option<StubTrailer>,
 }
 
 /// Everything a put record holds, ready to encode.
@@ -135,7 +142,76 @@ pub fn decode_put(payload: &[u8]) -> Result<PutRecord<'_>, String> {
         content_type: text(id_end..content_type_end)?,
         metadata_json: &payload[content_type_end..metadata_end],
         data_section: &payload[metadata_end..],
+        stub: None,
     })
+}
+
+/// Size of the trailer that takes the place of the data in an audit stub.
+pub const STUB_TRAILER_SIZE_BYTES: usize = 16;
+
+/// The end of an audit stub: why the put was dropped and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StubTrailer {
+    /// Why compaction dropped the put (`compaction::Reason::code`).
+    pub reason: u8,
+    /// Payload size of the put the stub replaced, as it was stored.
+    pub stored_size_bytes: u32,
+    /// The compaction horizon when the stub was written.
+    pub horizon_offset: u64,
+}
+
+/// Encodes the audit stub of a put: the put's payload up to the end of its
+/// metadata, unchanged, then a [`StubTrailer`] in place of the data.
+pub fn encode_stub(put_payload: &[u8], trailer: &StubTrailer) -> Result<Vec<u8>, String> {
+    let put = decode_put(put_payload)?;
+    let metadata_end = put_payload.len() - put.data_section.len();
+    let mut out = Vec::with_capacity(metadata_end + STUB_TRAILER_SIZE_BYTES);
+    out.extend_from_slice(&put_payload[..metadata_end]);
+    out.extend_from_slice(&[trailer.reason, 0, 0, 0]);
+    out.extend_from_slice(&trailer.stored_size_bytes.to_le_bytes());
+    out.extend_from_slice(&trailer.horizon_offset.to_le_bytes());
+    Ok(out)
+}
+
+/// Decodes an audit stub; its `stub` field is set and its data section is empty.
+pub fn decode_stub(payload: &[u8]) -> Result<PutRecord<'_>, String> {
+    let mut record = decode_put(payload)?;
+    let trailer = record.data_section;
+    if trailer.len() != STUB_TRAILER_SIZE_BYTES || trailer[1..4] != [0, 0, 0] {
+        return Err(format!("audit stub trailer of {} bytes, expected {STUB_TRAILER_SIZE_BYTES}", trailer.len()));
+    }
+    record.stub = Some(StubTrailer {
+        reason: trailer[0],
+        stored_size_bytes: u32::from_le_bytes(trailer[4..8].try_into().unwrap_or_default()),
+        horizon_offset: u64::from_le_bytes(trailer[8..16].try_into().unwrap_or_default()),
+    });
+    record.data_section = &[];
+    Ok(record)
+}
+
+/// Decodes a put or an audit stub, by record kind: what a read of an item
+/// version finds at the version's offset.
+pub fn decode_put_like(record_kind: u8, payload: &[u8]) -> Result<PutRecord<'_>, String> {
+    match record_kind {
+        kind::PUT => decode_put(payload),
+        kind::AUDIT_STUB => decode_stub(payload),
+        other => Err(format!("record kind {other} holds no item version")),
+    }
+}
+
+/// A compaction record: written before compaction rewrites any segment, so
+/// a replay applies the same policy at the same point of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionRecord {
+    /// The policy, with its cutoff as an absolute time.
+    pub policy: crate::compaction::Policy,
+    /// Records below this offset (all in sealed segments) were eligible.
+    pub eligible_end: u64,
+    /// As-of reads at bounds below this offset are no longer exact.
+    pub horizon_offset: u64,
+    /// Timestamp of the record at `horizon_offset - 1`: as-of reads at or
+    /// after this time are exact.
+    pub horizon_timestamp_us: u64,
 }
 
 impl PutRecord<'_> {
@@ -229,6 +305,31 @@ mod tests {
             assert_eq!(record.metadata_json, br#"{"type":"t"}"#);
             assert_eq!(record.data(flags)?, data);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn stub_keeps_the_put_header_and_metadata() -> Result<(), String> {
+        let draft = PutDraft {
+            data_kind: DataKind::Bytes,
+            id: "item-9",
+            version: 3,
+            md5: [7; 16],
+            content_type: "image/png",
+            metadata_json: br#"{"tags":["a"]}"#,
+            data: &[1; 100],
+        };
+        let (payload, _) = encode_put(&draft, usize::MAX);
+        let trailer = StubTrailer { reason: 2, stored_size_bytes: 1234, horizon_offset: 99 };
+        let stub_payload = encode_stub(&payload, &trailer)?;
+        assert_eq!(stub_payload.len(), payload.len() - 100 + STUB_TRAILER_SIZE_BYTES);
+        let stub = decode_put_like(kind::AUDIT_STUB, &stub_payload)?;
+        let put = decode_put(&payload)?;
+        assert_eq!((stub.id, stub.version, stub.md5, stub.data_size_bytes), (put.id, 3, put.md5, 100));
+        assert_eq!((stub.content_type, stub.metadata_json), (put.content_type, put.metadata_json));
+        assert_eq!(stub.stub, Some(trailer));
+        assert!(decode_put_like(kind::AUDIT_STUB, &payload).is_err(), "a put is not a stub");
+        assert!(decode_put_like(kind::DELETE, &payload).is_err());
         Ok(())
     }
 

@@ -476,13 +476,20 @@ impl Store {
 
     fn read_put<T>(&self, event: &ItemEvent, f: impl FnOnce(codec::PutRecord<'_>, u8) -> Result<T>) -> Result<T> {
         let record = self.log.read_hinted(event.offset, event.position_bytes.into())?;
-        let put =
-            codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
+        let put = codec::decode_put_like(record.kind, &record.payload)
+            .map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
         f(put, record.flags)
     }
 
     pub(crate) fn read_data(&self, id: &str, event: &ItemEvent) -> Result<ItemData> {
+        if let Some(pruned) = self.pruned_error(id, event) {
+            return Err(pruned);
+        }
         self.read_put(event, |put, flags| {
+            if let Some(stub) = put.stub {
+                let horizon_offset = stub.horizon_offset;
+                return Err(Error::Pruned { id: id.to_string(), version: event.version, horizon_offset });
+            }
             let bytes = put.data(flags).map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
             Ok(ItemData {
                 id: id.to_string(),

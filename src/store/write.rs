@@ -239,7 +239,9 @@ impl Store {
                 Some(row) => (*row.last_put().expect("an item row has a put"), row.is_live()),
             }
         };
-        if live && self.stored_content_key(latest.offset, latest.position_bytes.into())? == *key {
+        // A pruned version has no data to compare with: storing it again restores it.
+        let stored = latest.stored.pruned.is_none();
+        if live && stored && self.stored_content_key(latest.offset, latest.position_bytes.into())? == *key {
             return Ok(Plan::Unchanged {
                 version: latest.version,
                 offset: latest.offset,

@@ -10,6 +10,7 @@
 mod apply;
 pub mod checkpoint;
 mod interner;
+pub(crate) mod prune;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,6 +18,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 pub use interner::{Interner, NONE, TagSets};
+pub use prune::Stored;
 
 /// One event in an item's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,9 @@ pub struct ItemEvent {
     pub source_id: u32,
     /// Tag set id of this version.
     pub tagset_id: u32,
+    /// The record's payload size, and whether compaction pruned it to an
+    /// audit stub (see `prune.rs`).
+    pub stored: Stored,
 }
 
 impl ItemEvent {
@@ -146,6 +151,9 @@ pub struct ViewState {
     pub consumer_offsets: HashMap<String, u64>,
     /// Counters.
     pub counters: Counters,
+    /// `(offset, timestamp_us)` before which as-of reads are no longer
+    /// exact, once a compaction dropped anything (see `prune.rs`).
+    pub compaction_horizon: Option<(u64, u64)>,
 }
 
 /// The views: persistent state plus indices derived from it.

@@ -1,0 +1,225 @@
+//! One compaction, start to finish: seal, plan, record, rewrite.
+//!
+//! Owns the order of the steps (see the module docs of `crate::compaction`)
+//! and the per-record decision of the rewrite. It never decides retention
+//! itself: the plan and the views run `retention::decide`, and the rewrite
+//! only makes the log agree with what the views hold. Locks are taken for
+//! one step each, never for the whole run: the store's writer lock for the
+//! roll and for the append of the compaction record, the views' read lock
+//! per chunk of items and per record, the views' write lock to apply the
+//! record and to refresh read hints after each segment swap.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::retention::Policy;
+use super::store_api::CompactionReport;
+use crate::error::{Error, Result};
+use crate::log::{DirGuard, LogError, NewRecord, RecordAction, RecordRef, SegmentPlanner, SegmentRewrite};
+use crate::store::Store;
+use crate::store::codec::{self, CompactionRecord, DatasetRecord, DeleteRecord, StubTrailer, kind};
+use crate::store::views::Views;
+use crate::store::views::prune::PruneCount;
+
+/// Items planned per hold of the views' read lock, so writers applying
+/// records wait for one chunk at most, not for the whole plan.
+const PLAN_CHUNK_ITEMS: usize = 16_384;
+
+/// What a record found in a rewritten segment is, for refreshing its read hint.
+enum HintKey {
+    Item(Box<str>),
+    Dataset(String),
+}
+
+/// Runs one compaction of `store` with `policy`.
+pub(super) fn compact(store: &Store, policy: Policy) -> Result<CompactionReport> {
+    policy.validate().map_err(Error::invalid)?;
+    if store.options().read_only {
+        return Err(Error::Log(LogError::ReadOnly { path: store.log().dir().to_path_buf() }));
+    }
+    let started = Instant::now();
+    // The plan, the record and the rewrite must not interleave with another
+    // compaction's: each assumes only compaction records change the history
+    // below its eligible end.
+    let _exclusive = DirGuard::acquire(store.dir());
+    let eligible_end = seal(store)?;
+    let count = plan(store, eligible_end, &policy);
+    if count.dropped.total() > 0 {
+        let (horizon_offset, horizon_timestamp_us) = count.horizon.expect("a drop implies a horizon");
+        append_record(store, &CompactionRecord { policy, eligible_end, horizon_offset, horizon_timestamp_us })?;
+    }
+    let horizon_offset = store.read_views().state.compaction_horizon.map_or(0, |(offset, _)| offset);
+    let mut planner = Planner { store, horizon_offset, hint_keys: HashMap::new() };
+    let pass = store.log().compact_sealed(eligible_end, &mut planner)?;
+    if !pass.rewrites.is_empty() {
+        // A fresh checkpoint, so the next open need not replay (or, after a
+        // purge, rebuild) what this compaction changed.
+        store.checkpoint()?;
+    }
+    Ok(CompactionReport::new(policy, eligible_end, &count, &pass, store.compaction_horizon(), started.elapsed()))
+}
+
+/// Seals the active segment while no write is between its append and its
+/// apply, so every record below the returned offset is in a sealed segment
+/// and in the views.
+fn seal(store: &Store) -> Result<u64> {
+    store.with_writer_lock(|| {
+        store.log().roll()?;
+        Ok(store.log().next_offset())
+    })
+}
+
+/// Counts what the policy would change, a chunk of items at a time.
+fn plan(store: &Store, eligible_end: u64, policy: &Policy) -> PruneCount {
+    let mut count = PruneCount::default();
+    let mut start = 0;
+    loop {
+        let views = store.read_views();
+        let item_count = views.state.items.len();
+        if start >= item_count {
+            return count;
+        }
+        let end = (start + PLAN_CHUNK_ITEMS).min(item_count);
+        views.count_prune(start..end, eligible_end, policy, &mut count);
+        start = end;
+    }
+}
+
+/// Appends the compaction record, applies it to the views, and makes it
+/// durable before any segment changes: a replay must meet the record
+/// whenever it meets a stub or a gap it explains.
+fn append_record(store: &Store, record: &CompactionRecord) -> Result<()> {
+    let payload = codec::encode_json(record);
+    let new_record = NewRecord { kind: kind::COMPACTION, flags: 0, payload: &payload };
+    store.with_writer_lock(|| -> Result<()> {
+        let appended = store.log().append_pending(&[new_record])?;
+        let applied = RecordRef {
+            offset: appended.first_offset,
+            timestamp_us: appended.timestamp_us,
+            kind: kind::COMPACTION,
+            flags: 0,
+            payload: &payload,
+        };
+        if let Err(detail) = store.write_views().apply(applied, appended.positions_bytes[0]) {
+            panic!("views refused the compaction record at offset {} they were planned from: {detail}", applied.offset);
+        }
+        Ok(())
+    })?;
+    store.log().sync()?;
+    store.note_records_written(1);
+    Ok(())
+}
+
+/// The rewrite's decisions, made against the views.
+struct Planner<'a> {
+    store: &'a Store,
+    horizon_offset: u64,
+    /// What each record of the current segment is, by offset.
+    hint_keys: HashMap<u64, HintKey>,
+}
+
+impl SegmentPlanner for Planner<'_> {
+    fn begin_segment(&mut self, _base_offset: u64) {
+        self.hint_keys.clear();
+    }
+
+    fn decide(&mut self, record: &RecordRef<'_>) -> RecordAction {
+        decide_record(self.store, record, self.horizon_offset, &mut self.hint_keys)
+    }
+
+    fn swapped(&mut self, rewrite: &SegmentRewrite) {
+        refresh_hints(self.store, rewrite, &mut self.hint_keys);
+    }
+}
+
+/// What the rewrite does with one record: whatever makes the log agree
+/// with the views. A put whose version the views mark pruned becomes a stub;
+/// an item record the views no longer hold was purged and goes. Everything
+/// else is kept.
+fn decide_record(
+    store: &Store,
+    record: &RecordRef<'_>,
+    horizon_offset: u64,
+    hint_keys: &mut HashMap<u64, HintKey>,
+) -> RecordAction {
+    let (id, is_put) = match record.kind {
+        kind::PUT | kind::AUDIT_STUB => match codec::decode_put(record.payload) {
+            Ok(put) => (put.id.to_string(), record.kind == kind::PUT),
+            Err(_) => return RecordAction::Keep,
+        },
+        kind::DELETE => match codec::decode_json::<DeleteRecord>(record.payload) {
+            Ok(delete) => (delete.id, false),
+            Err(_) => return RecordAction::Keep,
+        },
+        kind::DATASET => {
+            if let Ok(dataset) = codec::decode_json::<DatasetRecord>(record.payload) {
+                hint_keys.insert(record.offset, HintKey::Dataset(dataset.name));
+            }
+            return RecordAction::Keep;
+        }
+        _ => return RecordAction::Keep,
+    };
+    let pruned = {
+        let views = store.read_views();
+        match find_event(&views, &id, record.offset) {
+            Some(event) => event.stored.pruned,
+            // Only a purge removes an item record from the views, and every
+            // record a purge removes is below the horizon it set. Anything
+            // else missing from the views is not ours to delete.
+            None if record.offset < horizon_offset => return RecordAction::Drop,
+            None => {
+                tracing::warn!(
+                    offset = record.offset,
+                    id,
+                    "a record the views do not hold is above the horizon; keeping it"
+                );
+                return RecordAction::Keep;
+            }
+        }
+    };
+    hint_keys.insert(record.offset, HintKey::Item(id.into()));
+    match pruned {
+        Some(reason) if is_put => {
+            let trailer = StubTrailer {
+                reason: reason.code(),
+                stored_size_bytes: u32::try_from(record.payload.len()).unwrap_or(u32::MAX),
+                horizon_offset,
+            };
+            match codec::encode_stub(record.payload, &trailer) {
+                Ok(payload) => RecordAction::Replace { kind: kind::AUDIT_STUB, flags: 0, payload },
+                Err(_) => RecordAction::Keep,
+            }
+        }
+        _ => RecordAction::Keep,
+    }
+}
+
+fn find_event<'a>(views: &'a Views, id: &str, offset: u64) -> Option<&'a crate::store::views::ItemEvent> {
+    let events = &views.item(id)?.events;
+    events.binary_search_by_key(&offset, |e| e.offset).ok().map(|index| &events[index])
+}
+
+/// Points the views' read hints at the records' new positions, so reads of
+/// survivors stay one record check instead of a frame scan.
+fn refresh_hints(store: &Store, rewrite: &SegmentRewrite, hint_keys: &mut HashMap<u64, HintKey>) {
+    let mut views = store.write_views();
+    for &(offset, position_bytes) in &rewrite.positions {
+        match hint_keys.remove(&offset) {
+            Some(HintKey::Item(id)) => {
+                let Some(&item_no) = views.ids.get(&id) else { continue };
+                let events = &mut views.state.items[item_no as usize].events;
+                if let Ok(index) = events.binary_search_by_key(&offset, |e| e.offset) {
+                    events[index].position_bytes = u32::try_from(position_bytes).unwrap_or(u32::MAX);
+                }
+            }
+            Some(HintKey::Dataset(name)) => {
+                let Some(versions) = views.state.datasets.get_mut(&name) else { continue };
+                if let Ok(index) = versions.binary_search_by_key(&offset, |e| e.offset) {
+                    versions[index].position_bytes = position_bytes;
+                }
+            }
+            None => {}
+        }
+    }
+    hint_keys.clear();
+}

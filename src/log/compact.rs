@@ -1,0 +1,397 @@
+//! Rewriting sealed segments: the log's half of compaction.
+//!
+//! Owns the swap of one sealed segment file for a rewritten one with the
+//! same base offset, and nothing about what records mean: the caller decides,
+//! record by record, to keep, replace or drop. Surviving records keep their
+//! offsets and timestamps, and each original frame's survivors become one
+//! frame, so a batch is never split across frames. The file-level steps and
+//! the crash argument are in `segments-format.md` ("Compaction").
+//!
+//! Readers never wait for a rewrite. They hold `Arc<SealedSegment>`s with
+//! memory maps; the swap replaces the entry in the segment set (under its
+//! lock, for a pointer swap only) and leaves old maps alone. Renaming the new
+//! file over the old one unlinks the old inode from the directory, but the
+//! kernel keeps it until the last map of it is gone: "old files are removed
+//! once no reader maps them" is what rename already does for us. The writer
+//! lock is never taken: appends only touch the active segment, which is never
+//! rewritten.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use super::Inner;
+use super::error::LogError;
+use super::frame::{
+    FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES, encode_frame,
+};
+use super::naming::index_path;
+use super::segment::{IndexBuilder, SealedSegment, corruption, describe, map_file, walk_frames, write_derived};
+use crate::storage::{sync_data, sync_dir, write_all_at};
+
+/// Suffix of a segment being rewritten; never read, removed when found.
+pub const COMPACTING_SUFFIX: &str = ".compacting";
+/// Bytes buffered before each positioned write of a rewritten segment.
+const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// What a compaction does with one record of a sealed segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordAction {
+    /// Copy it unchanged.
+    Keep,
+    /// Put this record at the same offset and timestamp instead.
+    Replace {
+        /// The new record's kind.
+        kind: u8,
+        /// Its flags (`FLAG_COMPRESSED` or 0).
+        flags: u8,
+        /// Its payload.
+        payload: Vec<u8>,
+    },
+    /// Leave its offset empty: a gap.
+    Drop,
+}
+
+/// The layer above's side of a compaction pass: it decides, the log rewrites.
+pub trait SegmentPlanner {
+    /// A sealed segment is about to be read; the calls to `decide` that
+    /// follow are about its records, in offset order.
+    fn begin_segment(&mut self, base_offset: u64) {
+        let _ = base_offset;
+    }
+
+    /// What to do with one record.
+    fn decide(&mut self, record: &RecordRef<'_>) -> RecordAction;
+
+    /// The segment was rewritten (or removed) and readers now see the new one.
+    fn swapped(&mut self, rewrite: &SegmentRewrite) {
+        let _ = rewrite;
+    }
+}
+
+/// One segment that a compaction rewrote or removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentRewrite {
+    /// The segment's base offset (and file name).
+    pub base_offset: u64,
+    /// File size before.
+    pub size_bytes_before: u64,
+    /// File size after; 0 when every record was dropped and the file removed.
+    pub size_bytes_after: u64,
+    /// Records copied unchanged.
+    pub records_kept: u64,
+    /// Records replaced at their offset.
+    pub records_replaced: u64,
+    /// Records dropped.
+    pub records_dropped: u64,
+    /// `(offset, position_bytes)` of every record in the new file: fresh
+    /// read hints for the layer above.
+    pub positions: Vec<(u64, u64)>,
+}
+
+/// What one pass over the sealed segments did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactionPass {
+    /// Sealed segments read.
+    pub segments_scanned: u64,
+    /// Their bytes.
+    pub bytes_scanned: u64,
+    /// Segments rewritten or removed (their `positions` emptied).
+    pub rewrites: Vec<SegmentRewrite>,
+}
+
+/// One frame of the segment being planned: where it is and what happens to
+/// each of its records.
+struct FramePlan {
+    position_bytes: usize,
+    actions: Vec<RecordAction>,
+}
+
+/// Rewrites every sealed segment whose base offset is below `end_offset`
+/// and in which the planner changes anything, one segment at a time.
+/// Concurrent calls on one log wait for each other.
+pub(crate) fn compact_sealed(
+    inner: &Inner,
+    end_offset: u64,
+    planner: &mut dyn SegmentPlanner,
+) -> Result<CompactionPass, LogError> {
+    if inner.options.read_only {
+        return Err(LogError::ReadOnly { path: inner.log_dir.clone() });
+    }
+    let _exclusive = DirGuard::acquire(&inner.log_dir);
+    remove_leftovers(&inner.log_dir);
+    let segments: Vec<Arc<SealedSegment>> = {
+        let set = inner.segments.read().unwrap_or_else(PoisonError::into_inner);
+        set.sealed.iter().filter(|s| s.base_offset < end_offset).cloned().collect()
+    };
+    let mut pass = CompactionPass::default();
+    for segment in segments {
+        pass.segments_scanned += 1;
+        pass.bytes_scanned += segment.map.len() as u64;
+        planner.begin_segment(segment.base_offset);
+        let plan = plan_segment(&segment, planner)?;
+        if plan.iter().all(|frame| frame.actions.iter().all(|a| *a == RecordAction::Keep)) {
+            continue;
+        }
+        let mut rewrite = rewrite_segment(inner, &segment, &plan)?;
+        planner.swapped(&rewrite);
+        rewrite.positions = Vec::new();
+        pass.rewrites.push(rewrite);
+    }
+    Ok(pass)
+}
+
+/// Asks the planner about every record of a sealed segment, checking every frame.
+fn plan_segment(segment: &SealedSegment, planner: &mut dyn SegmentPlanner) -> Result<Vec<FramePlan>, LogError> {
+    let mut plan = Vec::new();
+    let end = walk_frames(segment.bytes(), SEGMENT_HEADER_SIZE_BYTES, |position_bytes, frame| {
+        let actions = frame.records().map(|record| planner.decide(&record)).collect();
+        plan.push(FramePlan { position_bytes, actions });
+        ControlFlow::Continue(())
+    });
+    match end.defect {
+        Some(defect) => Err(corruption(&segment.path, end.end_position as u64, None, describe(&defect))),
+        None => Ok(plan),
+    }
+}
+
+/// The new bytes of a segment, written to `<base>.seg.compacting` as they grow.
+struct NewSegment<'a> {
+    inner: &'a Inner,
+    path: PathBuf,
+    file: File,
+    buffer: Vec<u8>,
+    written_bytes: u64,
+    index: IndexBuilder,
+    rewrite: SegmentRewrite,
+}
+
+impl NewSegment<'_> {
+    fn position_bytes(&self) -> u64 {
+        self.written_bytes + self.buffer.len() as u64
+    }
+
+    fn write_frame(&mut self, records: &[RecordRef<'_>]) -> Result<(), LogError> {
+        let position_bytes = self.position_bytes();
+        let start = self.buffer.len();
+        encode_frame(records, &mut self.buffer);
+        // Check the frame just encoded, as a reader will: the pair of the
+        // check every reader makes after reading it.
+        let frame = Frame::decode(&self.buffer[start..]).expect("a frame we just encoded must decode");
+        self.index.observe(position_bytes, &frame);
+        let mut record_position = position_bytes + FRAME_HEADER_SIZE_BYTES as u64;
+        for record in records {
+            self.rewrite.positions.push((record.offset, record_position));
+            record_position += (RECORD_HEADER_SIZE_BYTES + record.payload.len()) as u64;
+        }
+        if self.buffer.len() >= WRITE_BUFFER_BYTES { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<(), LogError> {
+        let faults = self.inner.options.faults.as_deref();
+        write_all_at(&self.file, faults, &self.buffer, self.written_bytes).map_err(LogError::io(
+            &self.path,
+            "write",
+            self.written_bytes,
+        ))?;
+        self.written_bytes += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+}
+
+/// Writes the new segment, swaps it in on disk and in the segment set.
+fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan]) -> Result<SegmentRewrite, LogError> {
+    let path = compacting_path(&segment.path);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(LogError::io(&path, "create", 0))?;
+    let mut new = NewSegment {
+        inner,
+        path,
+        file,
+        buffer: Vec::with_capacity(WRITE_BUFFER_BYTES + 64 * 1024),
+        written_bytes: 0,
+        index: IndexBuilder::default(),
+        rewrite: SegmentRewrite {
+            base_offset: segment.base_offset,
+            size_bytes_before: segment.map.len() as u64,
+            ..SegmentRewrite::default()
+        },
+    };
+    // The header is copied as it was: same base offset, same creation time.
+    new.buffer.extend_from_slice(&segment.bytes()[..SEGMENT_HEADER_SIZE_BYTES]);
+    let result = write_frames(&mut new, segment, plan).and_then(|()| new.flush());
+    if let Err(error) = result {
+        discard(&new.path);
+        return Err(error);
+    }
+    if new.index.last_offset.is_none() {
+        discard(&new.path);
+        remove_segment(inner, segment)?;
+        return Ok(new.rewrite);
+    }
+    install(inner, segment, new)
+}
+
+fn write_frames(new: &mut NewSegment<'_>, segment: &SealedSegment, plan: &[FramePlan]) -> Result<(), LogError> {
+    for frame_plan in plan {
+        let frame = Frame::decode(&segment.bytes()[frame_plan.position_bytes..])
+            .expect("plan_segment checked this frame in the same immutable map");
+        let survivors: Vec<RecordRef<'_>> = frame
+            .records()
+            .zip(&frame_plan.actions)
+            .filter_map(|(record, action)| match action {
+                RecordAction::Keep => Some(record),
+                RecordAction::Replace { kind, flags, payload } => {
+                    Some(RecordRef { kind: *kind, flags: *flags, payload, ..record })
+                }
+                RecordAction::Drop => None,
+            })
+            .collect();
+        let rewrite = &mut new.rewrite;
+        for action in &frame_plan.actions {
+            match action {
+                RecordAction::Keep => rewrite.records_kept += 1,
+                RecordAction::Replace { .. } => rewrite.records_replaced += 1,
+                RecordAction::Drop => rewrite.records_dropped += 1,
+            }
+        }
+        if !survivors.is_empty() {
+            new.write_frame(&survivors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the new file durable, renames it over the old one, writes its
+/// index and swaps it into the segment set. Each step leaves a valid log if
+/// a crash follows it (segments-format.md, "Compaction").
+fn install(inner: &Inner, old: &SealedSegment, new: NewSegment<'_>) -> Result<SegmentRewrite, LogError> {
+    let faults = inner.options.faults.as_deref();
+    let log_dir = &inner.log_dir;
+    let size_bytes = new.written_bytes;
+    let fail = |error: LogError| {
+        discard(&new.path);
+        error
+    };
+    sync_data(&new.file, faults).map_err(LogError::io(&new.path, "fdatasync", size_bytes)).map_err(fail)?;
+    drop(new.file);
+    // The old index goes first, durably: a stale index that happened to
+    // name the new file's size would be trusted by the next open.
+    let idx_path = index_path(log_dir, old.base_offset);
+    remove_if_present(&idx_path).map_err(fail)?;
+    sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0)).map_err(fail)?;
+    std::fs::rename(&new.path, &old.path).map_err(LogError::io(&new.path, "rename", 0)).map_err(fail)?;
+    sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    let index = new.index.finish(old.base_offset, size_bytes).expect("install is only called with records left");
+    write_derived(&idx_path, &index.encode());
+    let map = map_file(&old.path)?;
+    assert_eq!(map.len() as u64, size_bytes, "the renamed file is the one just written");
+    let sealed = Arc::new(SealedSegment { base_offset: old.base_offset, path: old.path.clone(), map, index });
+    replace_in_set(inner, old.base_offset, Some(sealed));
+    let mut rewrite = new.rewrite;
+    rewrite.size_bytes_after = size_bytes;
+    tracing::info!(path = %old.path.display(), size_bytes_before = rewrite.size_bytes_before, size_bytes_after = size_bytes,
+        records_replaced = rewrite.records_replaced, records_dropped = rewrite.records_dropped, "segment compacted");
+    Ok(rewrite)
+}
+
+/// Every record of the segment was dropped: a sealed segment must hold a
+/// frame, so the file goes (segments-format.md, invariant 7).
+fn remove_segment(inner: &Inner, segment: &SealedSegment) -> Result<(), LogError> {
+    let faults = inner.options.faults.as_deref();
+    remove_if_present(&index_path(&inner.log_dir, segment.base_offset))?;
+    std::fs::remove_file(&segment.path).map_err(LogError::io(&segment.path, "remove", 0))?;
+    sync_dir(&inner.log_dir, faults).map_err(LogError::io(&inner.log_dir, "fsync dir", 0))?;
+    replace_in_set(inner, segment.base_offset, None);
+    tracing::info!(path = %segment.path.display(), "segment compacted away: every record was dropped");
+    Ok(())
+}
+
+/// Swaps (or removes) the sealed segment at `base_offset` in what readers see.
+fn replace_in_set(inner: &Inner, base_offset: u64, replacement: Option<Arc<SealedSegment>>) {
+    let mut set = inner.segments.write().unwrap_or_else(PoisonError::into_inner);
+    let index = set.sealed.iter().position(|s| s.base_offset == base_offset);
+    let index = index.expect("a segment being compacted stays in the set: compactions of a log are serialised");
+    match replacement {
+        Some(segment) => set.sealed[index] = segment,
+        None => {
+            set.sealed.remove(index);
+        }
+    }
+}
+
+fn compacting_path(segment_path: &Path) -> PathBuf {
+    let mut name = segment_path.as_os_str().to_os_string();
+    name.push(COMPACTING_SUFFIX);
+    PathBuf::from(name)
+}
+
+fn remove_if_present(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(LogError::Io { path: path.to_path_buf(), op: "remove", position_bytes: 0, source: error })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Best-effort removal of a half-written file; one left behind is removed
+/// by the next compaction and ignored by everything else.
+fn discard(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        if error.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), %error, "could not remove a partly written compaction file");
+        }
+    }
+}
+
+/// Removes `*.seg.compacting` files a crash left behind. They were never
+/// renamed, so nothing refers to them.
+fn remove_leftovers(log_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(log_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|n| n.ends_with(&format!(".seg{COMPACTING_SUFFIX}"))) {
+            tracing::info!(path = %entry.path().display(), "removing a compaction file a crash left behind");
+            discard(&entry.path());
+        }
+    }
+}
+
+/// Serialises compactions of one directory within this process: the log
+/// keys it by its log directory, the store by its data directory.
+pub(crate) struct DirGuard {
+    dir: PathBuf,
+}
+
+static COMPACTING_DIRS: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+static COMPACTING_DONE: Condvar = Condvar::new();
+
+impl DirGuard {
+    pub(crate) fn acquire(dir: &Path) -> Self {
+        let mut dirs = COMPACTING_DIRS.lock().unwrap_or_else(PoisonError::into_inner);
+        while dirs.get_or_insert_with(HashSet::new).contains(dir) {
+            dirs = COMPACTING_DONE.wait(dirs).unwrap_or_else(PoisonError::into_inner);
+        }
+        dirs.get_or_insert_with(HashSet::new).insert(dir.to_path_buf());
+        Self { dir: dir.to_path_buf() }
+    }
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let mut dirs = COMPACTING_DIRS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(dirs) = dirs.as_mut() {
+            dirs.remove(&self.dir);
+        }
+        COMPACTING_DONE.notify_all();
+    }
+}

@@ -1,0 +1,240 @@
+//! What compaction does to the views: audit stubs, compaction records, and
+//! the forgetting of purged items.
+//!
+//! Owns the views' side of the contract in `crate::compaction`: a
+//! compaction record is applied by running the retention policy it carries
+//! over every item's eligible events, marking dropped versions pruned (or,
+//! with purge, removing them), and adjusting the counters by exactly what
+//! changed, never by a rescan. An audit stub is applied like the put it
+//! replaced, then marked pruned, so a replay of a compacted log and the live
+//! store that compacted it end with the same views. The policy itself lives
+//! in `crate::compaction::retention`; the log rewrite in `crate::compaction::worker`.
+
+use std::collections::HashMap;
+use std::sync::PoisonError;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ItemRow, Views};
+use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
+use crate::log::RecordRef;
+use crate::store::codec::{self, CompactionRecord, kind};
+
+/// An event's record as it is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    /// Payload size of the record, as stored (compressed where it paid).
+    pub size_bytes: u32,
+    /// Set once compaction dropped the version's data (the record is, or is
+    /// about to become, an audit stub), with the reason.
+    pub pruned: Option<Reason>,
+}
+
+/// What applying a policy would change, counted before it is applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PruneCount {
+    /// Records the policy newly drops, by reason (tombstones included).
+    pub dropped: ReasonCounts,
+    /// Of those, tombstones (only with purge).
+    pub tombstones: u64,
+    /// The horizon these drops imply, `(offset, timestamp_us)`.
+    pub horizon: Option<(u64, u64)>,
+}
+
+/// Per-item scratch space, so a pass over every item allocates once.
+#[derive(Default)]
+struct Scratch {
+    events: Vec<Event>,
+    fates: Vec<Option<Reason>>,
+}
+
+impl Scratch {
+    /// Runs the policy over one row; returns whether it drops anything.
+    fn decide(&mut self, row: &ItemRow, eligible_end: u64, policy: &Policy) -> bool {
+        self.events.clear();
+        self.events.extend(row.events.iter().map(|e| Event {
+            offset: e.offset,
+            timestamp_us: e.timestamp_us,
+            version: e.version,
+        }));
+        self.fates.clear();
+        self.fates.resize(self.events.len(), None);
+        retention::decide_into(&self.events, eligible_end, policy, &mut self.fates);
+        self.fates.iter().any(Option::is_some)
+    }
+}
+
+/// Whether applying `fate` to `event` changes anything: a newly pruned put,
+/// or (with purge) any dropped record.
+fn changes(event: &super::ItemEvent, fate: Option<Reason>, purge: bool) -> bool {
+    fate.is_some() && (purge || (!event.is_delete() && event.stored.pruned.is_none()))
+}
+
+impl Views {
+    /// Applies an audit stub or a compaction record.
+    pub(super) fn apply_compaction_kinds(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+        match record.kind {
+            kind::AUDIT_STUB => self.apply_stub(record, position_bytes),
+            kind::COMPACTION => self.apply_compaction(record),
+            other => unreachable!("apply_compaction_kinds called with kind {other}"),
+        }
+    }
+
+    /// A stub takes its put's place in the version chain, already pruned.
+    fn apply_stub(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+        let stub = codec::decode_stub(record.payload)?;
+        let trailer = stub.stub.expect("decode_stub sets the trailer");
+        let reason = Reason::from_code(trailer.reason).ok_or_else(|| format!("stub reason code {}", trailer.reason))?;
+        let id = stub.id.to_string();
+        self.apply_put(record, position_bytes)?;
+        let item_no = *self.ids.get(id.as_str()).expect("apply_put created the row");
+        let index = self.row(item_no).events.len() - 1;
+        self.mark_pruned(item_no, index, reason);
+        Ok(())
+    }
+
+    /// Applies a compaction record: the policy's marks, and the new horizon.
+    fn apply_compaction(&mut self, record: RecordRef<'_>) -> Result<(), String> {
+        let compaction: CompactionRecord = codec::decode_json(record.payload)?;
+        let (policy, eligible_end) = (compaction.policy, compaction.eligible_end);
+        let mut scratch = Scratch::default();
+        let mut removed_any = false;
+        for item_no in 0..self.state.items.len() {
+            let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
+            if !scratch.decide(self.row(item_no), eligible_end, &policy) {
+                continue;
+            }
+            if policy.purge {
+                removed_any |= self.remove_dropped(item_no, &scratch.fates);
+                continue;
+            }
+            for (index, fate) in scratch.fates.iter().enumerate() {
+                if let Some(reason) = *fate {
+                    if changes(&self.row(item_no).events[index], *fate, false) {
+                        self.mark_pruned(item_no, index, reason);
+                    }
+                }
+            }
+        }
+        if removed_any {
+            self.forget_empty_rows();
+        }
+        let horizon = (compaction.horizon_offset, compaction.horizon_timestamp_us);
+        self.state.compaction_horizon = Some(self.state.compaction_horizon.map_or(horizon, |old| old.max(horizon)));
+        Ok(())
+    }
+
+    /// Marks a put pruned and takes its data out of the byte counters.
+    fn mark_pruned(&mut self, item_no: u32, index: usize, reason: Reason) {
+        let event = &mut self.state.items[item_no as usize].events[index];
+        assert!(!event.is_delete(), "only puts are pruned");
+        assert!(event.stored.pruned.is_none(), "a version is pruned once");
+        event.stored.pruned = Some(reason);
+        let (data_bytes, stored_bytes) = (u64::from(event.size_bytes), u64::from(event.stored.size_bytes));
+        let counters = &mut self.state.counters;
+        counters.logical_bytes = counters.logical_bytes.saturating_sub(data_bytes);
+        counters.stored_bytes = counters.stored_bytes.saturating_sub(stored_bytes);
+    }
+
+    /// Purge: removes the dropped events of one row (a prefix of its events,
+    /// see `retention::decide`) and their counts. Returns whether any went.
+    fn remove_dropped(&mut self, item_no: u32, fates: &[Option<Reason>]) -> bool {
+        let row = &mut self.state.items[item_no as usize];
+        let was_live = row.is_live();
+        let counters = &mut self.state.counters;
+        let mut index = 0;
+        row.events.retain(|event| {
+            let dropped = fates[index].is_some();
+            index += 1;
+            if dropped {
+                if event.is_delete() {
+                    counters.deletes = counters.deletes.saturating_sub(1);
+                } else {
+                    counters.versions = counters.versions.saturating_sub(1);
+                    if event.stored.pruned.is_none() {
+                        counters.logical_bytes = counters.logical_bytes.saturating_sub(u64::from(event.size_bytes));
+                        counters.stored_bytes =
+                            counters.stored_bytes.saturating_sub(u64::from(event.stored.size_bytes));
+                    }
+                }
+            }
+            !dropped
+        });
+        if row.events.is_empty() {
+            let count = if was_live { &mut counters.items_live } else { &mut counters.items_deleted };
+            *count = count.saturating_sub(1);
+        } else {
+            assert_eq!(row.is_live(), was_live, "purge removes a prefix, so the last event stays");
+        }
+        index > row.events.len()
+    }
+
+    /// After a purge: drops rows left empty, renumbers the rest in order of
+    /// their first remaining event (the order a replay of the compacted log
+    /// creates them in), and rebuilds the derived indices from the state.
+    fn forget_empty_rows(&mut self) {
+        let mut rows: Vec<(u32, ItemRow)> = std::mem::take(&mut self.state.items)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, row)| !row.events.is_empty())
+            .map(|(old, row)| (u32::try_from(old).expect("fewer than 4 billion items"), row))
+            .collect();
+        rows.sort_by_key(|(_, row)| row.events[0].offset);
+        let renumbered: HashMap<u32, u32> =
+            rows.iter().enumerate().map(|(new, (old, _))| (*old, u32::try_from(new).unwrap_or(u32::MAX))).collect();
+        self.state.items = rows.into_iter().map(|(_, row)| row).collect();
+        let items = &self.state.items;
+        self.state.children.retain(|_, children| {
+            children.retain_mut(|(item_no, version)| match renumbered.get(item_no) {
+                Some(&new) if items[new as usize].version(*version).is_some() => {
+                    *item_no = new;
+                    true
+                }
+                _ => false,
+            });
+            !children.is_empty()
+        });
+        *self = Views::from_state(std::mem::take(&mut self.state));
+    }
+
+    /// Counts what applying `policy` to the items numbered `items` would
+    /// change, into `count`. The plan a compaction writes into its record.
+    pub(crate) fn count_prune(
+        &self,
+        items: std::ops::Range<usize>,
+        eligible_end: u64,
+        policy: &Policy,
+        count: &mut PruneCount,
+    ) {
+        let mut scratch = Scratch::default();
+        for row in &self.state.items[items.start.min(self.state.items.len())..items.end.min(self.state.items.len())] {
+            if !scratch.decide(row, eligible_end, policy) {
+                continue;
+            }
+            let mut changed = false;
+            for ((event, fate), policy_event) in row.events.iter().zip(&scratch.fates).zip(&scratch.events) {
+                if changes(event, *fate, policy.purge) {
+                    debug_assert_eq!(event.offset, policy_event.offset);
+                    changed = true;
+                    count.dropped.add(fate.expect("changes() implies a fate"), 1);
+                    count.tombstones += u64::from(event.is_delete());
+                }
+            }
+            if changed {
+                let horizon = retention::horizon(&scratch.events, &scratch.fates);
+                count.horizon = count.horizon.max(horizon);
+            }
+        }
+    }
+}
+
+impl crate::store::Store {
+    /// Runs `f` holding the store's writer lock: no put, delete or dataset
+    /// is between its append and its apply while `f` runs. Compaction takes
+    /// it to seal the active segment and to append its record, never for a
+    /// rewrite. It lives here because the lock is private to `crate::store`.
+    pub(crate) fn with_writer_lock<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        f()
+    }
+}
