@@ -450,3 +450,40 @@ fn a_read_only_store_uses_the_index_on_disk_or_builds_one_in_memory() -> TestRes
     assert!(!dir.path().join(SEARCH_DIR_NAME).exists(), "a read-only store writes nothing");
     Ok(())
 }
+
+#[test]
+fn a_read_only_store_beside_a_writer_answers_for_what_its_reads_see() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut model = Model::default();
+    let mut rng = Lcg(8);
+    // The reader uses the writer's index on disk, which the writer keeps moving.
+    let writer = Store::open(dir.path(), options())?;
+    populate(&writer, &mut model, &mut rng, 30)?;
+    writer.search_wait_for(writer.log().next_offset())?;
+    let reader = Store::open(dir.path(), options().read_only(true))?;
+    let reader_next = reader.log().next_offset();
+    populate(&writer, &mut model, &mut rng, 10)?;
+    check_answers_as_of(&reader, &model, reader_next)?;
+    drop((reader, writer));
+    // Without an index on disk, the reader builds one in memory, which
+    // follows the writer's appends through the log's watch.
+    std::fs::remove_dir_all(dir.path().join(SEARCH_DIR_NAME))?;
+    let reader = Store::open(dir.path(), options().read_only(true))?;
+    let reader_next = reader.log().next_offset();
+    assert!(matches!(reader.search_index()?.open_outcome(), OpenOutcome::InMemory { .. }));
+    let writer = Store::open(dir.path(), options())?;
+    populate(&writer, &mut model, &mut rng, 10)?;
+    check_answers_as_of(&reader, &model, reader_next)?;
+    Ok(())
+}
+
+/// A read-only store's searches answer for the point its other reads see:
+/// where the log was when it opened.
+fn check_answers_as_of(reader: &Store, model: &Model, reader_next: u64) -> TestResult {
+    for (query, matches) in queries() {
+        let found = hits(reader, &query, None)?;
+        assert_eq!(found, model.expected(reader_next, &matches), "{query:?}");
+        assert_eq!(reader.search(&query, 1_000, None)?.len(), found.len(), "every hit has metadata");
+    }
+    Ok(())
+}

@@ -177,11 +177,14 @@ impl SearchIndex {
     /// Searches with tantivy query syntax, as of next-offset
     /// `as_of_next_offset` (default: the log's next offset, i.e. the latest
     /// versions; deleted items are not found). Waits for the index to cover
-    /// that point, at most `wait_ms_max`.
+    /// that point, at most [`SEARCH_WAIT_MS_MAX`]. An index that cannot move
+    /// (read-only, on disk) answers by default for the point it covers.
     pub fn search(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<SearchHit>> {
         let parsed = query::parse(&self.shared.parser, query)?;
-        let log_next = self.shared.log.upgrade().map_or_else(|| self.indexed_next_offset(), |log| log.next_offset());
-        let bound = as_of_next_offset.unwrap_or(log_next);
+        let indexed_next = self.indexed_next_offset();
+        let log_next = self.shared.log.upgrade().map_or(indexed_next, |log| log.next_offset());
+        let latest = if self.follower.is_some() { log_next } else { log_next.min(indexed_next) };
+        let bound = as_of_next_offset.unwrap_or(latest);
         self.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
         let filtered = query::as_of(parsed, &self.shared.fields, bound);
         query::top_hits(&self.shared.reader.searcher(), &self.shared.fields, &filtered, limit)

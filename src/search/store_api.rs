@@ -36,9 +36,10 @@ pub(crate) fn open_for_store(data_dir: &Path, log: &Arc<Log>, read_only: bool) -
 impl Store {
     /// Items matching a tantivy query (`type:sensor_reading AND tags:raw_data`,
     /// free text, `timestamp:[2026-01-01T00:00:00Z TO *]`, `meta.site:lab-a`),
-    /// best first, as of next-offset `as_of_next_offset` (default: now, so
-    /// latest versions of live items). Sees every write acknowledged before
-    /// the call: it first waits for the index to cover them.
+    /// best first, as of next-offset `as_of_next_offset`. The default is the
+    /// point the store's other reads answer for, so latest versions of live
+    /// items, including every write acknowledged before the call: it first
+    /// waits for the index to cover them.
     pub fn search(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<ItemMeta>> {
         self.search_hits(query, limit, as_of_next_offset)?
             .into_iter()
@@ -49,8 +50,15 @@ impl Store {
     /// Like [`Store::search`], returning the raw hits with their scores.
     pub fn search_hits(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<SearchHit>> {
         let index = self.search_index()?;
-        index.wait_for(self.log().next_offset(), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
-        index.search(query, limit, as_of_next_offset)
+        // The views and the log can each be ahead of the other for a moment
+        // (a write applies to the views before the log publishes it; a
+        // read-only store's log follows the writer, its views do not), so
+        // "now" is the point both have reached.
+        let log_next = self.log().next_offset();
+        let now = self.read_views().state.next_offset.min(log_next);
+        let bound = as_of_next_offset.unwrap_or(now);
+        index.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
+        index.search(query, limit, Some(bound))
     }
 
     /// Blocks until searches see every record below `next_offset` (waiting
