@@ -11,6 +11,7 @@
 
 mod base64;
 pub mod cli;
+pub mod compaction;
 pub mod error;
 pub mod limits;
 pub mod log;

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::import::read_all_items;
 use super::put::parse_json_flag;
-use super::{CliError, Context, complete_meta, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
 
 const PUT_AFTER_HELP: &str = "\
 Examples:
@@ -78,6 +78,8 @@ pub struct GetArgs {
     /// Include each item's data.
     #[arg(long)]
     pub with_data: bool,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
 /// List every dataset's latest version (NDJSON).
@@ -86,13 +88,16 @@ pub struct GetArgs {
 /// `offset` and `timestamp` of its latest version.
 #[derive(Debug, Args)]
 #[command(after_help = LIST_AFTER_HELP)]
-pub struct ListArgs {}
+pub struct ListArgs {
+    #[command(flatten)]
+    pub when: AsOfArg,
+}
 
 pub(crate) fn run(command: DatasetCommand, context: &Context) -> Result<(), CliError> {
     match command {
         DatasetCommand::Put(args) => run_put(args, context),
         DatasetCommand::Get(args) => run_get(args, context),
-        DatasetCommand::List(_) => run_list(context),
+        DatasetCommand::List(args) => run_list(&args, context),
     }
 }
 
@@ -117,7 +122,7 @@ fn run_put(args: PutArgs, context: &Context) -> Result<(), CliError> {
 
 fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
-    let mut dataset = store.dataset_json(&args.name, args.version, args.with_data)?;
+    let mut dataset = store.at_or_latest(args.when.as_of)?.dataset_json(&args.name, args.version, args.with_data)?;
     if let Some(items) = dataset.get_mut("items").and_then(serde_json::Value::as_array_mut) {
         items.iter_mut().for_each(complete_meta);
     }
@@ -127,10 +132,10 @@ fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> {
     Ok(())
 }
 
-fn run_list(context: &Context) -> Result<(), CliError> {
+fn run_list(args: &ListArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
     let mut out = stdout();
-    for summary in store.list_datasets() {
+    for summary in store.at_or_latest(args.when.as_of)?.list_datasets() {
         write_json_line(&mut out, &summary)?;
     }
     out.flush()?;

@@ -24,8 +24,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::{CliError, Context, complete_meta, show_progress, stdout, write_json_line};
-use crate::{ItemData, ItemMeta, Query, Store};
+use super::{AsOfArg, CliError, Context, complete_meta, show_progress, stdout, write_json_line};
+use crate::timetravel::StoreAt;
+use crate::{ItemData, ItemMeta, Query};
 
 /// Rows gathered before they are handed to the Parquet writer.
 const BATCH_ROWS_MAX: usize = 4096;
@@ -82,6 +83,8 @@ pub struct ExportArgs {
     /// Only items carrying this tag; repeat to require several.
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
 /// One exported row: an item version's metadata and data.
@@ -100,6 +103,7 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
         return Err(CliError::invalid("Parquet cannot be written to stdout; give --out a file path"));
     }
     let store = context.open_read()?;
+    let store = store.at_or_latest(args.when.as_of)?;
     let targets = targets(&store, &args)?;
     let progress = progress_bar(targets.len() as u64, to_stdout);
     let rows = targets.iter().map(|(id, version)| {
@@ -122,7 +126,7 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
 }
 
 /// The (id, version) pairs to export, in item order, then version order.
-fn targets(store: &Store, args: &ExportArgs) -> Result<Vec<(String, u32)>, CliError> {
+fn targets(store: &StoreAt<'_>, args: &ExportArgs) -> Result<Vec<(String, u32)>, CliError> {
     let query = Query { item_type: args.item_type.clone(), tags: args.tags.clone(), ..Query::default() };
     let mut targets = Vec::new();
     for hit in store.query_hits(&query)? {

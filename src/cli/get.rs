@@ -8,7 +8,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{CliError, Context, complete_meta, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
 
 const GET_AFTER_HELP: &str = "\
 Examples:
@@ -41,6 +41,8 @@ pub struct GetArgs {
     /// Read this version instead of the latest.
     #[arg(long, value_name = "N")]
     pub version: Option<u32>,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
 /// Print an item version's metadata as one JSON object.
@@ -56,10 +58,13 @@ pub struct MetaArgs {
     /// Read this version instead of the latest.
     #[arg(long, value_name = "N")]
     pub version: Option<u32>,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
 pub(crate) fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
+    let store = store.at_or_latest(args.when.as_of)?;
     let mut out = stdout();
     if context.json {
         let mut object = store.item_json(&args.id, args.version, true)?;
@@ -78,6 +83,7 @@ pub(crate) fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> 
 
 pub(crate) fn run_meta(args: MetaArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
+    let store = store.at_or_latest(args.when.as_of)?;
     let mut object = store.item_json(&args.id, args.version, false)?;
     complete_meta(&mut object);
     let mut out = stdout();

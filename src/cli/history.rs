@@ -7,7 +7,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{CliError, Context, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, stdout, write_json_line};
 use crate::Direction;
 
 const HISTORY_AFTER_HELP: &str = "\
@@ -37,6 +37,8 @@ Examples:
 pub struct HistoryArgs {
     /// The item id.
     pub id: String,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
 /// Walk parent links to ancestors (--up, the default) or descendants (--down).
@@ -60,11 +62,13 @@ pub struct LineageArgs {
     /// At most this many steps (default: no limit).
     #[arg(long, value_name = "N")]
     pub depth: Option<u32>,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
 pub(crate) fn run_history(args: HistoryArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
-    let entries = store.history(&args.id)?;
+    let entries = store.at_or_latest(args.when.as_of)?.history(&args.id)?;
     let mut out = stdout();
     for entry in &entries {
         write_json_line(&mut out, entry)?;
@@ -76,7 +80,7 @@ pub(crate) fn run_history(args: HistoryArgs, context: &Context) -> Result<(), Cl
 pub(crate) fn run_lineage(args: LineageArgs, context: &Context) -> Result<(), CliError> {
     let direction = if args.down { Direction::Down } else { Direction::Up };
     let store = context.open_read()?;
-    let entries = store.lineage(&args.id, direction, args.depth.unwrap_or(u32::MAX))?;
+    let entries = store.at_or_latest(args.when.as_of)?.lineage(&args.id, direction, args.depth.unwrap_or(u32::MAX))?;
     let mut out = stdout();
     for entry in &entries {
         write_json_line(&mut out, entry)?;

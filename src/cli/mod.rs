@@ -17,6 +17,7 @@ mod import;
 mod log;
 mod put;
 mod query;
+mod restore;
 mod serve;
 mod stats;
 mod verify;
@@ -24,8 +25,9 @@ mod verify;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::timetravel::AsOf;
 use crate::{Error, Store, StoreOptions};
 
 const TOP_AFTER_HELP: &str = "\
@@ -93,6 +95,7 @@ pub enum Command {
     Log(log::LogArgs),
     Stats(stats::StatsArgs),
     Verify(verify::VerifyArgs),
+    Restore(restore::RestoreArgs),
     Serve(serve::ServeArgs),
 }
 
@@ -140,6 +143,16 @@ impl From<crate::log::LogError> for CliError {
     fn from(error: crate::log::LogError) -> Self {
         Error::from(error).into()
     }
+}
+
+/// `--as-of WHEN`, shared by every read command.
+#[derive(Debug, Clone, Args)]
+pub struct AsOfArg {
+    /// Read the store as it was at WHEN: an RFC 3339 time
+    /// (`2026-11-25T10:00:00Z`, every record stamped at or before it) or a
+    /// log offset (`@123`, the state after that record's batch).
+    #[arg(long = "as-of", value_name = "WHEN")]
+    pub as_of: Option<AsOf>,
 }
 
 /// What every subcommand gets: the global flags.
@@ -229,6 +242,7 @@ fn dispatch(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Log(args) => log::run(args, context),
         Command::Stats(args) => stats::run(args, context),
         Command::Verify(args) => verify::run(args, context),
+        Command::Restore(args) => restore::run(args, context),
         Command::Serve(args) => serve::run(args, context),
     }
 }

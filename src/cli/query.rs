@@ -6,8 +6,9 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{CliError, Context, complete_meta, stdout, write_json_line};
-use crate::Query;
+use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
+use crate::timetravel::AsOf;
+use crate::{Query, Store};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -39,10 +40,10 @@ pub struct QueryArgs {
     /// Items carrying this tag; repeat to require several.
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Latest version stored at or after this RFC 3339 time.
+    /// Latest version stored at or after WHEN (RFC 3339, or `@OFFSET`: that record's time).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Latest version stored before this RFC 3339 time.
+    /// Latest version stored before WHEN (RFC 3339, or `@OFFSET`).
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
     /// At most this many results.
@@ -57,27 +58,32 @@ pub struct QueryArgs {
     /// Add each item's data to its line.
     #[arg(long)]
     pub with_data: bool,
+    #[command(flatten)]
+    pub when: AsOfArg,
 }
 
-/// Parses an RFC 3339 time into microseconds since the epoch.
-pub(crate) fn parse_time(flag: &str, text: &str) -> Result<u64, CliError> {
-    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
-        CliError::invalid(format!("{flag} {text:?} is not an RFC 3339 time (like 2026-11-25T10:00:00Z): {e}"))
-    })?;
-    u64::try_from(time.timestamp_micros()).map_err(|_| CliError::invalid(format!("{flag} {text:?} is before 1970")))
+/// Parses a `--since`/`--until` WHEN: an RFC 3339 time, or `@OFFSET`
+/// meaning the time that record was stored.
+pub(crate) fn parse_time(store: &Store, flag: &str, text: &str) -> Result<u64, CliError> {
+    let when: AsOf = text.parse().map_err(|e: crate::Error| CliError::invalid(format!("{flag}: {e}")))?;
+    match when {
+        AsOf::Time { timestamp_us } => Ok(timestamp_us),
+        AsOf::Offset(offset) => Ok(store.log().read(offset)?.timestamp_us),
+    }
 }
 
 pub(crate) fn run(args: QueryArgs, context: &Context) -> Result<(), CliError> {
+    let store = context.open_read()?;
     let query = Query {
         item_type: args.item_type,
         source: args.source,
         tags: args.tags,
-        since_us: args.since.as_deref().map(|t| parse_time("--since", t)).transpose()?,
-        until_us: args.until.as_deref().map(|t| parse_time("--until", t)).transpose()?,
+        since_us: args.since.as_deref().map(|t| parse_time(&store, "--since", t)).transpose()?,
+        until_us: args.until.as_deref().map(|t| parse_time(&store, "--until", t)).transpose()?,
         limit: args.limit,
         offset: args.offset,
     };
-    let store = context.open_read()?;
+    let store = store.at_or_latest(args.when.as_of)?;
     let mut out = stdout();
     if args.count {
         let count = store.count(&query)?;

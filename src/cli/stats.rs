@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{CliError, Context, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, stdout, write_json_line};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -23,11 +23,14 @@ Examples:
 /// counts are kept by the views, so this is instant on any store size.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
-pub struct StatsArgs {}
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub when: AsOfArg,
+}
 
-pub(crate) fn run(_args: StatsArgs, context: &Context) -> Result<(), CliError> {
+pub(crate) fn run(args: StatsArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
-    let stats = store.stats();
+    let stats = store.at_or_latest(args.when.as_of)?.stats();
     let mut out = stdout();
     if context.json {
         write_json_line(&mut out, &stats)?;

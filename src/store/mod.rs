@@ -10,6 +10,9 @@
 //! Visibility: a write is applied to the views before its fdatasync
 //! completes, so a concurrent reader in this process may see it a moment
 //! before it is acknowledged. It is never acknowledged before it is durable.
+//! A read that needs the write's record from the log waits for that
+//! fdatasync (see `Store::read_record`); answers from the views alone
+//! (query hits, counts, history, stats) do not wait.
 
 pub mod codec;
 mod item;
@@ -31,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
-use crate::log::Log;
+use crate::log::{Log, Record};
 use views::{Views, checkpoint};
 
 /// Name of the log folder inside the data directory.
@@ -123,6 +126,24 @@ impl Store {
         None
     }
 
+    /// Reads the record at `offset` that the views point to.
+    ///
+    /// Views are applied before a write's fdatasync, so that concurrent
+    /// writers can plan against them and share one fdatasync. Under
+    /// `SyncMode::Always`, though, the log shows a record to readers only
+    /// once it is durable: without this wait, a read (or a writer's dedup
+    /// check) racing a put of the same item failed with `OffsetNotFound` for
+    /// a record the views already named. Waiting joins the group commit, so
+    /// it costs at most the fdatasync the writer is waiting for anyway. In
+    /// the other sync modes the log shows records as soon as they are
+    /// written, and `wait_durable` returns at once.
+    pub(crate) fn read_record(&self, offset: u64, position_bytes: u64) -> Result<Record> {
+        if offset >= self.log.next_offset() {
+            self.log.wait_durable(offset + 1)?;
+        }
+        Ok(self.log.read_hinted(offset, position_bytes)?)
+    }
+
     pub(crate) fn read_views(&self) -> RwLockReadGuard<'_, Views> {
         self.views.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -134,10 +155,11 @@ impl Store {
     pub(crate) fn note_records_written(&self, count: u64) {
         let interval = self.options.checkpoint_interval_records;
         let total = self.records_since_checkpoint.fetch_add(count, Ordering::Relaxed) + count;
-        if interval > 0 && total >= interval {
-            if let Err(error) = self.checkpoint() {
-                tracing::warn!(%error, "periodic checkpoint failed; the next open replays more of the log");
-            }
+        if interval > 0
+            && total >= interval
+            && let Err(error) = self.checkpoint()
+        {
+            tracing::warn!(%error, "periodic checkpoint failed; the next open replays more of the log");
         }
     }
 }
@@ -208,10 +230,11 @@ fn replay(views: &mut Views, log: &Log) -> Result<()> {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if !self.options.read_only && self.records_since_checkpoint.load(Ordering::Relaxed) > 0 {
-            if let Err(error) = self.checkpoint() {
-                tracing::warn!(%error, "checkpoint on close failed; the next open replays the log");
-            }
+        if !self.options.read_only
+            && self.records_since_checkpoint.load(Ordering::Relaxed) > 0
+            && let Err(error) = self.checkpoint()
+        {
+            tracing::warn!(%error, "checkpoint on close failed; the next open replays the log");
         }
     }
 }

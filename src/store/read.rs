@@ -231,7 +231,7 @@ impl Store {
             };
             *entry.ok_or_else(|| Error::DatasetNotFound { name: name.to_string(), version })?
         };
-        let record = self.log.read_hinted(entry.offset, entry.position_bytes)?;
+        let record = self.read_record(entry.offset, entry.position_bytes)?;
         let dataset: DatasetRecord =
             codec::decode_json(&record.payload).map_err(|detail| Error::BadRecord { offset: entry.offset, detail })?;
         Ok(Dataset {
@@ -272,7 +272,17 @@ impl Store {
     /// An item version's metadata as a JSON object, with `data` when asked
     /// (JSON data as a value; bytes as `data_base64`).
     pub fn item_json(&self, id: &str, version: Option<u32>, with_data: bool) -> Result<serde_json::Value> {
-        let meta = self.metadata(id, version)?;
+        self.item_json_at(id, version, with_data, LATEST)
+    }
+
+    pub(crate) fn item_json_at(
+        &self,
+        id: &str,
+        version: Option<u32>,
+        with_data: bool,
+        bound: u64,
+    ) -> Result<serde_json::Value> {
+        let meta = self.metadata_at(id, version, bound)?;
         let mut object = serde_json::to_value(&meta).map_err(|e| Error::invalid(e.to_string()))?;
         if with_data {
             let data = self.get_version(id, meta.version)?;
@@ -475,7 +485,7 @@ impl Store {
     }
 
     fn read_put<T>(&self, event: &ItemEvent, f: impl FnOnce(codec::PutRecord<'_>, u8) -> Result<T>) -> Result<T> {
-        let record = self.log.read_hinted(event.offset, event.position_bytes.into())?;
+        let record = self.read_record(event.offset, event.position_bytes.into())?;
         let put = codec::decode_put_like(record.kind, &record.payload)
             .map_err(|detail| Error::BadRecord { offset: event.offset, detail })?;
         f(put, record.flags)

@@ -252,7 +252,7 @@ impl Store {
     }
 
     fn stored_content_key(&self, offset: u64, position_bytes: u64) -> Result<ContentKey> {
-        let record = self.log.read_hinted(offset, position_bytes)?;
+        let record = self.read_record(offset, position_bytes)?;
         let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
         Ok(ContentKey {
             data_kind: put.data_kind as u8,

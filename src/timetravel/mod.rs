@@ -146,6 +146,11 @@ impl StoreAt<'_> {
         self.store.metadata_at(id, version, self.bound)
     }
 
+    /// An item version's metadata as a JSON object, with `data` when asked.
+    pub fn item_json(&self, id: &str, version: Option<u32>, with_data: bool) -> Result<serde_json::Value> {
+        self.store.item_json_at(id, version, with_data, self.bound)
+    }
+
     /// The item's history up to then.
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
         self.store.history_at(id, self.bound)
