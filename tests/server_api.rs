@@ -86,6 +86,10 @@ fn items_round_trip_through_every_item_route() -> TestResult {
         assert_eq!(hits.as_array().map(Vec::len), Some(1));
         let (_, none) = json_of(http.get(server.url("/v1/query?tag=raw_data&tag=priority_high")).send().await?).await?;
         assert_eq!(none, json!([]), "v2 dropped priority_high; tags are all-of");
+        let (status, found) = json_of(http.get(server.url("/v1/search?q=tags:raw_data")).send().await?).await?;
+        assert_eq!((status, found[0]["id"].clone()), (200, json!("s1")));
+        let (status, error) = json_of(http.get(server.url("/v1/search?q=type:(")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")));
         let ndjson = http.get(server.url("/v1/query?type=sensor_reading")).header("accept", "application/x-ndjson").send().await?;
         assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
         assert_eq!(ndjson.text().await?.lines().count(), 1);

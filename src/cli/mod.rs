@@ -18,6 +18,7 @@ mod log;
 mod put;
 mod query;
 mod restore;
+mod search;
 mod serve;
 mod stats;
 mod verify;
@@ -88,6 +89,7 @@ pub enum Command {
     Lineage(history::LineageArgs),
     Delete(delete::DeleteArgs),
     Query(query::QueryArgs),
+    Search(search::SearchArgs),
     Import(import::ImportArgs),
     Export(export::ExportArgs),
     #[command(subcommand)]
@@ -236,6 +238,7 @@ fn dispatch(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Lineage(args) => history::run_lineage(args, context),
         Command::Delete(args) => delete::run(args, context),
         Command::Query(args) => query::run(args, context),
+        Command::Search(args) => search::run(args, context),
         Command::Import(args) => import::run(args, context),
         Command::Export(args) => export::run(args, context),
         Command::Dataset(command) => dataset::run(command, context),

@@ -182,6 +182,22 @@ pub async fn get_query(
     Ok(list_response(&headers, metas))
 }
 
+/// `GET /v1/search?q=&limit=&as_of=`: tantivy query syntax, best match first.
+pub async fn get_search(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    params.only(&["q", "limit", "as_of"])?;
+    let query = params.get("q").ok_or_else(|| ApiError::bad_request("q (the query) is required"))?.to_string();
+    let limit = params.number::<usize>("limit")?.unwrap_or(20);
+    let as_of = params.as_of()?;
+    Counters::add(&state.counters.queries, 1);
+    let found = blocking(&state, move |store| store.at_or_latest(as_of)?.search(&query, limit)).await?;
+    Ok(list_response(&headers, found))
+}
+
 /// A JSON array, or NDJSON when the client asks for `application/x-ndjson`.
 pub fn list_response<T: serde::Serialize>(headers: &HeaderMap, items: Vec<T>) -> Response {
     let wants_ndjson =

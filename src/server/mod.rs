@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/items/{id}/history", get(items::get_history))
         .route("/v1/items/{id}/lineage", get(items::get_lineage))
         .route("/v1/query", get(items::get_query))
+        .route("/v1/search", get(items::get_search))
         .route("/v1/datasets", get(datasets::list_datasets))
         .route("/v1/datasets/{name}", put(datasets::put_dataset).get(datasets::get_dataset))
         .route("/v1/consumers/{group}/commit", post(stream::commit))

@@ -191,6 +191,12 @@ impl StoreAt<'_> {
         self.store.lineage_at(id, direction, depth, self.bound)
     }
 
+    /// Full-text and field search over the versions current then.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<ItemMeta>> {
+        let bound = (self.bound != u64::MAX).then_some(self.bound);
+        self.store.search(query, limit, bound)
+    }
+
     /// Counts as they were then.
     pub fn stats(&self) -> StoreStats {
         self.store.stats_at(self.bound)
