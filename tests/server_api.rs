@@ -237,6 +237,33 @@ fn a_follower_sees_every_record_in_order_and_groups_resume_after_restart() -> Te
 }
 
 #[test]
+fn compaction_over_http_prunes_and_reports() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        for value in 0..4 {
+            let body = json!({"data": {"v": value}, "metadata": {"type": "t"}});
+            http.put(server.url("/v1/items/x")).json(&body).send().await?.error_for_status()?;
+        }
+        let (status, report) =
+            json_of(http.post(server.url("/v1/admin/compact")).json(&json!({"max_versions": 1})).send().await?).await?;
+        assert_eq!((status, report["records_dropped"]["max_versions"].clone()), (200, json!(3)));
+        let (status, error) = json_of(http.get(server.url("/v1/items/x?version=1")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (404, json!("not_found")));
+        assert!(error["error"].as_str().is_some_and(|e| e.contains("pruned")), "{error}");
+        let latest = http.get(server.url("/v1/items/x")).send().await?.json::<Value>().await?;
+        assert_eq!(latest, json!({"v": 3}));
+        let (status, _) =
+            json_of(http.post(server.url("/v1/admin/compact")).json(&json!({"max_versions": 0})).send().await?).await?;
+        assert_eq!(status, 400, "a policy that would drop every version is refused");
+        let metrics = http.get(server.url("/metrics")).send().await?.text().await?;
+        assert!(metrics.contains("recstore_compactions_total 1"), "{metrics}");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+#[test]
 fn concurrent_clients_lose_no_acknowledged_write() -> TestResult {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), &[])?;

@@ -8,6 +8,7 @@
 //! treat a missing data directory as an empty store; write commands take the
 //! write lock and fail with exit code 5 naming the holder's pid.
 
+mod compact;
 mod dataset;
 mod delete;
 mod export;
@@ -98,6 +99,7 @@ pub enum Command {
     Stats(stats::StatsArgs),
     Verify(verify::VerifyArgs),
     Restore(restore::RestoreArgs),
+    Compact(compact::CompactArgs),
     Serve(serve::ServeArgs),
 }
 
@@ -246,6 +248,7 @@ fn dispatch(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Stats(args) => stats::run(args, context),
         Command::Verify(args) => verify::run(args, context),
         Command::Restore(args) => restore::run(args, context),
+        Command::Compact(args) => compact::run(args, context),
         Command::Serve(args) => serve::run(args, context),
     }
 }

@@ -4,13 +4,16 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiResult;
-use super::params::Params;
-use super::state::{AppState, blocking};
+use super::error::{ApiError, ApiResult};
+use super::params::{Params, json_body};
+use super::state::{AppState, Counters, blocking};
+use crate::compaction::Policy;
 use crate::log::FSYNC_BUCKETS_US;
 
 /// `GET /healthz`: 200 while the server runs (no token needed).
@@ -25,6 +28,42 @@ pub async fn stats(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Ap
     let as_of = params.as_of()?;
     let stats = blocking(&state, move |store| Ok(store.at_or_latest(as_of)?.stats())).await?;
     Ok(Json(stats).into_response())
+}
+
+/// The body of `POST /v1/admin/compact`; every field optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompactBody {
+    max_versions: Option<u32>,
+    retention_days: Option<u32>,
+    before: Option<String>,
+    #[serde(default)]
+    expire: bool,
+    #[serde(default)]
+    purge: bool,
+}
+
+/// `POST /v1/admin/compact`: runs a compaction (defaults: 5 versions, 30
+/// days) and returns its report. Writers keep working meanwhile.
+pub async fn compact(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+    let body: CompactBody = match &body {
+        Ok(bytes) if bytes.is_empty() => CompactBody::default(),
+        _ => json_body(body)?,
+    };
+    let mut policy = Policy::default().expire(body.expire).purge(body.purge);
+    if let Some(days) = body.retention_days {
+        policy = policy.retention_days(days);
+    }
+    if let Some(before) = &body.before {
+        policy = policy.cutoff_us(Some(crate::store::parse_time(before)?));
+    }
+    if let Some(versions) = body.max_versions {
+        policy = policy.max_versions(Some(versions));
+    }
+    policy.validate().map_err(ApiError::bad_request)?;
+    let report = blocking(&state, move |store| store.compact(policy)).await?;
+    Counters::add(&state.counters.compactions, 1);
+    Ok(Json(report).into_response())
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -103,7 +103,7 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
     Ok(())
 }
 
-/// Every route. Live log streams are exempt from the request timeout.
+/// Every route. Live log streams and compaction are exempt from the request timeout.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS);
     let api = Router::new()
@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/v1/log", get(stream::get_log))
+        .route("/v1/admin/compact", post(admin::compact))
         .route("/healthz", get(admin::healthz))
         .fallback(|| async { ApiError::with_status(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))

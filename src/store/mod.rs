@@ -121,11 +121,6 @@ impl Store {
         self.checkpoint()
     }
 
-    /// Offset before which as-of reads are no longer exact, once compaction ran.
-    pub(crate) fn compaction_horizon_offset(&self) -> Option<u64> {
-        None
-    }
-
     /// Reads the record at `offset` that the views point to.
     ///
     /// Views are applied before a write's fdatasync, so that concurrent

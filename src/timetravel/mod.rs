@@ -109,9 +109,11 @@ impl Store {
 
     /// As-of reads are exact only after the compaction horizon.
     fn check_horizon(&self, as_of: AsOf, bound: u64) -> Result<()> {
-        match self.compaction_horizon_offset() {
-            Some(horizon) if bound < horizon => Err(Error::invalid(format!(
-                "as-of {as_of} is before the compaction horizon at offset {horizon}: older history was compacted"
+        match self.compaction_horizon() {
+            Some((offset, timestamp_us)) if bound < offset => Err(Error::invalid(format!(
+                "as-of {as_of} is before the compaction horizon (offset @{offset}, {}): older history was compacted; \
+                 read at or after the horizon",
+                crate::store::format_timestamp(timestamp_us)
             ))),
             _ => Ok(()),
         }

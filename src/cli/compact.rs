@@ -1,0 +1,77 @@
+//! `recstore compact`: apply retention by rewriting sealed segments.
+
+use std::io::Write;
+
+use clap::Args;
+
+use super::query::parse_time;
+use super::{CliError, Context, stdout, write_json_line};
+use crate::compaction::Policy;
+
+const AFTER_HELP: &str = "\
+Examples:
+  recstore compact                              # the defaults: 5 versions per item, 30 days of history
+  recstore compact --max-versions 2 --retention-days 7
+  recstore compact --before 2026-11-01T00:00:00Z --expire   # the old store's cleanup: also drop stale live items
+  recstore compact --purge                      # leave no audit stubs behind
+
+Dropped versions leave metadata-only audit stubs (unless --purge): history and lineage still show them,
+and reading their data says they were pruned. Offsets of surviving records never change.";
+
+/// Apply retention: drop old versions and history, keep offsets.
+///
+/// Seals the active segment, then rewrites every sealed segment that holds
+/// something to drop. Writers and readers keep working meanwhile. Prints
+/// bytes reclaimed and records dropped by reason. As-of reads before the
+/// resulting horizon fail with an error naming it.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct CompactArgs {
+    /// Keep history of the last N days (default 30).
+    #[arg(long, value_name = "N", conflicts_with = "before")]
+    pub retention_days: Option<u32>,
+    /// Drop history that ended before WHEN (RFC 3339, or `@OFFSET`: that record's time).
+    #[arg(long, value_name = "WHEN")]
+    pub before: Option<String>,
+    /// Keep at most N versions of each item (default 5).
+    #[arg(long, value_name = "N")]
+    pub max_versions: Option<u32>,
+    /// Also drop live items whose latest version is older than the cutoff.
+    #[arg(long)]
+    pub expire: bool,
+    /// Leave no audit stubs for what is dropped.
+    #[arg(long)]
+    pub purge: bool,
+}
+
+pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> {
+    let store = context.open_write()?;
+    let mut policy = Policy::default().expire(args.expire).purge(args.purge);
+    if let Some(days) = args.retention_days {
+        policy = policy.retention_days(days);
+    }
+    if let Some(before) = &args.before {
+        policy = policy.cutoff_us(Some(parse_time(&store, "--before", before)?));
+    }
+    if let Some(versions) = args.max_versions {
+        policy = policy.max_versions(Some(versions));
+    }
+    policy.validate().map_err(CliError::invalid)?;
+    let report = store.compact(policy)?;
+    let mut out = stdout();
+    if context.json {
+        write_json_line(&mut out, &report)?;
+    } else {
+        writeln!(
+            out,
+            "compacted {} segments: {} bytes reclaimed, {} records dropped ({} stubs written) in {} ms",
+            report.segments_rewritten,
+            report.bytes_reclaimed(),
+            report.records_dropped.total(),
+            report.stubs_written,
+            report.duration().as_millis(),
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
