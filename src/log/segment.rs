@@ -57,18 +57,32 @@ pub(crate) struct IndexBuilder {
 
 impl IndexBuilder {
     pub fn observe(&mut self, position_bytes: u64, frame: &Frame<'_>) {
+        let last_timestamp_us = frame.records().last().map_or(frame.first_timestamp_us, |r| r.timestamp_us);
+        self.observe_span(
+            position_bytes,
+            frame.first_offset,
+            frame.first_timestamp_us,
+            frame.last_offset,
+            last_timestamp_us,
+        );
+    }
+
+    /// Like `observe`, for a frame whose span the caller already knows: the
+    /// append path, which would otherwise decode (and checksum) its own frame again.
+    pub fn observe_span(
+        &mut self,
+        position_bytes: u64,
+        first_offset: u64,
+        first_timestamp_us: u64,
+        last_offset: u64,
+        last_timestamp_us: u64,
+    ) {
         let due = self.entries.last().is_none_or(|e| position_bytes - e.position_bytes >= INDEX_INTERVAL_BYTES);
         if due {
-            self.entries.push(IndexEntry {
-                offset: frame.first_offset,
-                timestamp_us: frame.first_timestamp_us,
-                position_bytes,
-            });
+            self.entries.push(IndexEntry { offset: first_offset, timestamp_us: first_timestamp_us, position_bytes });
         }
-        self.last_offset = Some(frame.last_offset);
-        if let Some(last) = frame.records().last() {
-            self.last_timestamp_us = last.timestamp_us;
-        }
+        self.last_offset = Some(last_offset);
+        self.last_timestamp_us = last_timestamp_us;
     }
 
     pub fn finish(self, base_offset: u64, segment_size_bytes: u64) -> Option<SegmentIndex> {
