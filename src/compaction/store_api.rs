@@ -201,10 +201,10 @@ impl BackgroundCompaction {
 impl Drop for BackgroundCompaction {
     fn drop(&mut self) {
         drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("the background compaction thread panicked");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the background compaction thread panicked");
         }
     }
 }

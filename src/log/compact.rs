@@ -346,10 +346,10 @@ fn remove_if_present(path: &Path) -> Result<(), LogError> {
 /// Best-effort removal of a half-written file; one left behind is removed
 /// by the next compaction and ignored by everything else.
 fn discard(path: &Path) {
-    if let Err(error) = std::fs::remove_file(path) {
-        if error.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(path = %path.display(), %error, "could not remove a partly written compaction file");
-        }
+    if let Err(error) = std::fs::remove_file(path)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), %error, "could not remove a partly written compaction file");
     }
 }
 

@@ -109,10 +109,10 @@ impl Views {
                 continue;
             }
             for (index, fate) in scratch.fates.iter().enumerate() {
-                if let Some(reason) = *fate {
-                    if changes(&self.row(item_no).events[index], *fate, false) {
-                        self.mark_pruned(item_no, index, reason);
-                    }
+                if let Some(reason) = *fate
+                    && changes(&self.row(item_no).events[index], *fate, false)
+                {
+                    self.mark_pruned(item_no, index, reason);
                 }
             }
         }
