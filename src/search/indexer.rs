@@ -225,6 +225,8 @@ impl Indexer {
     /// Commits everything applied, with the cursor as payload, and makes it
     /// searchable. Returns what is now searchable.
     pub(crate) fn commit(&mut self) -> Result<Cursor> {
+        let started = std::time::Instant::now();
+        let pending = self.pending_ops;
         let payload = super::open::Payload::new(self.cursor, self.options).encode();
         let mut prepared = self.writer.prepare_commit().map_err(view_error("prepare commit"))?;
         prepared.set_payload(&payload);
@@ -234,6 +236,12 @@ impl Indexer {
         self.uncommitted.clear();
         self.pending_ops = 0;
         self.committed = self.cursor;
+        tracing::debug!(
+            ops = pending,
+            elapsed_ms = started.elapsed().as_millis(),
+            next_offset = self.cursor.next_offset,
+            "search index committed"
+        );
         Ok(self.cursor)
     }
 
