@@ -487,3 +487,57 @@ fn check_answers_as_of(reader: &Store, model: &Model, reader_next: u64) -> TestR
     }
     Ok(())
 }
+
+#[test]
+fn compaction_leaves_searches_after_the_horizon_equal_and_refuses_those_before() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let saved = tempfile::tempdir()?;
+    let mut model = Model::default();
+    let mut rng = Lcg(12);
+    let ids: Vec<String> = (0..20).map(|n| format!("item_{n}")).collect();
+    {
+        let store = Store::open(dir.path(), options())?;
+        for id in &ids {
+            model.put(&store, id, &mut rng)?;
+        }
+        // The index's last covered record must survive compaction, or the
+        // catch-up below would be a rebuild.
+        model.put(&store, "anchor", &mut rng)?;
+    }
+    copy_dir(&dir.path().join(SEARCH_DIR_NAME), saved.path())?;
+    let (before, horizon) = {
+        let store = Store::open(dir.path(), options())?;
+        for id in &ids {
+            model.put(&store, id, &mut rng)?;
+        }
+        store.compact(recstore::compaction::Policy::keep_everything().max_versions(Some(1)))?;
+        let (horizon, _) = store.compaction_horizon().ok_or("compaction pruned the first versions")?;
+        let error = store.search("*", 10, Some(horizon - 1)).expect_err("before the horizon");
+        assert!(matches!(error, Error::InvalidInput { .. }), "{error}");
+        model.put(&store, "item_3", &mut rng)?;
+        let next_offset = store.log().next_offset();
+        for (query, matches) in queries() {
+            assert_eq!(hits(&store, &query, None)?, model.expected(next_offset, &matches), "{query:?}");
+        }
+        (answers(&store, &[horizon, next_offset])?, horizon)
+    };
+    let next_offset = model.versions.iter().map(|v| v.from_offset + 1).max().unwrap_or(0);
+    // An older index catches up across the compaction: it meets pruned puts
+    // (now audit stubs) when their versions end.
+    std::fs::remove_dir_all(dir.path().join(SEARCH_DIR_NAME))?;
+    copy_dir(saved.path(), &dir.path().join(SEARCH_DIR_NAME))?;
+    let caught_up_doc_count = {
+        let store = Store::open(dir.path(), options())?;
+        assert!(matches!(store.search_index()?.open_outcome(), OpenOutcome::CaughtUp { .. }));
+        assert_eq!(answers(&store, &[horizon, next_offset])?, before);
+        store.search_index()?.doc_count()
+    };
+    // A rebuild after compaction never sees the pruned versions; the caught
+    // up index dropped them too, so the two hold the same documents.
+    std::fs::remove_dir_all(dir.path().join(SEARCH_DIR_NAME))?;
+    let store = Store::open(dir.path(), options())?;
+    assert_eq!(answers(&store, &[horizon, next_offset])?, before);
+    assert_eq!(store.search_index()?.doc_count(), caught_up_doc_count);
+    assert_eq!(caught_up_doc_count, (ids.len() + 2) as u64, "latest versions, the anchor and item_3's third");
+    Ok(())
+}

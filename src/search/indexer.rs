@@ -279,7 +279,7 @@ impl Indexer {
             self.writer.delete_term(Term::from_field_text(self.fields.key, &schema::key(id, current.version)));
             self.pending_ops += 1;
             match log.read(current.from_offset) {
-                Ok(record) => {
+                Ok(record) if record.kind == kind::PUT => {
                     let record = RecordRef {
                         offset: record.offset,
                         timestamp_us: record.timestamp_us,
@@ -290,9 +290,10 @@ impl Indexer {
                     let doc = VersionDoc::from_put(record, self.options.index_data_text)?;
                     self.add(doc.to_document(&self.fields, to_offset))?;
                 }
-                // Compaction removed the put: the version is gone from the
-                // log, so it is gone from the index too, as a rebuild would have it.
-                Err(LogError::OffsetNotFound { .. }) => {
+                // Compaction pruned the put (an audit stub now holds its
+                // offset) or purged it (a gap): the version is gone from the
+                // log, so it goes from the index too, as a rebuild would have it.
+                Ok(_) | Err(LogError::OffsetNotFound { .. }) => {
                     tracing::debug!(id, version = current.version, "superseded version no longer in the log");
                 }
                 Err(error) => return Err(error.into()),

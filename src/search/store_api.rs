@@ -39,7 +39,8 @@ impl Store {
     /// best first, as of next-offset `as_of_next_offset`. The default is the
     /// point the store's other reads answer for, so latest versions of live
     /// items, including every write acknowledged before the call: it first
-    /// waits for the index to cover them.
+    /// waits for the index to cover them. A point before the compaction
+    /// horizon is refused, as for every as-of read.
     pub fn search(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<ItemMeta>> {
         self.search_hits(query, limit, as_of_next_offset)?
             .into_iter()
@@ -57,6 +58,17 @@ impl Store {
         let log_next = self.log().next_offset();
         let now = self.read_views().state.next_offset.min(log_next);
         let bound = as_of_next_offset.unwrap_or(now);
+        if let Some((horizon_offset, horizon_us)) = self.compaction_horizon()
+            && bound < horizon_offset
+        {
+            // The index may still hold versions compaction dropped (it is
+            // not rewritten), and a rebuilt one would not: neither is exact.
+            return Err(Error::invalid(format!(
+                "search as of next offset {bound} is before the compaction horizon (offset @{horizon_offset}, {}): \
+                 older history was compacted; search at or after the horizon",
+                crate::store::format_timestamp(horizon_us)
+            )));
+        }
         index.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
         index.search(query, limit, Some(bound))
     }
