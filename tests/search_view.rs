@@ -446,7 +446,10 @@ fn a_read_only_store_uses_the_index_on_disk_or_builds_one_in_memory() -> TestRes
     std::fs::remove_dir_all(dir.path().join(SEARCH_DIR_NAME))?;
     let store = Store::open(dir.path(), options().read_only(true))?;
     assert!(matches!(store.search_index()?.open_outcome(), OpenOutcome::InMemory { .. }));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(store.search_index()?.indexed_records_since_open(), 0, "built only when a search needs it");
     assert_eq!(answers(&store, &bounds_of(next_offset))?, before);
+    assert_eq!(store.search_index()?.indexed_records_since_open(), next_offset);
     assert!(!dir.path().join(SEARCH_DIR_NAME).exists(), "a read-only store writes nothing");
     Ok(())
 }

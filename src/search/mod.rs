@@ -102,7 +102,18 @@ pub enum OpenOutcome {
 pub struct SearchIndex {
     shared: Arc<Shared>,
     outcome: OpenOutcome,
-    follower: Option<JoinHandle<()>>,
+    follower: Mutex<Follower>,
+}
+
+/// The thread that moves the index forward, if there is one.
+enum Follower {
+    /// A read-only index on disk: it covers what it covers.
+    Fixed,
+    /// An index in memory for a read-only store, built on the first search:
+    /// every read command of the CLI opens a read-only store, and most of
+    /// them never search.
+    Pending(Box<indexer::Indexer>),
+    Running(JoinHandle<()>),
 }
 
 /// What the follower thread and searchers share.
@@ -166,12 +177,16 @@ impl SearchIndex {
         let follower = match writer {
             Some(writer) => {
                 let indexer = indexer::Indexer::new(writer, reader, fields, options, committed, dir)?;
-                Some(follow::spawn(Arc::clone(&shared), indexer)?)
+                if matches!(outcome, OpenOutcome::InMemory { .. }) {
+                    Follower::Pending(Box::new(indexer))
+                } else {
+                    Follower::Running(follow::spawn(Arc::clone(&shared), indexer)?)
+                }
             }
-            None => None,
+            None => Follower::Fixed,
         };
         tracing::debug!(?outcome, "search index open");
-        Ok(Self { shared, outcome, follower })
+        Ok(Self { shared, outcome, follower: Mutex::new(follower) })
     }
 
     /// Searches with tantivy query syntax, as of next-offset
@@ -183,7 +198,8 @@ impl SearchIndex {
         let parsed = query::parse(&self.shared.parser, query)?;
         let indexed_next = self.indexed_next_offset();
         let log_next = self.shared.log.upgrade().map_or(indexed_next, |log| log.next_offset());
-        let latest = if self.follower.is_some() { log_next } else { log_next.min(indexed_next) };
+        let fixed = matches!(*self.lock_follower(), Follower::Fixed);
+        let latest = if fixed { log_next.min(indexed_next) } else { log_next };
         let bound = as_of_next_offset.unwrap_or(latest);
         self.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
         let filtered = query::as_of(parsed, &self.shared.fields, bound);
@@ -194,6 +210,7 @@ impl SearchIndex {
     /// after `timeout` (or at once if the follower has stopped).
     pub fn wait_for(&self, next_offset: u64, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        let can_move = next_offset <= self.indexed_next_offset() || self.start_following()?;
         let mut progress = self.shared.lock_progress();
         loop {
             if progress.searchable_next >= next_offset {
@@ -203,7 +220,7 @@ impl SearchIndex {
                 return Err(Error::View { what: "search index", detail: format!("indexing stopped: {failure}") });
             }
             let now = Instant::now();
-            if self.follower.is_none() || now >= deadline {
+            if !can_move || now >= deadline {
                 return Err(Error::View {
                     what: "search index",
                     detail: format!(
@@ -224,6 +241,27 @@ impl SearchIndex {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
+    }
+
+    /// Starts a pending follower; false if the index cannot move.
+    fn start_following(&self) -> Result<bool> {
+        let mut follower = self.lock_follower();
+        match std::mem::replace(&mut *follower, Follower::Fixed) {
+            Follower::Fixed => Ok(false),
+            Follower::Running(thread) => {
+                *follower = Follower::Running(thread);
+                Ok(true)
+            }
+            Follower::Pending(indexer) => {
+                tracing::debug!("building the read-only store's search index in memory");
+                *follower = Follower::Running(follow::spawn(Arc::clone(&self.shared), *indexer)?);
+                Ok(true)
+            }
+        }
+    }
+
+    fn lock_follower(&self) -> MutexGuard<'_, Follower> {
+        self.follower.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Searches see every record below this offset.
@@ -255,8 +293,9 @@ impl Drop for SearchIndex {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
         self.shared.wake.notify_one();
-        if let Some(follower) = self.follower.take()
-            && follower.join().is_err()
+        let follower = std::mem::replace(&mut *self.lock_follower(), Follower::Fixed);
+        if let Follower::Running(thread) = follower
+            && thread.join().is_err()
         {
             tracing::error!("search follower thread panicked");
         }
