@@ -2,7 +2,7 @@
 //! segments while every surviving record keeps its offset.
 //!
 //! Owns the retention policy ([`retention`], pure), the worker that runs one
-//! compaction ([`worker`]: seal, plan, record, rewrite) and the store API
+//! compaction (`worker`: seal, plan, record, rewrite) and the store API
 //! ([`Store::compact`](crate::Store::compact), background runs, the
 //! horizon). It relies on two seams it does not own: the views apply
 //! compaction records and audit stubs (`store::views::prune`), and the log
