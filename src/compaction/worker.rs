@@ -9,7 +9,7 @@
 //! per chunk of items and per record, the views' write lock to apply the
 //! record and to refresh read hints after each segment swap.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::time::Instant;
 
 use super::retention::Policy;
@@ -18,16 +18,18 @@ use crate::error::{Error, Result};
 use crate::log::{DirGuard, LogError, NewRecord, RecordAction, RecordRef, SegmentPlanner, SegmentRewrite};
 use crate::store::Store;
 use crate::store::codec::{self, CompactionRecord, DatasetRecord, DeleteRecord, StubTrailer, kind};
-use crate::store::views::Views;
 use crate::store::views::prune::PruneCount;
+use crate::store::views::{ItemEvent, Views};
 
 /// Items planned per hold of the views' read lock, so writers applying
 /// records wait for one chunk at most, not for the whole plan.
 const PLAN_CHUNK_ITEMS: usize = 16_384;
 
-/// What a record found in a rewritten segment is, for refreshing its read hint.
-enum HintKey {
-    Item(Box<str>),
+/// What a record of the segment being planned is, for refreshing its read
+/// hint after a rewrite. Item numbers are stable while a compaction runs:
+/// only a compaction record renumbers items.
+enum HintTarget {
+    Item(u32),
     Dataset(String),
 }
 
@@ -49,11 +51,12 @@ pub(super) fn compact(store: &Store, policy: Policy) -> Result<CompactionReport>
         append_record(store, &CompactionRecord { policy, eligible_end, horizon_offset, horizon_timestamp_us })?;
     }
     let horizon_offset = store.read_views().state.compaction_horizon.map_or(0, |(offset, _)| offset);
-    let mut planner = Planner { store, horizon_offset, hint_keys: HashMap::new() };
+    let mut planner = Planner { store, horizon_offset, hints: Vec::new() };
     let pass = store.log().compact_sealed(eligible_end, &mut planner)?;
-    if !pass.rewrites.is_empty() {
-        // A fresh checkpoint, so the next open need not replay (or, after a
-        // purge, rebuild) what this compaction changed.
+    if pass.rewrites.iter().any(|rewrite| rewrite.records_dropped > 0) {
+        // A checkpoint whose last record was purged no longer matches the
+        // log, and the next open would rebuild the views from scratch; a
+        // fresh one avoids that. Stubs keep every checkpoint valid.
         store.checkpoint()?;
     }
     Ok(CompactionReport::new(policy, eligible_end, &count, &pass, store.compaction_horizon(), started.elapsed()))
@@ -114,21 +117,21 @@ fn append_record(store: &Store, record: &CompactionRecord) -> Result<()> {
 struct Planner<'a> {
     store: &'a Store,
     horizon_offset: u64,
-    /// What each record of the current segment is, by offset.
-    hint_keys: HashMap<u64, HintKey>,
+    /// What each item or dataset record of the current segment is, in offset order.
+    hints: Vec<(u64, HintTarget)>,
 }
 
 impl SegmentPlanner for Planner<'_> {
     fn begin_segment(&mut self, _base_offset: u64) {
-        self.hint_keys.clear();
+        self.hints.clear();
     }
 
     fn decide(&mut self, record: &RecordRef<'_>) -> RecordAction {
-        decide_record(self.store, record, self.horizon_offset, &mut self.hint_keys)
+        decide_record(self.store, record, self.horizon_offset, &mut self.hints)
     }
 
     fn swapped(&mut self, rewrite: &SegmentRewrite) {
-        refresh_hints(self.store, rewrite, &mut self.hint_keys);
+        refresh_hints(self.store, rewrite, &self.hints);
     }
 }
 
@@ -140,44 +143,40 @@ fn decide_record(
     store: &Store,
     record: &RecordRef<'_>,
     horizon_offset: u64,
-    hint_keys: &mut HashMap<u64, HintKey>,
+    hints: &mut Vec<(u64, HintTarget)>,
 ) -> RecordAction {
-    let (id, is_put) = match record.kind {
+    let (id, is_put): (Cow<'_, str>, bool) = match record.kind {
         kind::PUT | kind::AUDIT_STUB => match codec::decode_put(record.payload) {
-            Ok(put) => (put.id.to_string(), record.kind == kind::PUT),
+            Ok(put) => (Cow::Borrowed(put.id), record.kind == kind::PUT),
             Err(_) => return RecordAction::Keep,
         },
         kind::DELETE => match codec::decode_json::<DeleteRecord>(record.payload) {
-            Ok(delete) => (delete.id, false),
+            Ok(delete) => (Cow::Owned(delete.id), false),
             Err(_) => return RecordAction::Keep,
         },
         kind::DATASET => {
             if let Ok(dataset) = codec::decode_json::<DatasetRecord>(record.payload) {
-                hint_keys.insert(record.offset, HintKey::Dataset(dataset.name));
+                hints.push((record.offset, HintTarget::Dataset(dataset.name)));
             }
             return RecordAction::Keep;
         }
         _ => return RecordAction::Keep,
     };
-    let pruned = {
+    let found = {
         let views = store.read_views();
-        match find_event(&views, &id, record.offset) {
-            Some(event) => event.stored.pruned,
-            // Only a purge removes an item record from the views, and every
-            // record a purge removes is below the horizon it set. Anything
-            // else missing from the views is not ours to delete.
-            None if record.offset < horizon_offset => return RecordAction::Drop,
-            None => {
-                tracing::warn!(
-                    offset = record.offset,
-                    id,
-                    "a record the views do not hold is above the horizon; keeping it"
-                );
-                return RecordAction::Keep;
-            }
-        }
+        find_event(&views, &id, record.offset).map(|(item_no, event)| (item_no, event.stored.pruned))
     };
-    hint_keys.insert(record.offset, HintKey::Item(id.into()));
+    let Some((item_no, pruned)) = found else {
+        // Only a purge removes an item record from the views, and every
+        // record a purge removes is below the horizon it set. Anything else
+        // missing from the views is not ours to delete.
+        if record.offset < horizon_offset {
+            return RecordAction::Drop;
+        }
+        tracing::warn!(offset = record.offset, %id, "a record the views do not hold is above the horizon; keeping it");
+        return RecordAction::Keep;
+    };
+    hints.push((record.offset, HintTarget::Item(item_no)));
     match pruned {
         Some(reason) if is_put => {
             let trailer = StubTrailer {
@@ -194,32 +193,35 @@ fn decide_record(
     }
 }
 
-fn find_event<'a>(views: &'a Views, id: &str, offset: u64) -> Option<&'a crate::store::views::ItemEvent> {
-    let events = &views.item(id)?.events;
-    events.binary_search_by_key(&offset, |e| e.offset).ok().map(|index| &events[index])
+/// The item number and event of the record at `offset`, if the views hold it.
+fn find_event<'a>(views: &'a Views, id: &str, offset: u64) -> Option<(u32, &'a ItemEvent)> {
+    let item_no = *views.ids.get(id)?;
+    let events = &views.row(item_no).events;
+    events.binary_search_by_key(&offset, |e| e.offset).ok().map(|index| (item_no, &events[index]))
 }
 
 /// Points the views' read hints at the records' new positions, so reads of
-/// survivors stay one record check instead of a frame scan.
-fn refresh_hints(store: &Store, rewrite: &SegmentRewrite, hint_keys: &mut HashMap<u64, HintKey>) {
+/// survivors stay one record check instead of a frame scan. Both lists are
+/// in offset order.
+fn refresh_hints(store: &Store, rewrite: &SegmentRewrite, hints: &[(u64, HintTarget)]) {
     let mut views = store.write_views();
+    let mut hints = hints.iter().peekable();
     for &(offset, position_bytes) in &rewrite.positions {
-        match hint_keys.remove(&offset) {
-            Some(HintKey::Item(id)) => {
-                let Some(&item_no) = views.ids.get(&id) else { continue };
-                let events = &mut views.state.items[item_no as usize].events;
+        while hints.next_if(|(hinted, _)| *hinted < offset).is_some() {}
+        let Some((_, target)) = hints.next_if(|(hinted, _)| *hinted == offset) else { continue };
+        match target {
+            HintTarget::Item(item_no) => {
+                let events = &mut views.state.items[*item_no as usize].events;
                 if let Ok(index) = events.binary_search_by_key(&offset, |e| e.offset) {
                     events[index].position_bytes = u32::try_from(position_bytes).unwrap_or(u32::MAX);
                 }
             }
-            Some(HintKey::Dataset(name)) => {
-                let Some(versions) = views.state.datasets.get_mut(&name) else { continue };
+            HintTarget::Dataset(name) => {
+                let Some(versions) = views.state.datasets.get_mut(name) else { continue };
                 if let Ok(index) = versions.binary_search_by_key(&offset, |e| e.offset) {
                     versions[index].position_bytes = position_bytes;
                 }
             }
-            None => {}
         }
     }
-    hint_keys.clear();
 }

@@ -10,7 +10,7 @@
 //! store that compacted it end with the same views. The policy itself lives
 //! in `crate::compaction::retention`; the log rewrite in `crate::compaction::worker`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
@@ -98,14 +98,14 @@ impl Views {
         let compaction: CompactionRecord = codec::decode_json(record.payload)?;
         let (policy, eligible_end) = (compaction.policy, compaction.eligible_end);
         let mut scratch = Scratch::default();
-        let mut removed_any = false;
+        let mut removed: Vec<(u32, u32)> = Vec::new();
         for item_no in 0..self.state.items.len() {
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
             if !scratch.decide(self.row(item_no), eligible_end, &policy) {
                 continue;
             }
             if policy.purge {
-                removed_any |= self.remove_dropped(item_no, &scratch.fates);
+                self.remove_dropped(item_no, &scratch.fates, &mut removed);
                 continue;
             }
             for (index, fate) in scratch.fates.iter().enumerate() {
@@ -116,8 +116,8 @@ impl Views {
                 }
             }
         }
-        if removed_any {
-            self.forget_empty_rows();
+        if !removed.is_empty() {
+            self.after_purge(&removed);
         }
         let horizon = (compaction.horizon_offset, compaction.horizon_timestamp_us);
         self.state.compaction_horizon = Some(self.state.compaction_horizon.map_or(horizon, |old| old.max(horizon)));
@@ -137,8 +137,9 @@ impl Views {
     }
 
     /// Purge: removes the dropped events of one row (a prefix of its events,
-    /// see `retention::decide`) and their counts. Returns whether any went.
-    fn remove_dropped(&mut self, item_no: u32, fates: &[Option<Reason>]) -> bool {
+    /// see `retention::decide`) and their counts; adds each removed put's
+    /// `(item_no, version)` to `removed`.
+    fn remove_dropped(&mut self, item_no: u32, fates: &[Option<Reason>], removed: &mut Vec<(u32, u32)>) {
         let row = &mut self.state.items[item_no as usize];
         let was_live = row.is_live();
         let counters = &mut self.state.counters;
@@ -147,6 +148,9 @@ impl Views {
             let dropped = fates[index].is_some();
             index += 1;
             if dropped {
+                if !event.is_delete() {
+                    removed.push((item_no, event.version));
+                }
                 if event.is_delete() {
                     counters.deletes = counters.deletes.saturating_sub(1);
                 } else {
@@ -166,13 +170,35 @@ impl Views {
         } else {
             assert_eq!(row.is_live(), was_live, "purge removes a prefix, so the last event stays");
         }
-        index > row.events.len()
+    }
+
+    /// After a purge removed the puts in `removed`: items keep their numbers
+    /// if none was left empty and the rows are still in order of their first
+    /// event (the order a replay of the compacted log creates them in); then
+    /// only lineage links to removed versions go. Otherwise every item is
+    /// renumbered and the derived indices rebuilt, which costs a pass over
+    /// all items under the views' write lock. The "ever had" bitmaps keep
+    /// bits of removed versions until then (or until the next open): they
+    /// only name candidates, which every as-of read checks against the rows.
+    fn after_purge(&mut self, removed: &[(u32, u32)]) {
+        let items = &self.state.items;
+        let emptied = items.iter().any(|row| row.events.is_empty());
+        if emptied || items.windows(2).any(|w| w[0].events[0].offset > w[1].events[0].offset) {
+            self.forget_empty_rows();
+            return;
+        }
+        let removed: HashSet<(u32, u32)> = removed.iter().copied().collect();
+        self.state.children.retain(|_, children| {
+            children.retain(|child| !removed.contains(child));
+            !children.is_empty()
+        });
     }
 
     /// After a purge: drops rows left empty, renumbers the rest in order of
     /// their first remaining event (the order a replay of the compacted log
     /// creates them in), and rebuilds the derived indices from the state.
     fn forget_empty_rows(&mut self) {
+        let old_count = self.state.items.len();
         let mut rows: Vec<(u32, ItemRow)> = std::mem::take(&mut self.state.items)
             .into_iter()
             .enumerate()
@@ -180,13 +206,15 @@ impl Views {
             .map(|(old, row)| (u32::try_from(old).expect("fewer than 4 billion items"), row))
             .collect();
         rows.sort_by_key(|(_, row)| row.events[0].offset);
-        let renumbered: HashMap<u32, u32> =
-            rows.iter().enumerate().map(|(new, (old, _))| (*old, u32::try_from(new).unwrap_or(u32::MAX))).collect();
+        let mut renumbered: Vec<Option<u32>> = vec![None; old_count];
+        for (new, (old, _)) in rows.iter().enumerate() {
+            renumbered[*old as usize] = Some(u32::try_from(new).expect("fewer than 4 billion items"));
+        }
         self.state.items = rows.into_iter().map(|(_, row)| row).collect();
         let items = &self.state.items;
         self.state.children.retain(|_, children| {
-            children.retain_mut(|(item_no, version)| match renumbered.get(item_no) {
-                Some(&new) if items[new as usize].version(*version).is_some() => {
+            children.retain_mut(|(item_no, version)| match renumbered[*item_no as usize] {
+                Some(new) if items[new as usize].version(*version).is_some() => {
                     *item_no = new;
                     true
                 }
