@@ -151,6 +151,10 @@ fn main() -> BenchResult<()> {
         item_count as f64 / write_s,
         item_count as f64 / searchable_s
     );
+    let (search_cpu_s, process_cpu_s) = cpu_seconds()?;
+    println!(
+        "   CPU during phase 1: {process_cpu_s:.2} s for the process, of which {search_cpu_s:.2} s in search threads (follower, tantivy)"
+    );
     let log_bytes = store.log().size_bytes();
 
     // 2. Clean close and size.
@@ -280,4 +284,26 @@ fn time_searches(mut search: impl FnMut() -> recstore::Result<usize>) -> BenchRe
         latencies.push(started.elapsed());
     }
     Ok((Latencies(latencies), hit_count))
+}
+
+/// CPU seconds (user + system) of the threads that index (the follower and
+/// tantivy's), and of the whole process, from /proc. Threads that already
+/// ended are counted in the process figure only.
+fn cpu_seconds() -> BenchResult<(f64, f64)> {
+    let ticks = |stat: &str| -> f64 {
+        // Fields after the parenthesised name: state is the 1st, utime the 12th, stime the 13th.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        (field(11) + field(12)) / 100.0
+    };
+    let mut search = 0.0;
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let path = entry?.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if ["recstore-search", "thrd-tantivy", "merge_thread", "segment_updater"].iter().any(|p| name.starts_with(p)) {
+            search += ticks(&std::fs::read_to_string(path.join("stat")).unwrap_or_default());
+        }
+    }
+    Ok((search, ticks(&std::fs::read_to_string("/proc/self/stat")?)))
 }

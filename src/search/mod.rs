@@ -9,8 +9,9 @@
 //! (`follow.rs`), woken by appends, and commits at most every
 //! [`COMMIT_INTERVAL_MS`] or [`COMMIT_OPS_MAX`] operations, so a search may
 //! lag the log by that much unless the caller first waits with
-//! [`SearchIndex::wait_for`]. Documents: `schema.rs`, `indexer.rs`; query
-//! syntax and the as-of filter: `query.rs`.
+//! [`SearchIndex::wait_for`]. Documents: `schema.rs`, `indexer.rs`,
+//! `text.rs`; query syntax and the as-of filter: `query.rs`; why commits
+//! skip fdatasync: `directory.rs`.
 
 mod directory;
 mod follow;
@@ -19,6 +20,7 @@ mod open;
 mod query;
 mod schema;
 mod store_api;
+mod text;
 
 pub use store_api::SEARCH_DIR_NAME;
 pub(crate) use store_api::open_for_store;
