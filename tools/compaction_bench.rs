@@ -200,15 +200,25 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 struct Run {
     name: &'static str,
     mb_per_s: f64,
+    cpu_s: f64,
     log_bytes_after: u64,
     report: CompactionReport,
 }
 
 fn compact_alone(store: &Store, dir: &Path, name: &'static str, policy: Policy) -> BenchResult<Run> {
+    let cpu_before = thread_cpu_s();
     let report = store.compact(policy)?;
+    let cpu_s = thread_cpu_s() - cpu_before;
     let mb_per_s = report.bytes_scanned as f64 / 1e6 / report.duration().as_secs_f64();
-    progress(&format!("{name}: {mb_per_s:.0} MB/s, {} bytes reclaimed", report.bytes_reclaimed()));
-    Ok(Run { name, mb_per_s, log_bytes_after: log_dir_bytes(dir)?, report })
+    progress(&format!("{name}: {mb_per_s:.0} MB/s, {cpu_s:.2} s CPU, {} bytes reclaimed", report.bytes_reclaimed()));
+    Ok(Run { name, mb_per_s, cpu_s, log_bytes_after: log_dir_bytes(dir)?, report })
+}
+
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat`
+/// (0 where there is none): compaction runs on the calling thread.
+fn thread_cpu_s() -> f64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    text.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()).map_or(0.0, |ns| ns / 1e9)
 }
 
 /// Items/s of batched, fdatasynced ingest of new items while `busy` holds.
@@ -365,16 +375,17 @@ fn print_table(report: &Report) {
     println!("compaction_bench: {} items, N/4 updates, 10% deletes", report.item_count);
     println!("log before compaction: {:.1} MB", mb(report.log_bytes_before));
     println!(
-        "{:<26} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>10}",
-        "run", "input MB", "MB/s", "stubs", "removed", "segs rw", "segs rm", "log MB"
+        "{:<26} {:>9} {:>9} {:>7} {:>10} {:>10} {:>9} {:>9} {:>10}",
+        "run", "input MB", "MB/s", "CPU s", "stubs", "removed", "segs rw", "segs rm", "log MB"
     );
     for run in &report.runs {
         let r = &run.report;
         println!(
-            "{:<26} {:>9.1} {:>9.0} {:>10} {:>10} {:>9} {:>9} {:>10.1}",
+            "{:<26} {:>9.1} {:>9.0} {:>7.2} {:>10} {:>10} {:>9} {:>9} {:>10.1}",
             run.name,
             mb(r.bytes_scanned),
             run.mb_per_s,
+            run.cpu_s,
             r.stubs_written,
             r.records_removed,
             r.segments_rewritten,

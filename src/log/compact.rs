@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use super::Inner;
 use super::error::LogError;
 use super::frame::{
-    FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES, encode_frame,
+    FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES, encode_frame,
 };
 use super::naming::index_path;
 use super::segment::{IndexBuilder, SealedSegment, corruption, describe, map_file, walk_frames, write_derived};
@@ -39,6 +39,8 @@ const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 /// leaves a whole segment of dirty pages for the kernel to write back at
 /// once, in front of the fdatasyncs of concurrent appends.
 const SYNC_INTERVAL_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest pause after one of those fdatasyncs (see `NewSegment::flush`).
+const SYNC_PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What a compaction does with one record of a sealed segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,11 +108,10 @@ pub struct CompactionPass {
     pub rewrites: Vec<SegmentRewrite>,
 }
 
-/// One frame of the segment being planned: where it is and what happens to
-/// each of its records.
-struct FramePlan {
-    position_bytes: usize,
-    actions: Vec<RecordAction>,
+/// One frame of the segment being planned: its records (borrowed from the
+/// segment's map, already checked) and what happens to each.
+struct FramePlan<'a> {
+    records: Vec<(RecordRef<'a>, RecordAction)>,
 }
 
 /// Rewrites every sealed segment whose base offset is below `end_offset`
@@ -136,7 +137,7 @@ pub(crate) fn compact_sealed(
         pass.bytes_scanned += segment.map.len() as u64;
         planner.begin_segment(segment.base_offset);
         let plan = plan_segment(&segment, planner)?;
-        if plan.iter().all(|frame| frame.actions.iter().all(|a| *a == RecordAction::Keep)) {
+        if plan.iter().all(|frame| frame.records.iter().all(|(_, action)| *action == RecordAction::Keep)) {
             continue;
         }
         let mut rewrite = rewrite_segment(inner, &segment, &plan)?;
@@ -148,11 +149,14 @@ pub(crate) fn compact_sealed(
 }
 
 /// Asks the planner about every record of a sealed segment, checking every frame.
-fn plan_segment(segment: &SealedSegment, planner: &mut dyn SegmentPlanner) -> Result<Vec<FramePlan>, LogError> {
+fn plan_segment<'a>(
+    segment: &'a SealedSegment,
+    planner: &mut dyn SegmentPlanner,
+) -> Result<Vec<FramePlan<'a>>, LogError> {
     let mut plan = Vec::new();
-    let end = walk_frames(segment.bytes(), SEGMENT_HEADER_SIZE_BYTES, |position_bytes, frame| {
-        let actions = frame.records().map(|record| planner.decide(&record)).collect();
-        plan.push(FramePlan { position_bytes, actions });
+    let end = walk_frames(segment.bytes(), SEGMENT_HEADER_SIZE_BYTES, |_, frame| {
+        let records = frame.records().map(|record| (record, planner.decide(&record))).collect();
+        plan.push(FramePlan { records });
         ControlFlow::Continue(())
     });
     match end.defect {
@@ -203,15 +207,20 @@ impl NewSegment<'_> {
         self.written_bytes += self.buffer.len() as u64;
         self.buffer.clear();
         if self.written_bytes - self.synced_bytes >= SYNC_INTERVAL_BYTES {
+            let started = std::time::Instant::now();
             sync_data(&self.file, faults).map_err(LogError::io(&self.path, "fdatasync", self.written_bytes))?;
             self.synced_bytes = self.written_bytes;
+            // Leave the disk idle as long as it was busy with us, so that
+            // the fdatasyncs of concurrent appends do not queue behind a
+            // rewrite: compaction is background work.
+            std::thread::sleep(started.elapsed().min(SYNC_PAUSE_MAX));
         }
         Ok(())
     }
 }
 
 /// Writes the new segment, swaps it in on disk and in the segment set.
-fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan]) -> Result<SegmentRewrite, LogError> {
+fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan<'_>]) -> Result<SegmentRewrite, LogError> {
     let path = compacting_path(&segment.path);
     let file = OpenOptions::new()
         .read(true)
@@ -236,7 +245,7 @@ fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan]) -
     };
     // The header is copied as it was: same base offset, same creation time.
     new.buffer.extend_from_slice(&segment.bytes()[..SEGMENT_HEADER_SIZE_BYTES]);
-    let result = write_frames(&mut new, segment, plan).and_then(|()| new.flush());
+    let result = write_frames(&mut new, plan).and_then(|()| new.flush());
     if let Err(error) = result {
         discard(&new.path);
         return Err(error);
@@ -249,23 +258,21 @@ fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan]) -
     install(inner, segment, new)
 }
 
-fn write_frames(new: &mut NewSegment<'_>, segment: &SealedSegment, plan: &[FramePlan]) -> Result<(), LogError> {
+fn write_frames(new: &mut NewSegment<'_>, plan: &[FramePlan<'_>]) -> Result<(), LogError> {
     for frame_plan in plan {
-        let frame = Frame::decode(&segment.bytes()[frame_plan.position_bytes..])
-            .expect("plan_segment checked this frame in the same immutable map");
-        let survivors: Vec<RecordRef<'_>> = frame
-            .records()
-            .zip(&frame_plan.actions)
+        let survivors: Vec<RecordRef<'_>> = frame_plan
+            .records
+            .iter()
             .filter_map(|(record, action)| match action {
-                RecordAction::Keep => Some(record),
+                RecordAction::Keep => Some(*record),
                 RecordAction::Replace { kind, flags, payload } => {
-                    Some(RecordRef { kind: *kind, flags: *flags, payload, ..record })
+                    Some(RecordRef { kind: *kind, flags: *flags, payload, ..*record })
                 }
                 RecordAction::Drop => None,
             })
             .collect();
         let rewrite = &mut new.rewrite;
-        for action in &frame_plan.actions {
+        for (_, action) in &frame_plan.records {
             match action {
                 RecordAction::Keep => rewrite.records_kept += 1,
                 RecordAction::Replace { .. } => rewrite.records_replaced += 1,
