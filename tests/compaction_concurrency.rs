@@ -63,7 +63,7 @@ impl Writer {
         let id = id(self.rng.next() % ID_COUNT);
         let (version, live) = self.versions.get(&id).copied().unwrap_or((0, false));
         let started = Instant::now();
-        if live && self.rng.next() % 10 == 0 {
+        if live && self.rng.next().is_multiple_of(10) {
             store.delete(&id)?;
             self.versions.insert(id, (version, false));
             return Ok(started.elapsed());

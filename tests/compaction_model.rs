@@ -416,3 +416,27 @@ fn default_policy_keeps_recent_history_and_stubs_old_versions() -> TestResult {
     assert!(store.compaction_horizon().is_some());
     Ok(())
 }
+
+#[test]
+fn background_compaction_runs_on_its_interval_and_stops_on_drop() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = std::sync::Arc::new(Store::open(dir.path(), options())?);
+    let id = Metadata { id: Some("x".into()), ..Metadata::default() };
+    for n in 0..4 {
+        store.put(Data::Json(json!(n)), id.clone())?;
+    }
+    let policy = || Policy::keep_everything().max_versions(Some(1));
+    let background = store.spawn_background_compaction(std::time::Duration::from_millis(20), policy);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while background.last_result().is_none() {
+        assert!(std::time::Instant::now() < deadline, "no background run finished within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(background);
+    assert!(matches!(store.get_version("x", 3), Err(Error::Pruned { .. })));
+    assert_eq!(store.get("x")?.json()?, json!(3));
+    // The thread holds the store only weakly and is gone: the store closes.
+    let store = std::sync::Arc::into_inner(store).ok_or("the background thread still holds the store")?;
+    store.close()?;
+    Ok(())
+}
