@@ -264,6 +264,8 @@ struct IngestRun {
     ratio: f64,
     compaction_mb_per_s: f64,
     compaction_s: f64,
+    cpu_cores_idle: f64,
+    cpu_cores_during: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -294,10 +296,22 @@ fn disk_baseline(dir: &Path) -> BenchResult<f64> {
     Ok(mb_per_s)
 }
 
-fn items_per_s_over(ingest: &Ingest, window: Duration) -> f64 {
-    let (start_count, started) = (ingest.count(), Instant::now());
+/// Items/s and CPU cores the process used over `window`.
+fn items_per_s_over(ingest: &Ingest, window: Duration) -> (f64, f64) {
+    let (start_count, started, cpu) = (ingest.count(), Instant::now(), process_cpu_s());
     std::thread::sleep(window);
-    (ingest.count() - start_count) as f64 / started.elapsed().as_secs_f64()
+    let elapsed = started.elapsed().as_secs_f64();
+    ((ingest.count() - start_count) as f64 / elapsed, (process_cpu_s() - cpu) / elapsed)
+}
+
+/// CPU time of the whole process (user + system), from `/proc/self/stat`.
+fn process_cpu_s() -> f64 {
+    const TICKS_PER_S: f64 = 100.0;
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let fields: Vec<&str> = text.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / TICKS_PER_S
 }
 
 fn ingest_during_compaction(built: &Path, dir: &Path, item_count: usize, repetition: usize) -> BenchResult<IngestRun> {
@@ -307,18 +321,20 @@ fn ingest_during_compaction(built: &Path, dir: &Path, item_count: usize, repetit
     store.search_wait_for(store.log().next_offset())?;
     let ingest = Ingest::start(store.clone(), item_count * (2 + repetition));
     std::thread::sleep(Duration::from_millis(500));
-    let idle_before = items_per_s_over(&ingest, IDLE_INGEST);
-    let (start_count, started) = (ingest.count(), Instant::now());
+    let (idle_before, cores_idle_before) = items_per_s_over(&ingest, IDLE_INGEST);
+    let (start_count, started, cpu) = (ingest.count(), Instant::now(), process_cpu_s());
     let report = store.compact(Policy::keep_everything().max_versions(Some(1)).cutoff_us(Some(now_us())))?;
     let compaction_s = started.elapsed().as_secs_f64();
     let during = (ingest.count() - start_count) as f64 / compaction_s;
-    let idle_after = items_per_s_over(&ingest, IDLE_INGEST);
+    let cores_during = (process_cpu_s() - cpu) / compaction_s;
+    let (idle_after, cores_idle_after) = items_per_s_over(&ingest, IDLE_INGEST);
     ingest.stop()?;
     drop(store);
     std::fs::remove_dir_all(&busy)?;
     let ratio = during / ((idle_before + idle_after) / 2.0);
     progress(&format!(
-        "ingest {idle_before:.0} / {during:.0} during compaction / {idle_after:.0} items/s: {:.0}%",
+        "ingest {idle_before:.0} / {during:.0} during compaction / {idle_after:.0} items/s: {:.0}%; \
+         CPU cores used {cores_idle_before:.2} / {cores_during:.2} / {cores_idle_after:.2}",
         ratio * 100.0
     ));
     Ok(IngestRun {
@@ -328,6 +344,8 @@ fn ingest_during_compaction(built: &Path, dir: &Path, item_count: usize, repetit
         ratio,
         compaction_mb_per_s: report.bytes_scanned as f64 / 1e6 / compaction_s,
         compaction_s,
+        cpu_cores_idle: (cores_idle_before + cores_idle_after) / 2.0,
+        cpu_cores_during: cores_during,
     })
 }
 
@@ -404,13 +422,15 @@ fn print_table(report: &Report) {
     for (index, run) in report.ingest.iter().enumerate() {
         println!(
             "ingest #{index}: {:.0} items/s alone, {:.0} during compaction (b), {:.0} alone after: {:.0}% \
-             (compaction {:.0} MB/s over {:.2} s)",
+             (compaction {:.0} MB/s over {:.2} s; CPU cores used {:.2} alone, {:.2} during)",
             run.idle_before_items_per_s,
             run.during_items_per_s,
             run.idle_after_items_per_s,
             run.ratio * 100.0,
             run.compaction_mb_per_s,
-            run.compaction_s
+            run.compaction_s,
+            run.cpu_cores_idle,
+            run.cpu_cores_during
         );
     }
     let verdict = if report.ingest_ratio_median >= INGEST_RATIO_MIN { "ok" } else { "BELOW TARGET" };

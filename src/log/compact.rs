@@ -39,8 +39,13 @@ const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 /// leaves a whole segment of dirty pages for the kernel to write back at
 /// once, in front of the fdatasyncs of concurrent appends.
 const SYNC_INTERVAL_BYTES: u64 = 4 * 1024 * 1024;
-/// Longest pause after one of those fdatasyncs (see `NewSegment::flush`).
-const SYNC_PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(50);
+/// After each of those fdatasyncs a rewrite pauses this many times as long
+/// as the fdatasync took (at most `SYNC_PAUSE_MAX`), leaving the disk to the
+/// fdatasyncs of concurrent appends: compaction is background work, and a
+/// rewrite that is bound by the disk then uses about a third of it.
+const SYNC_PAUSE_FACTOR: u32 = 2;
+/// Longest pause after one interval fdatasync.
+const SYNC_PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a compaction does with one record of a sealed segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,10 +215,8 @@ impl NewSegment<'_> {
             let started = std::time::Instant::now();
             sync_data(&self.file, faults).map_err(LogError::io(&self.path, "fdatasync", self.written_bytes))?;
             self.synced_bytes = self.written_bytes;
-            // Leave the disk idle as long as it was busy with us, so that
-            // the fdatasyncs of concurrent appends do not queue behind a
-            // rewrite: compaction is background work.
-            std::thread::sleep(started.elapsed().min(SYNC_PAUSE_MAX));
+            // See SYNC_PAUSE_FACTOR.
+            std::thread::sleep((started.elapsed() * SYNC_PAUSE_FACTOR).min(SYNC_PAUSE_MAX));
         }
         Ok(())
     }
