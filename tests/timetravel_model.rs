@@ -235,3 +235,26 @@ fn restore_refuses_a_non_empty_target_and_runs_beside_writers() -> Result<(), Bo
     assert_eq!(observe(&store.at(AsOf::Offset(point))?)?, expected, "writing to the restore leaves the source alone");
     Ok(())
 }
+
+#[test]
+fn restore_after_a_purging_compaction_opens_and_answers_like_as_of() -> Result<(), Box<dyn std::error::Error>> {
+    use recstore::compaction::Policy;
+    let dir = tempfile::tempdir()?;
+    let store =
+        Store::open(dir.path().join("src"), StoreOptions::default().sync(SyncMode::Never).segment_size_bytes(2048))?;
+    for i in 0..120 {
+        store.put(Data::Json(json!({"i": i})), Metadata { id: Some(format!("k{}", i % 10)), ..Metadata::default() })?;
+    }
+    store.compact(Policy::keep_everything().max_versions(Some(1)).purge(true))?;
+    store.put(Data::Json(json!("after")), Metadata { id: Some("late".into()), ..Metadata::default() })?;
+    let point = store.log().next_offset() - 1;
+    let expected = observe(&store.at(AsOf::Offset(point))?)?;
+    let target = dir.path().join("restored");
+    store.restore(AsOf::Offset(point), &target)?;
+    let restored = Store::open(&target, StoreOptions::default())?;
+    assert_eq!(observe(&restored.at_or_latest(None)?)?, expected);
+    let written = restored.put(Data::Json(json!("new")), Metadata { id: Some("k1".into()), ..Metadata::default() })?;
+    assert_eq!(written.offset, point + 1, "the restored log continues at the restore point");
+    assert!(recstore::log::verify(&target.join("log"), false)?.is_clean());
+    Ok(())
+}

@@ -4,9 +4,11 @@
 //! Sealed segments wholly below the cut are hard-linked (copied if the
 //! filesystem refuses), which is safe because sealed segments are never
 //! modified in place: compaction replaces them by rename, leaving a link's
-//! inode untouched. The last segment of the copy is always a real copy, cut
-//! at a frame boundary, because the restored store will append to it and
-//! must never write into an inode it shares with the source.
+//! inode untouched. The segment holding the cut is copied up to the frame
+//! boundary. Every copied piece stays sealed, and the copy gets a new, empty
+//! active segment at the cut: the restored store appends only there, never
+//! into an inode it shares with the source, and a compacted piece (whose
+//! offsets may have gaps) is never asked to be dense like an active segment.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,7 +16,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use super::error::LogError;
-use super::frame::SEGMENT_HEADER_SIZE_BYTES;
+use super::frame::{FORMAT_VERSION, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
 use super::naming::{index_path, segment_path};
 use super::segment::walk_frames;
 use super::{Log, reader};
@@ -36,25 +38,29 @@ impl Log {
     pub fn copy_prefix(&self, next_offset: u64, into_log_dir: &Path) -> Result<CopyReport, LogError> {
         std::fs::create_dir_all(into_log_dir).map_err(LogError::io(into_log_dir, "create_dir_all", 0))?;
         let set = self.snapshot();
-        let mut pieces: Vec<(u64, &Path, &[u8])> = set
+        // (base, path, bytes, sealed): only sealed files may be linked; the
+        // active one keeps growing after the snapshot.
+        let mut pieces: Vec<(u64, &Path, &[u8], bool)> = set
             .sealed
             .iter()
             .filter(|s| s.base_offset < next_offset)
-            .map(|s| (s.base_offset, s.path.as_path(), s.bytes()))
+            .map(|s| (s.base_offset, s.path.as_path(), s.bytes(), true))
             .collect();
         let active_map = reader::map_active(&set)?;
         if set.active.base_offset < next_offset
             && let Some(map) = &active_map
         {
-            pieces.push((set.active.base_offset, set.active.path.as_path(), map));
+            pieces.push((set.active.base_offset, set.active.path.as_path(), map, false));
         }
         let mut report = CopyReport::default();
-        let piece_count = pieces.len();
-        for (i, (base, path, bytes)) in pieces.into_iter().enumerate() {
+        for (base, path, bytes, sealed) in pieces {
             let cut = cut_position(bytes, next_offset);
+            if cut <= SEGMENT_HEADER_SIZE_BYTES {
+                break;
+            }
             let target = segment_path(into_log_dir, base);
             let whole = cut == bytes.len();
-            if whole && i + 1 < piece_count && std::fs::hard_link(path, &target).is_ok() {
+            if whole && sealed && std::fs::hard_link(path, &target).is_ok() {
                 let _ = std::fs::hard_link(index_path(self.dir(), base), index_path(into_log_dir, base));
                 report.segments_linked += 1;
             } else {
@@ -65,6 +71,11 @@ impl Log {
             if !whole {
                 break;
             }
+        }
+        if report.segments_linked + report.segments_copied > 0 {
+            let created_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+            let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset: next_offset, created_us };
+            write_synced(&segment_path(into_log_dir, next_offset), &header.encode())?;
         }
         File::open(into_log_dir).and_then(|d| d.sync_all()).map_err(LogError::io(into_log_dir, "fsync dir", 0))?;
         Ok(report)
