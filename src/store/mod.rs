@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
-use crate::log::{Log, Record};
+use crate::log::{Log, LogError, Record};
 use views::{Views, checkpoint};
 
 /// Name of the log folder inside the data directory.
@@ -132,11 +132,21 @@ impl Store {
     /// it costs at most the fdatasync the writer is waiting for anyway. In
     /// the other sync modes the log shows records as soon as they are
     /// written, and `wait_durable` returns at once.
+    ///
+    /// The read is tried first, because asking the log for its tail up
+    /// front copies its segment list, a cost every read would pay for a
+    /// race that few meet. Any `OffsetNotFound` then waits and retries: the
+    /// tail in the error may already have moved past `offset`, and for an
+    /// offset that is really gone (compacted) the wait returns at once and
+    /// the retry reports it.
     pub(crate) fn read_record(&self, offset: u64, position_bytes: u64) -> Result<Record> {
-        if offset >= self.log.next_offset() {
-            self.log.wait_durable(offset + 1)?;
+        match self.log.read_hinted(offset, position_bytes) {
+            Err(LogError::OffsetNotFound { .. }) => {
+                self.log.wait_durable(offset + 1)?;
+                Ok(self.log.read_hinted(offset, position_bytes)?)
+            }
+            result => Ok(result?),
         }
-        Ok(self.log.read_hinted(offset, position_bytes)?)
     }
 
     pub(crate) fn read_views(&self) -> RwLockReadGuard<'_, Views> {
