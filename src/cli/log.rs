@@ -28,7 +28,10 @@ Examples:
 
 Event kinds: put (id, version, metadata), delete (id, version), dataset
 (name, version, members, info), consumer_commit (group, committed_offset),
-unknown (a record kind this version does not know).";
+audit_stub (what compaction left of a dropped put: id, version, metadata,
+reason, stored_size_bytes, horizon_offset), compaction (policy,
+eligible_end, horizon_offset, horizon_timestamp), unknown (a record kind
+this version does not know).";
 
 /// Print the log's records as NDJSON events, optionally following new ones.
 ///
