@@ -2,11 +2,14 @@
 //! versions the policy dropped.
 //!
 //! Each seeded round writes a random history (puts with tags and parents,
-//! deletes, revivals) into a store with tiny segments, then runs one to
-//! three compactions with random policies (version limits, cutoffs at a
-//! random record's time, expiry, purge), writing more history in between.
-//! The model decides drops with its own copy of the documented rules
-//! (segments-format.md, "Compaction"), not with `retention::decide`. After
+//! deletes, revivals, datasets pinning new or current versions) into a
+//! store with tiny segments, then runs one to three compactions with random
+//! policies (version limits, cutoffs at a random record's time, expiry,
+//! purge), writing more history in between. The model decides drops with
+//! its own copy of the documented rules (segments-format.md, "Retention
+//! rules"), not with `retention::decide`, including the one for datasets:
+//! a version that a dataset's latest version pins is kept, and with purge
+//! nothing from the item's lowest pinned version on leaves the log. After
 //! each compaction:
 //! - every version reads as the model says: its data, or `Error::Pruned`,
 //!   or (purged) not there at all; metadata of pruned versions still reads;
@@ -15,6 +18,7 @@
 //!   records, and every other record at its old offset, byte for byte;
 //! - as-of reads at bounds at or after the horizon see no dropped version
 //!   as current, except an expired one, which says `Pruned`;
+//! - each dataset's latest version reads back with every member's data;
 //! - stats match the model, and verify finds the log clean.
 //!
 //! At the end of each round the store is reopened from its checkpoint, and
@@ -29,7 +33,7 @@ use recstore::compaction::Policy;
 use recstore::log::Record;
 use recstore::store::codec::{self, kind};
 use recstore::timetravel::AsOf;
-use recstore::{Data, Direction, Error, Metadata, Store, StoreOptions, SyncMode};
+use recstore::{Data, Direction, Error, ItemRef, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -37,6 +41,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const ROUNDS: u64 = 40;
 const IDS: [&str; 10] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
 const TAGS: [&str; 3] = ["raw", "clean", "hot"];
+const DATASETS: [&str; 2] = ["train", "eval"];
 
 /// xorshift64: a deterministic stream of choices per round.
 struct Rng(u64);
@@ -73,6 +78,7 @@ struct Event {
     version: u32,
     data: Option<Value>,
     tags: Vec<String>,
+    parents: Vec<String>,
     fate: Fate,
 }
 
@@ -86,7 +92,21 @@ impl Event {
 struct Model {
     /// Every event ever written, purged ones included (as-of checks need them).
     items: BTreeMap<String, Vec<Event>>,
+    /// The members of each dataset's latest version.
+    datasets: BTreeMap<String, Vec<(String, u32)>>,
     counter: u64,
+    /// Versions a pin kept from being dropped, and of those, how many a
+    /// purge turned into stubs: proof that the rounds test the rule.
+    rescued: (u64, u64),
+}
+
+/// What one compaction newly did to the model.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Newly {
+    /// Puts that became stubs.
+    pruned: u64,
+    /// Records removed from the log (purge).
+    purged: u64,
 }
 
 impl Model {
@@ -103,11 +123,24 @@ impl Model {
         self.held(id).last().is_some_and(|e| !e.is_delete())
     }
 
-    /// The documented rules, written out again: returns how many records
-    /// this policy newly drops.
-    fn compact(&mut self, policy: &Policy) -> u64 {
-        let mut newly = 0;
-        for events in self.items.values_mut() {
+    /// The lowest version of `id` each dataset's latest version pins, with
+    /// the set of all pinned `(id, version)`.
+    fn pins(&self) -> (HashMap<String, u32>, std::collections::HashSet<(String, u32)>) {
+        let pinned: std::collections::HashSet<(String, u32)> = self.datasets.values().flatten().cloned().collect();
+        let mut lowest: HashMap<String, u32> = HashMap::new();
+        for (id, version) in &pinned {
+            let entry = lowest.entry(id.clone()).or_insert(*version);
+            *entry = (*entry).min(*version);
+        }
+        (lowest, pinned)
+    }
+
+    /// The documented rules, written out again: returns what this policy
+    /// newly does.
+    fn compact(&mut self, policy: &Policy) -> Newly {
+        let mut newly = Newly::default();
+        let (lowest_pin, pinned) = self.pins();
+        for (id, events) in self.items.iter_mut() {
             let held: Vec<usize> = (0..events.len()).filter(|&i| events[i].fate != Fate::Purged).collect();
             let before_cutoff = |t: u64| policy.cutoff_us.is_some_and(|c| t < c);
             let mut drop = vec![None; held.len()];
@@ -120,29 +153,37 @@ impl Model {
                 let expired = successor.is_none() && policy.expire && before_cutoff(events[i].timestamp_us);
                 let superseded = successor.is_some_and(|s| before_cutoff(s.timestamp_us));
                 let too_many = policy.max_versions.is_some_and(|m| later_puts >= m as usize);
-                if expired || superseded || too_many {
+                let is_pinned = pinned.contains(&(id.clone(), events[i].version));
+                if (expired || superseded || too_many) && !is_pinned {
                     drop[k] = Some(expired);
                 }
+                self.rescued.0 += u64::from((expired || superseded || too_many) && is_pinned);
             }
+            // With purge: the leading dropped puts below the lowest pinned
+            // version leave, each with the tombstone that ended it.
+            let mut purged = 0;
             if policy.purge {
-                let mut previous = None;
+                let lowest = lowest_pin.get(id).copied().unwrap_or(u32::MAX);
                 for (k, &i) in held.iter().enumerate() {
-                    if events[i].is_delete() {
-                        drop[k] = previous;
-                    } else {
-                        previous = drop[k];
+                    let event = &events[i];
+                    let leaves = if event.is_delete() { k > 0 } else { drop[k].is_some() && event.version < lowest };
+                    if !leaves {
+                        break;
                     }
+                    purged = k + 1;
                 }
             }
             for (k, &i) in held.iter().enumerate() {
-                let Some(expired) = drop[k] else { continue };
                 let event = &mut events[i];
-                if policy.purge {
+                if k < purged {
                     event.fate = Fate::Purged;
-                    newly += 1;
-                } else if event.fate == Fate::Kept && !event.is_delete() {
+                    newly.purged += 1;
+                } else if let Some(expired) = drop[k]
+                    && event.fate == Fate::Kept
+                {
                     event.fate = Fate::Pruned { expired };
-                    newly += 1;
+                    newly.pruned += 1;
+                    self.rescued.1 += u64::from(policy.purge);
                 }
             }
         }
@@ -166,32 +207,98 @@ fn timestamp_of(store: &Store, offset: u64) -> Result<u64, Box<dyn std::error::E
 fn write_history(store: &Store, model: &mut Model, rng: &mut Rng, count: usize) -> TestResult {
     for _ in 0..count {
         let id = IDS[rng.below(IDS.len() as u64) as usize];
+        if rng.chance(8) {
+            write_dataset(store, model, rng)?;
+            continue;
+        }
         if model.is_live(id) && rng.chance(20) {
             let offset = store.delete(id)?;
             let timestamp_us = timestamp_of(store, offset)?;
-            let event = Event { offset, timestamp_us, version: 0, data: None, tags: Vec::new(), fate: Fate::Kept };
+            let event = Event {
+                offset,
+                timestamp_us,
+                version: 0,
+                data: None,
+                tags: Vec::new(),
+                parents: Vec::new(),
+                fate: Fate::Kept,
+            };
             model.items.entry(id.to_string()).or_default().push(event);
             continue;
         }
-        model.counter += 1;
-        let data = json!({"n": model.counter, "pad": "x".repeat(rng.below(400) as usize)});
-        let tags: Vec<String> = TAGS.iter().filter(|_| rng.chance(40)).map(|t| t.to_string()).collect();
-        let parents = if rng.chance(30) { vec![IDS[rng.below(IDS.len() as u64) as usize].to_string()] } else { vec![] };
-        let metadata = Metadata { id: Some(id.into()), tags: tags.clone(), parents, ..Metadata::default() };
-        let stored = store.put(Data::Json(data.clone()), metadata)?;
+        let item = new_item(model, rng, id);
+        let stored = store.put(item.data.clone(), item.metadata.clone())?;
         assert!(stored.created, "every value is new");
-        assert_eq!(stored.version, model.next_version(id), "version of {id}");
-        let timestamp_us = timestamp_of(store, stored.offset)?;
-        let event = Event {
-            offset: stored.offset,
-            timestamp_us,
-            version: stored.version,
-            data: Some(data),
-            tags,
-            fate: Fate::Kept,
-        };
-        model.items.entry(id.to_string()).or_default().push(event);
+        record_put(store, model, &item, &stored)?;
     }
+    Ok(())
+}
+
+/// A new value for `id`, with random tags and parents.
+fn new_item(model: &mut Model, rng: &mut Rng, id: &str) -> NewItem {
+    model.counter += 1;
+    let data = json!({"n": model.counter, "pad": "x".repeat(rng.below(400) as usize)});
+    let tags: Vec<String> = TAGS.iter().filter(|_| rng.chance(40)).map(|t| t.to_string()).collect();
+    let parents = if rng.chance(30) { vec![IDS[rng.below(IDS.len() as u64) as usize].to_string()] } else { vec![] };
+    NewItem { data: Data::Json(data), metadata: Metadata { id: Some(id.into()), tags, parents, ..Metadata::default() } }
+}
+
+/// Adds a put the store acknowledged to the model, if it wrote one.
+fn record_put(store: &Store, model: &mut Model, item: &NewItem, stored: &ItemRef) -> TestResult {
+    if !stored.created {
+        return Ok(());
+    }
+    assert_eq!(stored.version, model.next_version(&stored.id), "version of {}", stored.id);
+    let Data::Json(data) = &item.data else { return Err("the model stores JSON".into()) };
+    let event = Event {
+        offset: stored.offset,
+        timestamp_us: timestamp_of(store, stored.offset)?,
+        version: stored.version,
+        data: Some(data.clone()),
+        tags: item.metadata.tags.clone(),
+        parents: item.metadata.parents.clone(),
+        fate: Fate::Kept,
+    };
+    model.items.entry(stored.id.clone()).or_default().push(event);
+    Ok(())
+}
+
+/// Puts a new version of a random dataset pinning one to three ids: each
+/// one's current version, stored again unchanged (which writes nothing), or
+/// a new version.
+fn write_dataset(store: &Store, model: &mut Model, rng: &mut Rng) -> TestResult {
+    let name = DATASETS[rng.below(DATASETS.len() as u64) as usize];
+    let first = rng.below(IDS.len() as u64) as usize;
+    let count = 1 + rng.below(3) as usize;
+    let mut items = Vec::new();
+    let mut expected = Vec::new();
+    for id in IDS.iter().cycle().skip(first).take(count) {
+        let current = model.held(id).last().filter(|e| !e.is_delete() && e.fate == Fate::Kept).map(|e| (*e).clone());
+        match current {
+            Some(event) if rng.chance(50) => {
+                let data = Data::Json(event.data.clone().ok_or("a put has data")?);
+                let metadata = Metadata {
+                    id: Some(id.to_string()),
+                    tags: event.tags,
+                    parents: event.parents,
+                    ..Metadata::default()
+                };
+                items.push(NewItem { data, metadata });
+                expected.push((id.to_string(), event.version));
+            }
+            _ => {
+                items.push(new_item(model, rng, id));
+                expected.push((id.to_string(), model.next_version(id)));
+            }
+        }
+    }
+    let written = store.put_dataset(name, items.clone(), json!({"round": "model"}))?;
+    for (item, stored) in items.iter().zip(&written.items) {
+        record_put(store, model, item, stored)?;
+    }
+    let members: Vec<(String, u32)> = written.items.iter().map(|r| (r.id.clone(), r.version)).collect();
+    assert_eq!(members, expected, "dataset {name}: pinned versions");
+    model.datasets.insert(name.to_string(), members);
     Ok(())
 }
 
@@ -318,6 +425,15 @@ fn check_reads(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
             }
         }
     }
+    for (name, members) in &model.datasets {
+        let dataset = store.get_dataset(name, None)?;
+        assert_eq!(&dataset.members, members, "round {round} {when}: dataset {name}");
+        for (id, version) in members {
+            let data = store.get_version(id, *version);
+            assert!(data.is_ok(), "round {round} {when}: dataset {name} pins {id} v{version}, read {data:?}");
+        }
+        store.dataset_json(name, None, true)?;
+    }
     let stats = store.stats();
     let found = (stats.versions, stats.deletes, stats.items_live, stats.items_deleted, stats.logical_bytes);
     assert_eq!(found, (versions, deletes, live, deleted, logical), "round {round} {when}: stats");
@@ -329,9 +445,11 @@ fn check_as_of(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
     let Some((horizon, _)) = store.compaction_horizon() else { return Ok(()) };
     let next_offset = store.log().next_offset();
     let bounds: Vec<u64> = (horizon.max(1)..=next_offset).step_by(3).collect();
-    for bound in bounds {
-        let at = store.at(AsOf::Offset(bound - 1))?;
-        assert_eq!(at.bound(), bound, "single-record batches end where they start");
+    for requested in bounds {
+        let at = store.at(AsOf::Offset(requested - 1))?;
+        // A dataset's batch ends after its last record; every other batch is one record.
+        let bound = at.bound();
+        assert!(bound >= requested, "as of offset {} reads to {bound}", requested - 1);
         for id in IDS {
             let current = model.items.get(id).and_then(|events| events.iter().rev().find(|e| e.offset < bound));
             let read = at.get(id);
@@ -357,7 +475,8 @@ fn check_as_of(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
     Ok(())
 }
 
-fn run_round(round: u64, dir: &Path) -> TestResult {
+/// Runs one round; returns the model's `rescued` counts.
+fn run_round(round: u64, dir: &Path) -> Result<(u64, u64), Box<dyn std::error::Error>> {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (round + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut model = Model::default();
     let store = Store::open(dir, options())?;
@@ -369,9 +488,9 @@ fn run_round(round: u64, dir: &Path) -> TestResult {
         let before = all_records(&store)?;
         let newly = model.compact(&policy);
         let report = store.compact(policy)?;
-        assert_eq!(report.records_dropped.total(), newly, "round {round}: dropped count of {policy:?}");
-        let stubs = if policy.purge { 0 } else { newly };
-        assert_eq!(report.stubs_written, stubs, "round {round}: stubs written by {policy:?}");
+        let dropped = newly.pruned + newly.purged;
+        assert_eq!(report.records_dropped.total(), dropped, "round {round}: dropped count of {policy:?}");
+        assert_eq!(report.stubs_written, newly.pruned, "round {round}: stubs written by {policy:?}");
         check_log(&store, &model, &before, round)?;
         check_reads(&store, &model, round, "after compaction")?;
         // The same policy again finds nothing to do.
@@ -385,15 +504,19 @@ fn run_round(round: u64, dir: &Path) -> TestResult {
     std::fs::remove_dir_all(dir.join(recstore::store::VIEWS_DIR_NAME))?;
     let store = Store::open(dir, options())?;
     check_reads(&store, &model, round, "after a full replay")?;
-    Ok(())
+    Ok(model.rescued)
 }
 
 #[test]
 fn reads_after_compaction_match_the_model() -> TestResult {
+    let mut rescued = (0, 0);
     for round in 0..ROUNDS {
         let dir = tempfile::tempdir()?;
-        run_round(round, dir.path())?;
+        let (kept, stubbed_in_purge) = run_round(round, dir.path())?;
+        rescued = (rescued.0 + kept, rescued.1 + stubbed_in_purge);
     }
+    assert!(rescued.0 > 0 && rescued.1 > 0, "no round kept a pinned version, or none purged past one: {rescued:?}");
+    eprintln!("pinned versions kept: {}; stubs a purge left after a pin: {}", rescued.0, rescued.1);
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Compaction and retention: dropping old item versions from sealed
 //! segments while every surviving record keeps its offset.
 //!
-//! Owns the retention policy ([`retention`], pure), the worker that runs one
-//! compaction (`worker`: seal, plan, record, rewrite) and the store API
+//! Owns the retention policy ([`retention`], pure), the dataset pins it
+//! honours (`pins`), the worker that runs one compaction (`worker`: seal,
+//! plan, record, rewrite) and the store API
 //! ([`Store::compact`](crate::Store::compact), background runs, the
 //! horizon). It relies on two seams it does not own: the views apply
 //! compaction records and audit stubs (`store::views::prune`), and the log
@@ -11,20 +12,25 @@
 //! A compaction, in order:
 //! 1. seals the active segment under the store's writer lock, so every
 //!    record before it is in a sealed segment and applied to the views;
-//! 2. counts what the policy drops (views read lock, in chunks);
-//! 3. appends a compaction record (policy, eligible range, horizon), applies
-//!    it to the views (which mark or forget what it drops) and fsyncs it;
-//! 4. rewrites each sealed segment whose records the views no longer hold as
+//! 2. gathers the item versions that each dataset's latest version pins
+//!    (`pins`), which the policy keeps whatever its rules say;
+//! 3. counts what the policy drops (views read lock, in chunks);
+//! 4. appends a compaction record (policy, eligible range, horizon, pins),
+//!    applies it to the views (which mark or forget what it drops) and
+//!    fsyncs it;
+//! 5. rewrites each sealed segment whose records the views no longer hold as
 //!    they are: a pruned put becomes an audit stub, a purged record a gap.
 //!
-//! Step 4 reads its decisions from the views, not from the policy, so it
+//! Step 5 reads its decisions from the views, not from the policy, so it
 //! also finishes any earlier compaction that a crash interrupted. The log
 //! format of stubs, gaps and the crash argument are in `segments-format.md`
 //! ("Compaction").
 
+mod pins;
 pub mod retention;
 mod store_api;
 mod worker;
 
+pub(crate) use pins::PinnedCompactionRecord;
 pub use retention::{Policy, Reason, ReasonCounts};
 pub use store_api::{BackgroundCompaction, CompactionReport};

@@ -89,6 +89,9 @@ impl CompactionReport {
 impl Store {
     /// Compacts the log: drops what `policy` says from the sealed segments,
     /// leaving audit stubs (unless `policy.purge`), and returns what it did.
+    /// A version that the latest version of a dataset pins is never dropped;
+    /// one that only older dataset versions pin is treated like any other
+    /// (the rules: segments-format.md, "Retention rules").
     ///
     /// It first seals the active segment, so everything written before the
     /// call is eligible. Writes, reads and log followers carry on while it

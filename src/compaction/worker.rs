@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
+use super::pins::{PinnedCompactionRecord, Pins};
 use super::retention::Policy;
 use super::store_api::CompactionReport;
 use crate::error::{Error, Result};
@@ -45,10 +46,12 @@ pub(super) fn compact(store: &Store, policy: Policy) -> Result<CompactionReport>
     // below its eligible end.
     let _exclusive = DirGuard::acquire(store.dir());
     let eligible_end = seal(store)?;
-    let count = plan(store, eligible_end, &policy);
+    let pins = Pins::gather(store, eligible_end, &policy)?;
+    let count = plan(store, eligible_end, &policy, &pins.pinned);
     if count.dropped.total() > 0 {
         let (horizon_offset, horizon_timestamp_us) = count.horizon.expect("a drop implies a horizon");
-        append_record(store, &CompactionRecord { policy, eligible_end, horizon_offset, horizon_timestamp_us })?;
+        let record = CompactionRecord { policy, eligible_end, horizon_offset, horizon_timestamp_us };
+        append_record(store, record, pins)?;
     }
     let horizon_offset = store.read_views().state.compaction_horizon.map_or(0, |(offset, _)| offset);
     let mut planner = Planner { store, horizon_offset, hints: Vec::new() };
@@ -72,8 +75,11 @@ fn seal(store: &Store) -> Result<u64> {
     })
 }
 
-/// Counts what the policy would change, a chunk of items at a time.
-fn plan(store: &Store, eligible_end: u64, policy: &Policy) -> PruneCount {
+/// Counts what the policy, with `pinned` kept, would change, a chunk of
+/// items at a time. Item numbers are stable until the compaction record is
+/// applied, so the pins are numbered once.
+fn plan(store: &Store, eligible_end: u64, policy: &Policy, pinned: &[(String, u32)]) -> PruneCount {
+    let pinned = store.read_views().pinned_versions(pinned);
     let mut count = PruneCount::default();
     let mut start = 0;
     loop {
@@ -83,7 +89,7 @@ fn plan(store: &Store, eligible_end: u64, policy: &Policy) -> PruneCount {
             return count;
         }
         let end = (start + PLAN_CHUNK_ITEMS).min(item_count);
-        views.count_prune(start..end, eligible_end, policy, &mut count);
+        views.count_prune(start..end, eligible_end, policy, &pinned, &mut count);
         start = end;
     }
 }
@@ -91,10 +97,18 @@ fn plan(store: &Store, eligible_end: u64, policy: &Policy) -> PruneCount {
 /// Appends the compaction record, applies it to the views, and makes it
 /// durable before any segment changes: a replay must meet the record
 /// whenever it meets a stub or a gap it explains.
-fn append_record(store: &Store, record: &CompactionRecord) -> Result<()> {
-    let payload = codec::encode_json(record);
-    let new_record = NewRecord { kind: kind::COMPACTION, flags: 0, payload: &payload };
+///
+/// The pins are brought up to date under the writer lock, so a dataset
+/// version written since they were gathered is honoured too. The report
+/// still counts from the plan, which did not know those pins: a version
+/// such a dataset rescued is counted as dropped, and the horizon may lie
+/// later than needed (refusing a few more as-of reads, never too few).
+fn append_record(store: &Store, record: CompactionRecord, mut pins: Pins) -> Result<()> {
+    let (policy, eligible_end) = (record.policy, record.eligible_end);
     store.with_writer_lock(|| -> Result<()> {
+        pins.catch_up(store, eligible_end, &policy)?;
+        let payload = codec::encode_json(&PinnedCompactionRecord { record, pinned: pins.pinned });
+        let new_record = NewRecord { kind: kind::COMPACTION, flags: 0, payload: &payload };
         let appended = store.log().append_pending(&[new_record])?;
         let applied = RecordRef {
             offset: appended.first_offset,

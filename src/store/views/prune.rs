@@ -2,23 +2,25 @@
 //! the forgetting of purged items.
 //!
 //! Owns the views' side of the contract in `crate::compaction`: a
-//! compaction record is applied by running the retention policy it carries
-//! over every item's eligible events, marking dropped versions pruned (or,
-//! with purge, removing them), and adjusting the counters by exactly what
-//! changed, never by a rescan. An audit stub is applied like the put it
+//! compaction record is applied by running the retention policy it carries,
+//! with the dataset pins it lists, over every item's eligible events,
+//! marking dropped versions pruned (or, with purge, removing the prefix the
+//! policy removes), and adjusting the counters by exactly what changed,
+//! never by a rescan. An audit stub is applied like the put it
 //! replaced, then marked pruned, so a replay of a compacted log and the live
 //! store that compacted it end with the same views. The policy itself lives
 //! in `crate::compaction::retention`; the log rewrite in `crate::compaction::worker`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ItemRow, Views};
+use super::{ItemEvent, ItemRow, Views};
+use crate::compaction::PinnedCompactionRecord;
 use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
 use crate::log::RecordRef;
-use crate::store::codec::{self, CompactionRecord, kind};
+use crate::store::codec::{self, kind};
 
 /// An event's record as it is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,33 +43,49 @@ pub(crate) struct PruneCount {
     pub horizon: Option<(u64, u64)>,
 }
 
+impl From<&ItemEvent> for Event {
+    fn from(event: &ItemEvent) -> Self {
+        Event { offset: event.offset, timestamp_us: event.timestamp_us, version: event.version }
+    }
+}
+
+/// The versions a compaction's pins protect, by item number.
+#[derive(Debug, Default)]
+pub(crate) struct PinnedVersions(HashMap<u32, Vec<u32>>);
+
+impl PinnedVersions {
+    /// The pinned versions of item `item_no` (often none).
+    fn of(&self, item_no: u32) -> &[u32] {
+        self.0.get(&item_no).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Per-item scratch space, so a pass over every item allocates once.
 #[derive(Default)]
 struct Scratch {
     events: Vec<Event>,
     fates: Vec<Option<Reason>>,
+    removed_count: usize,
 }
 
 impl Scratch {
     /// Runs the policy over one row; returns whether it drops anything.
-    fn decide(&mut self, row: &ItemRow, eligible_end: u64, policy: &Policy) -> bool {
+    fn decide(&mut self, row: &ItemRow, pinned_versions: &[u32], eligible_end: u64, policy: &Policy) -> bool {
         self.events.clear();
-        self.events.extend(row.events.iter().map(|e| Event {
-            offset: e.offset,
-            timestamp_us: e.timestamp_us,
-            version: e.version,
-        }));
+        self.events.extend(row.events.iter().map(Event::from));
         self.fates.clear();
         self.fates.resize(self.events.len(), None);
-        retention::decide_into(&self.events, eligible_end, policy, &mut self.fates);
+        self.removed_count =
+            retention::decide_into(&self.events, pinned_versions, eligible_end, policy, &mut self.fates);
         self.fates.iter().any(Option::is_some)
     }
-}
 
-/// Whether applying `fate` to `event` changes anything: a newly pruned put,
-/// or (with purge) any dropped record.
-fn changes(event: &super::ItemEvent, fate: Option<Reason>, purge: bool) -> bool {
-    fate.is_some() && (purge || (!event.is_delete() && event.stored.pruned.is_none()))
+    /// Whether the decision changes the event at `index`: a removed record,
+    /// or a put pruned now that was not before.
+    fn changes(&self, index: usize, event: &ItemEvent) -> bool {
+        index < self.removed_count
+            || (self.fates[index].is_some() && !event.is_delete() && event.stored.pruned.is_none())
+    }
 }
 
 impl Views {
@@ -95,25 +113,26 @@ impl Views {
 
     /// Applies a compaction record: the policy's marks, and the new horizon.
     fn apply_compaction(&mut self, record: RecordRef<'_>) -> Result<(), String> {
-        let compaction: CompactionRecord = codec::decode_json(record.payload)?;
+        let PinnedCompactionRecord { record: compaction, pinned } = codec::decode_json(record.payload)?;
         let (policy, eligible_end) = (compaction.policy, compaction.eligible_end);
+        let pinned = self.pinned_versions(&pinned);
         let mut scratch = Scratch::default();
         let mut removed: Vec<(u32, u32)> = Vec::new();
         for item_no in 0..self.state.items.len() {
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
-            if !scratch.decide(self.row(item_no), eligible_end, &policy) {
+            if !scratch.decide(self.row(item_no), pinned.of(item_no), eligible_end, &policy) {
                 continue;
             }
-            if policy.purge {
-                self.remove_dropped(item_no, &scratch.fates, &mut removed);
-                continue;
-            }
-            for (index, fate) in scratch.fates.iter().enumerate() {
+            // Marks first: removing the prefix shifts the indices after it.
+            for (index, fate) in scratch.fates.iter().enumerate().skip(scratch.removed_count) {
                 if let Some(reason) = *fate
-                    && changes(&self.row(item_no).events[index], *fate, false)
+                    && scratch.changes(index, &self.row(item_no).events[index])
                 {
                     self.mark_pruned(item_no, index, reason);
                 }
+            }
+            if scratch.removed_count > 0 {
+                self.remove_prefix(item_no, scratch.removed_count, &mut removed);
             }
         }
         if !removed.is_empty() {
@@ -136,34 +155,25 @@ impl Views {
         counters.stored_bytes = counters.stored_bytes.saturating_sub(stored_bytes);
     }
 
-    /// Purge: removes the dropped events of one row (a prefix of its events,
-    /// see `retention::decide`) and their counts; adds each removed put's
-    /// `(item_no, version)` to `removed`.
-    fn remove_dropped(&mut self, item_no: u32, fates: &[Option<Reason>], removed: &mut Vec<(u32, u32)>) {
+    /// Purge: removes the first `removed_count` events of one row (the
+    /// prefix `retention::decide` removes) and their counts; adds each
+    /// removed put's `(item_no, version)` to `removed`.
+    fn remove_prefix(&mut self, item_no: u32, removed_count: usize, removed: &mut Vec<(u32, u32)>) {
         let row = &mut self.state.items[item_no as usize];
         let was_live = row.is_live();
         let counters = &mut self.state.counters;
-        let mut index = 0;
-        row.events.retain(|event| {
-            let dropped = fates[index].is_some();
-            index += 1;
-            if dropped {
-                if !event.is_delete() {
-                    removed.push((item_no, event.version));
-                }
-                if event.is_delete() {
-                    counters.deletes = counters.deletes.saturating_sub(1);
-                } else {
-                    counters.versions = counters.versions.saturating_sub(1);
-                    if event.stored.pruned.is_none() {
-                        counters.logical_bytes = counters.logical_bytes.saturating_sub(u64::from(event.size_bytes));
-                        counters.stored_bytes =
-                            counters.stored_bytes.saturating_sub(u64::from(event.stored.size_bytes));
-                    }
-                }
+        for event in row.events.drain(..removed_count) {
+            if event.is_delete() {
+                counters.deletes = counters.deletes.saturating_sub(1);
+                continue;
             }
-            !dropped
-        });
+            removed.push((item_no, event.version));
+            counters.versions = counters.versions.saturating_sub(1);
+            if event.stored.pruned.is_none() {
+                counters.logical_bytes = counters.logical_bytes.saturating_sub(u64::from(event.size_bytes));
+                counters.stored_bytes = counters.stored_bytes.saturating_sub(u64::from(event.stored.size_bytes));
+            }
+        }
         if row.events.is_empty() {
             let count = if was_live { &mut counters.items_live } else { &mut counters.items_deleted };
             *count = count.saturating_sub(1);
@@ -225,26 +235,42 @@ impl Views {
         *self = Views::from_state(std::mem::take(&mut self.state));
     }
 
-    /// Counts what applying `policy` to the items numbered `items` would
-    /// change, into `count`. The plan a compaction writes into its record.
+    /// The item numbers of a compaction's pins, `(id, version)`; pins of
+    /// ids the views do not hold are left out.
+    pub(crate) fn pinned_versions(&self, pinned: &[(String, u32)]) -> PinnedVersions {
+        let mut by_item: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (id, version) in pinned {
+            if let Some(&item_no) = self.ids.get(id.as_str()) {
+                by_item.entry(item_no).or_default().push(*version);
+            }
+        }
+        PinnedVersions(by_item)
+    }
+
+    /// Counts what applying `policy` with `pinned` to the items numbered
+    /// `items` would change, into `count`. The plan a compaction writes
+    /// into its record.
     pub(crate) fn count_prune(
         &self,
         items: std::ops::Range<usize>,
         eligible_end: u64,
         policy: &Policy,
+        pinned: &PinnedVersions,
         count: &mut PruneCount,
     ) {
         let mut scratch = Scratch::default();
-        for row in &self.state.items[items.start.min(self.state.items.len())..items.end.min(self.state.items.len())] {
-            if !scratch.decide(row, eligible_end, policy) {
+        let end = items.end.min(self.state.items.len());
+        for item_no in items.start.min(end)..end {
+            let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
+            let row = self.row(item_no);
+            if !scratch.decide(row, pinned.of(item_no), eligible_end, policy) {
                 continue;
             }
             let mut changed = false;
-            for ((event, fate), policy_event) in row.events.iter().zip(&scratch.fates).zip(&scratch.events) {
-                if changes(event, *fate, policy.purge) {
-                    debug_assert_eq!(event.offset, policy_event.offset);
+            for (index, event) in row.events.iter().enumerate() {
+                if scratch.changes(index, event) {
                     changed = true;
-                    count.dropped.add(fate.expect("changes() implies a fate"), 1);
+                    count.dropped.add(scratch.fates[index].expect("a changed event has a fate"), 1);
                     count.tombstones += u64::from(event.is_delete());
                 }
             }
