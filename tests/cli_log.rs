@@ -155,19 +155,25 @@ fn serve_holds_the_write_lock_while_cli_reads_keep_working() -> TestResult {
     let mut stdout = BufReader::new(child.stdout.take().ok_or("piped stdout")?);
     let mut banner = String::new();
     stdout.read_line(&mut banner)?;
-    let outcome = (|| -> TestResult {
-        assert!(banner.contains("listening on http://127.0.0.1:"), "serve announces its address: {banner:?}");
-        let locked = env.run_with_stdin(&["put", "--id", "b", "-"], b"2").expect_code(5);
-        assert!(locked.stderr.contains(&format!("pid {}", child.id())), "names the server: {}", locked.stderr);
-        assert_eq!(env.run(&["get", "a"]).ok().stdout, br#"{"n":1}"#);
-        assert_eq!(env.run(&["query", "--count"]).ok().text(), "1\n");
-        Ok(())
-    })();
+    // Checked before the server is stopped, whatever the outcome, so that a
+    // failed check never leaves a server running behind the test.
+    let outcome = check_reads_beside_server(&env, &banner, child.id());
     let terminated = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
     assert!(terminated.success());
     let status = child.wait()?;
     outcome?;
     assert_eq!(status.code(), Some(0), "SIGTERM shuts the server down cleanly");
+    Ok(())
+}
+
+/// While `serve` (pid `server_pid`) holds the store: a write exits 5 naming
+/// the server, and reads still answer.
+fn check_reads_beside_server(env: &Env, banner: &str, server_pid: u32) -> TestResult {
+    assert!(banner.contains("listening on http://127.0.0.1:"), "serve announces its address: {banner:?}");
+    let locked = env.run_with_stdin(&["put", "--id", "b", "-"], b"2").expect_code(5);
+    assert!(locked.stderr.contains(&format!("pid {server_pid}")), "names the server: {}", locked.stderr);
+    assert_eq!(env.run(&["get", "a"]).ok().stdout, br#"{"n":1}"#);
+    assert_eq!(env.run(&["query", "--count"]).ok().text(), "1\n");
     Ok(())
 }
 

@@ -10,12 +10,14 @@ use std::time::Duration;
 use recstore::log::{Log, LogOptions, NewRecord};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+/// What a scan saw: each record's offset and payload.
+type Payloads = Vec<(u64, Vec<u8>)>;
 
 fn small_segments(read_only: bool) -> LogOptions {
     LogOptions { segment_size_bytes: 4096, read_only, ..LogOptions::default() }
 }
 
-fn payloads(log: &Log) -> Result<Vec<(u64, Vec<u8>)>, Box<dyn std::error::Error>> {
+fn payloads(log: &Log) -> Result<Payloads, Box<dyn std::error::Error>> {
     let mut seen = Vec::new();
     log.scan(0, |record| {
         seen.push((record.offset, record.payload.to_vec()));
