@@ -1,64 +1,12 @@
 //! The HTTP API end to end: a real `recstore serve` process on an ephemeral
 //! loopback port, a real HTTP client, real files.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod server_support;
+
+use std::process::Command;
 
 use serde_json::{Value, json};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_recstore"))
-            .arg("--data")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let base =
-            line.trim().strip_prefix("recstore listening on ").ok_or_else(|| format!("unexpected line {line:?}"))?;
-        Ok(Self { base: base.to_string(), child })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> Result<std::process::ExitStatus, Box<dyn std::error::Error>> {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
-        Ok(self.child.wait()?)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
-}
-
-async fn json_of(response: reqwest::Response) -> Result<(u16, Value), Box<dyn std::error::Error>> {
-    let status = response.status().as_u16();
-    Ok((status, response.json().await?))
-}
+use server_support::{Server, TestResult, json_of, runtime};
 
 #[test]
 fn items_round_trip_through_every_item_route() -> TestResult {

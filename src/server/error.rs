@@ -34,6 +34,11 @@ impl ApiError {
         Self { status: StatusCode::PAYLOAD_TOO_LARGE, kind: "too_large", message: message.into() }
     }
 
+    /// The status this error is sent with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// Any other status.
     pub fn with_status(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: message.into() }

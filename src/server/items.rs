@@ -1,16 +1,18 @@
-//! Item routes: put, get, metadata, history, lineage, delete, query.
+//! Item routes: put (JSON envelope or bytes, see `upload.rs`), get, metadata,
+//! history, lineage, delete, query.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::params::{Params, json_body};
+use super::params::{Params, body_bytes, json_body};
 use super::state::{AppState, Counters, blocking};
+use super::upload::{self, BodyKind};
 use crate::store::QueryHit;
 use crate::{Data, Direction, Metadata, NewItem, Query};
 
@@ -37,8 +39,21 @@ enum OneOrMany {
     Many(Vec<ItemBody>),
 }
 
-/// `POST /v1/items`.
-pub async fn post_items(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+/// `POST /v1/items`: the JSON envelope (one, or an array written as one
+/// atomic batch), or with any other `Content-Type` the body as one byte item.
+pub async fn post_items(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    if let BodyKind::Bytes(content_type) = BodyKind::of(&headers)? {
+        let body = body_bytes(body)?;
+        let item = upload::byte_item(&params, &upload::POST_PARAMS, content_type, Vec::from(body))?;
+        return put_one(&state, item).await;
+    }
+    upload::refuse_params_on_envelope(&params)?;
     match json_body::<OneOrMany>(body)? {
         OneOrMany::One(item) => put_one(&state, item.into()).await,
         OneOrMany::Many(items) => {
@@ -51,13 +66,26 @@ pub async fn post_items(State(state): State<AppState>, body: Result<Bytes, Bytes
     }
 }
 
-/// `PUT /v1/items/{id}`.
+/// `PUT /v1/items/{id}`: the JSON envelope, or with any other
+/// `Content-Type` the body as bytes.
 pub async fn put_item(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let mut item: NewItem = json_body::<ItemBody>(body)?.into();
+    let params = Params::parse(raw);
+    let mut item: NewItem = match BodyKind::of(&headers)? {
+        BodyKind::Bytes(content_type) => {
+            let body = body_bytes(body)?;
+            upload::byte_item(&params, &upload::PUT_PARAMS, content_type, Vec::from(body))?
+        }
+        BodyKind::Envelope => {
+            upload::refuse_params_on_envelope(&params)?;
+            json_body::<ItemBody>(body)?.into()
+        }
+    };
     match &item.metadata.id {
         Some(body_id) if *body_id != id => {
             return Err(ApiError::bad_request(format!("metadata id {body_id:?} differs from the path id {id:?}")));
@@ -91,10 +119,15 @@ pub async fn get_item(
         }
     })
     .await?;
+    // The store refuses control characters in a type, which are all a header
+    // value cannot carry (non-ASCII goes out as its UTF-8 bytes). Should one
+    // slip through, the bytes are still worth sending: say only that they are bytes.
+    let content_type = HeaderValue::from_str(&data.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     let headers = [
-        (header::CONTENT_TYPE, data.content_type.clone()),
-        (header::HeaderName::from_static("x-recstore-version"), data.version.to_string()),
-        (header::HeaderName::from_static("x-recstore-offset"), data.offset.to_string()),
+        (header::CONTENT_TYPE, content_type),
+        (header::HeaderName::from_static("x-recstore-version"), HeaderValue::from(data.version)),
+        (header::HeaderName::from_static("x-recstore-offset"), HeaderValue::from(data.offset)),
     ];
     Ok((headers, data.bytes).into_response())
 }

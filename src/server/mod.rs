@@ -15,6 +15,7 @@ mod items;
 mod params;
 mod state;
 mod stream;
+mod upload;
 
 pub use error::ApiError;
 

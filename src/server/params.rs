@@ -20,6 +20,22 @@ impl Params {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// The value of `key`, refusing it given twice: for parameters where a
+    /// second value could only be a mistake.
+    pub fn single(&self, key: &str) -> ApiResult<Option<&str>> {
+        let mut values = self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(format!("{key} is given more than once")));
+        }
+        Ok(first)
+    }
+
+    /// The parameter names, in order, repeats included.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+
     /// Every value of `key`, in order.
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
@@ -57,14 +73,20 @@ impl Params {
     }
 }
 
-/// Parses a JSON body, turning size and syntax problems into 413 and 400.
-pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
-    let bytes = body.map_err(|rejection| {
+/// The whole body, turning a body over the limit into 413 and any other
+/// failure to read it into 400.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!("request body over the limit: {rejection}"))
         } else {
             ApiError::bad_request(rejection.body_text())
         }
-    })?;
+    })
+}
+
+/// Parses a JSON body, turning size and syntax problems into 413 and 400.
+pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    let bytes = body_bytes(body)?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
 }
