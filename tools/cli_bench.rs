@@ -22,19 +22,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::args::{Flags, config_or_exit};
+use common::process::{self, children_cpu, sample_threads};
+use common::report::{load_average, print_table, verdict};
+use common::sqlite;
+use common::workload::{DATA_SIZE_BYTES, Item, Workload};
+
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
-const DATA_SIZE_BYTES: usize = 512;
-const TYPE_COUNT: u64 = 10;
-const SOURCE_COUNT: u64 = 1_000;
-const TAG_COUNT: usize = 50;
-/// One item in this many has parents.
-const PARENT_ONE_IN: u64 = 5;
 /// What `recstore import` uses by default, and what the fallback baseline uses.
 const BATCH_ITEM_COUNT: usize = 1_000;
-const SEED: u64 = 0x636c_6962_656e_6368;
-/// Proc stat times are in ticks of this many per second (`getconf CLK_TCK`).
-const TICKS_PER_S: u64 = 100;
 /// How often the threads of a running child are sampled for their CPU time.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -64,26 +64,8 @@ struct Config {
 }
 
 fn main() -> BenchResult<()> {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    if !config.binary.is_file() {
-        eprintln!(
-            "cli_bench: {} not found. This benchmark runs the release binary and builds nothing itself:\n\
-             run `cargo build --release` first (or pass --binary PATH).",
-            config.binary.display()
-        );
-        std::process::exit(2);
-    }
-    warn_if_stale(&config.binary);
+    let config = config_or_exit(parse_args(std::env::args().skip(1)), USAGE);
+    process::check_binary_or_exit("cli_bench", &config.binary);
     // The same file system as /work on the machines this runs on; TMPDIR moves it.
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
     let report = run(config, dir.path())?;
@@ -102,22 +84,18 @@ fn main() -> BenchResult<()> {
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
     let (mut item_count, mut json, mut keep, mut binary) = (None, false, false, None);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
+    let mut flags = Flags::new(args, USAGE);
+    while let Some((flag, inline)) = flags.next_flag() {
         match flag.as_str() {
             "--quick" => item_count = Some(20_000),
             "--json" => json = true,
             "--keep" => keep = true,
-            "--items" => item_count = Some(flag_value::<usize>(&flag, inline.or_else(|| args.next()))?),
-            "--binary" => binary = Some(flag_value::<PathBuf>(&flag, inline.or_else(|| args.next()))?),
+            "--items" => item_count = Some(flags.value::<usize>(&flag, inline)?),
+            "--binary" => binary = Some(flags.value::<PathBuf>(&flag, inline)?),
             // `cargo bench` passes this to every `harness = false` target.
             "--bench" => {}
             "-h" | "--help" => return Ok(None),
-            _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
+            _ => return Err(flags.unknown(&flag)),
         }
     }
     let item_count = item_count.unwrap_or(200_000);
@@ -128,154 +106,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, 
     Ok(Some(Config { item_count, binary, json, keep }))
 }
 
-fn flag_value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
-    let raw = raw.ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-    raw.parse().map_err(|_| format!("{flag}: cannot parse {raw:?}\n{USAGE}"))
-}
-
-/// A binary older than a source file measures old code: say so, but run.
-fn warn_if_stale(binary: &Path) {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let Some(built) = modified(binary) else { return };
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if modified(&path).is_some_and(|m| m > built) {
-                let (path, binary) = (path.display(), binary.display());
-                progress(&format!("WARNING: {path} is newer than {binary}; run `cargo build --release`"));
-                return;
-            }
-        }
-    }
-}
-
 fn progress(message: &str) {
     eprintln!("cli_bench: {message}");
 }
 
 // ---------------------------------------------------------------- workload
-
-/// xorshift64, seeded through splitmix64 so that nearby seeds diverge.
-struct Rng(u64);
-
-impl Rng {
-    fn new(stream: u64, index: u64) -> Self {
-        let mut z = (SEED ^ stream.rotate_left(40) ^ index).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Self((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-const STREAM_METADATA: u64 = 1;
-const STREAM_DATA: u64 = 2;
-
-/// One item of issue 3's workload.
-struct Item {
-    id: String,
-    data: Value,
-    item_type: String,
-    source_id: String,
-    tags: Vec<String>,
-    parents: Vec<String>,
-}
-
-/// Issue 3's items: about 512 bytes of JSON, one of 10 types, one of 1,000
-/// sources, 1 to 3 of 50 tags (weights 1/(k+1)), and for one item in five,
-/// 1 or 2 parents among the earlier items. Item `index` is a pure function
-/// of it.
-struct Workload {
-    tag_weights_cumulative: Vec<f64>,
-}
-
-impl Workload {
-    fn new() -> Self {
-        let mut total = 0.0;
-        let tag_weights_cumulative = (0..TAG_COUNT)
-            .map(|k| {
-                total += 1.0 / (k as f64 + 1.0);
-                total
-            })
-            .collect();
-        Self { tag_weights_cumulative }
-    }
-
-    fn id(index: usize) -> String {
-        format!("item-{index:08}")
-    }
-
-    fn item(&self, index: usize) -> Item {
-        let mut rng = Rng::new(STREAM_METADATA, index as u64);
-        let item_type = format!("type-{}", rng.below(TYPE_COUNT));
-        let source_id = format!("source-{:04}", rng.below(SOURCE_COUNT));
-        let tag_count = 1 + rng.below(3) as usize;
-        let mut tags: Vec<String> = Vec::with_capacity(tag_count);
-        while tags.len() < tag_count {
-            let total = self.tag_weights_cumulative[TAG_COUNT - 1];
-            let k = self.tag_weights_cumulative.partition_point(|&c| c < rng.unit() * total);
-            let tag = format!("tag-{:02}", k.min(TAG_COUNT - 1));
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        let parents = if index > 0 && rng.below(PARENT_ONE_IN) == 0 {
-            (0..1 + rng.below(2)).map(|_| Self::id(rng.below(index as u64) as usize)).collect()
-        } else {
-            Vec::new()
-        };
-        Item { id: Self::id(index), data: Self::data(index), item_type, source_id, tags, parents }
-    }
-
-    /// About 512 bytes of compact JSON.
-    fn data(index: usize) -> Value {
-        let mut rng = Rng::new(STREAM_DATA, index as u64);
-        let values: Vec<f64> = (0..8).map(|_| (rng.unit() * 100_000.0).round() / 100.0).collect();
-        let mut object = json!({
-            "seq": index,
-            "sensor": format!("sensor-{:04}", rng.below(5_000)),
-            "unit": "celsius",
-            "values": values,
-        });
-        let size_bytes = serde_json::to_vec(&object).map_or(0, |bytes| bytes.len());
-        // `,"note":""` is 10 bytes.
-        let note_len = DATA_SIZE_BYTES.saturating_sub(size_bytes + 10);
-        let note: String = (0..note_len).map(|_| char::from(b'a' + rng.below(26) as u8)).collect();
-        object["note"] = Value::String(note);
-        object
-    }
-}
-
-impl Item {
-    /// The metadata object without the id, as the baseline's `meta` column holds it.
-    fn meta(&self) -> Value {
-        json!({ "type": self.item_type, "source_id": self.source_id, "tags": self.tags, "parents": self.parents })
-    }
-
-    /// One line of the import format.
-    fn jsonl_line(&self) -> Value {
-        let mut metadata = self.meta();
-        metadata["id"] = Value::String(self.id.clone());
-        json!({ "data": self.data, "metadata": metadata })
-    }
-}
 
 /// The workload on disk: the JSON Lines file and the baseline's three CSVs.
 struct Files {
@@ -305,9 +140,9 @@ fn generate(dir: &Path, workload: &Workload, item_count: usize, timestamp_us: i6
     let (mut tag_rows, mut parent_rows) = (0, 0);
     for index in 0..item_count {
         let item = workload.item(index);
-        serde_json::to_writer(&mut out, &item.jsonl_line())?;
+        serde_json::to_writer(&mut out, &item.body_json())?;
         out.write_all(b"\n")?;
-        let (data, meta) = (serde_json::to_string(&item.data)?, serde_json::to_string(&item.meta())?);
+        let (data, meta) = (serde_json::to_string(&item.data)?, serde_json::to_string(&item.meta_json())?);
         writeln!(
             items,
             "{},1,{timestamp_us},{},{},{},{}",
@@ -373,7 +208,7 @@ fn run_child(command: &mut Command, stdin: Option<&Path>) -> BenchResult<ChildRu
     let (pid, done) = (child.id(), Arc::new(AtomicBool::new(false)));
     let sampler = {
         let done = Arc::clone(&done);
-        std::thread::spawn(move || sample_threads(pid, &done))
+        std::thread::spawn(move || sample_threads(pid, &done, SAMPLE_INTERVAL))
     };
     let mut stdout_pipe = child.stdout.take().ok_or("no stdout")?;
     let mut stderr_pipe = child.stderr.take().ok_or("no stderr")?;
@@ -397,46 +232,6 @@ fn run_child(command: &mut Command, stdin: Option<&Path>) -> BenchResult<ChildRu
     Ok(ChildRun { elapsed, cpu, threads, stdout })
 }
 
-/// CPU per thread name of process `pid`, sampled until `done`.
-fn sample_threads(pid: u32, done: &AtomicBool) -> BTreeMap<String, Duration> {
-    let mut by_thread: BTreeMap<String, (String, Duration)> = BTreeMap::new();
-    while !done.load(Ordering::Relaxed) {
-        for entry in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
-            let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default().trim().to_owned();
-            let cpu = proc_cpu(&entry.path().join("stat"), 11);
-            if !name.is_empty() {
-                by_thread.insert(entry.file_name().to_string_lossy().into_owned(), (name, cpu));
-            }
-        }
-        std::thread::sleep(SAMPLE_INTERVAL);
-    }
-    let mut by_name = BTreeMap::new();
-    for (name, cpu) in by_thread.into_values() {
-        *by_name.entry(name).or_insert(Duration::ZERO) += cpu;
-    }
-    by_name
-}
-
-/// Two tick counts from a `/proc/.../stat` file, summed: from field
-/// 14 + `skip` (utime + stime at skip 11; cutime + cstime at skip 13).
-fn proc_cpu(stat_path: &Path, skip: usize) -> Duration {
-    let text = std::fs::read_to_string(stat_path).unwrap_or_default();
-    // The command name before the fields may hold spaces.
-    let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after_name.split_whitespace().skip(skip).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-    Duration::from_millis(ticks * 1_000 / TICKS_PER_S)
-}
-
-/// CPU time of this process's children that have been waited for.
-fn children_cpu() -> Duration {
-    proc_cpu(Path::new("/proc/self/stat"), 13)
-}
-
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
 fn dir_size_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -456,19 +251,6 @@ fn dir_size_bytes(dir: &Path) -> u64 {
 
 /// The baseline schema of issue 3 (as in store_bench): indices on id, type,
 /// source, tag and time.
-const SQLITE_SCHEMA: &str = "
-    CREATE TABLE items (
-        id TEXT NOT NULL, version INTEGER NOT NULL, ts INTEGER NOT NULL,
-        type TEXT, source TEXT, data BLOB NOT NULL, meta TEXT NOT NULL);
-    CREATE UNIQUE INDEX items_id ON items (id, version);
-    CREATE INDEX items_type ON items (type);
-    CREATE INDEX items_source ON items (source);
-    CREATE INDEX items_ts ON items (ts);
-    CREATE TABLE item_tags (id TEXT NOT NULL, version INTEGER NOT NULL, tag TEXT NOT NULL);
-    CREATE INDEX item_tags_tag ON item_tags (tag);
-    CREATE TABLE parents (id TEXT NOT NULL, version INTEGER NOT NULL, parent TEXT NOT NULL);
-    CREATE INDEX parents_parent ON parents (parent);";
-
 /// How the baseline imports.
 #[derive(Clone)]
 enum Baseline {
@@ -517,7 +299,8 @@ fn baseline_import(
                 .map(|(path, table)| format!(".import --csv '{}' {table}", path.display()))
                 .collect();
             let text = format!(
-                "PRAGMA journal_mode = WAL;\nPRAGMA synchronous = FULL;\n{SQLITE_SCHEMA}\n{}\n",
+                "PRAGMA journal_mode = WAL;\nPRAGMA synchronous = FULL;\n{}\n{}\n",
+                sqlite::SCHEMA,
                 imports.join("\n")
             );
             std::fs::write(&script, text)?;
@@ -532,10 +315,7 @@ fn baseline_import(
 fn rusqlite_import(db: &Path, workload: &Workload, item_count: usize) -> BenchResult<ChildRun> {
     let items: Vec<Item> = (0..item_count).map(|i| workload.item(i)).collect();
     let started = Instant::now();
-    let mut conn = rusqlite::Connection::open(db)?;
-    conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SQLITE_SCHEMA)?;
+    let mut conn = sqlite::open(db)?;
     let timestamp_us = 0i64;
     for batch in items.chunks(BATCH_ITEM_COUNT) {
         let tx = conn.transaction()?;
@@ -544,7 +324,7 @@ fn rusqlite_import(db: &Path, workload: &Workload, item_count: usize) -> BenchRe
             let mut insert_tag = tx.prepare_cached("INSERT INTO item_tags VALUES (?1, 1, ?2)")?;
             let mut insert_parent = tx.prepare_cached("INSERT INTO parents VALUES (?1, 1, ?2)")?;
             for item in batch {
-                let (data, meta) = (serde_json::to_string(&item.data)?, serde_json::to_string(&item.meta())?);
+                let (data, meta) = (serde_json::to_string(&item.data)?, serde_json::to_string(&item.meta_json())?);
                 insert.execute(rusqlite::params![item.id, timestamp_us, item.item_type, item.source_id, data, meta])?;
                 for tag in &item.tags {
                     insert_tag.execute(rusqlite::params![item.id, tag])?;
@@ -608,7 +388,7 @@ struct Report {
 
 fn run(config: Config, dir: &Path) -> BenchResult<Report> {
     let load_start = load_average();
-    let workload = Workload::new();
+    let workload = Workload::new(config.item_count);
     let baseline = Baseline::detect();
     progress(&format!("writing {} items as JSON Lines and as CSV in {}", config.item_count, dir.display()));
     let files = generate(dir, &workload, config.item_count, 1_764_000_000_000_000)?;
@@ -679,15 +459,11 @@ fn export(config: &Config, store: &Path, out: &Path, format: &str) -> BenchResul
 
 // ---------------------------------------------------------------- report
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 /// One line of the table.
-struct Row([String; 6]);
+type Row = [String; 6];
 
 fn row(what: &str, items: String, mb: String, detail: String, target: &str, verdict: &str) -> Row {
-    Row([what.to_owned(), items, mb, detail, target.to_owned(), verdict.to_owned()])
+    [what.to_owned(), items, mb, detail, target.to_owned(), verdict.to_owned()]
 }
 
 impl Report {
@@ -790,16 +566,7 @@ impl Report {
             self.dir.display()
         );
         println!("load average (1/5/15 min): {} at start, {} at end (2 cores)\n", self.load_avg.0, self.load_avg.1);
-        let rows = self.rows();
-        let widths: Vec<usize> =
-            (0..6).map(|c| rows.iter().map(|r| r.0[c].chars().count()).max().unwrap_or(0)).collect();
-        for (index, Row(cells)) in rows.iter().enumerate() {
-            let line: Vec<String> = cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-            println!("{}", line.join("  ").trim_end());
-            if index == 0 {
-                println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-            }
-        }
+        print_table(&self.rows());
         if self.baseline_drift() > BASELINE_DRIFT_MAX {
             println!(
                 "WARNING: the baseline changed {:.1}x between its two runs; the import ratio is unreliable",

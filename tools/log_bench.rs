@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 
 use recstore::log::{Log, LogOptions, NewRecord, SyncMode};
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::args::{Flags, config_or_exit};
+use common::report::{drift, print_table, quantile, verdict};
+
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const MIB: u64 = 1024 * 1024;
@@ -103,9 +109,8 @@ impl SyncRun {
         self.append_count as f64 / self.fsync_count.max(1) as f64
     }
 
-    fn latency_us(&self, quantile: f64) -> u32 {
-        let index = ((self.latencies_us.len() as f64 - 1.0) * quantile).round() as usize;
-        self.latencies_us.get(index).copied().unwrap_or(0)
+    fn latency_us(&self, at: f64) -> u32 {
+        quantile(&self.latencies_us, at).unwrap_or(0)
     }
 
     fn json(&self) -> serde_json::Value {
@@ -137,17 +142,7 @@ struct Report {
 }
 
 fn main() -> BenchResult<()> {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let config = config_or_exit(parse_args(std::env::args().skip(1)), USAGE);
     // The same file system as /work on the machines this runs on; TMPDIR moves it.
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
     let report = run(config, dir.path())?;
@@ -162,21 +157,17 @@ fn main() -> BenchResult<()> {
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
     let (mut quick, mut json, mut volume_mib, mut duration_s) = (false, false, None, None);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
+    let mut flags = Flags::new(args, USAGE);
+    while let Some((flag, inline)) = flags.next_flag() {
         match flag.as_str() {
             "--quick" => quick = true,
             "--json" => json = true,
-            "--volume-mib" => volume_mib = Some(flag_value::<u64>(&flag, inline.or_else(|| args.next()))?),
-            "--duration-s" => duration_s = Some(flag_value::<f64>(&flag, inline.or_else(|| args.next()))?),
+            "--volume-mib" => volume_mib = Some(flags.value::<u64>(&flag, inline)?),
+            "--duration-s" => duration_s = Some(flags.value::<f64>(&flag, inline)?),
             // `cargo bench` passes this to every `harness = false` target.
             "--bench" => {}
             "-h" | "--help" => return Ok(None),
-            _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
+            _ => return Err(flags.unknown(&flag)),
         }
     }
     let volume_mib = volume_mib.unwrap_or(if quick { 64 } else { 1024 });
@@ -185,11 +176,6 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, 
         return Err(format!("--volume-mib and --duration-s must be positive\n{USAGE}"));
     }
     Ok(Some(Config { volume_mib, duration: Duration::from_secs_f64(duration_s), json }))
-}
-
-fn flag_value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
-    let raw = raw.ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-    raw.parse().map_err(|_| format!("{flag}: cannot parse {raw:?}\n{USAGE}"))
 }
 
 /// Runs every measurement in `dir`. Each baseline runs both before and
@@ -365,20 +351,11 @@ fn micros(elapsed: Duration) -> u32 {
     u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
 }
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 /// One line of the table: what, how much, compared with what, target, verdict.
-struct Row([String; 5]);
+type Row = [String; 5];
 
 fn row(what: &str, result: String, ratio: String, target: &str, verdict: &str) -> Row {
-    Row([what.to_owned(), result, ratio, target.to_owned(), verdict.to_owned()])
-}
-
-/// How many times faster the faster of two runs of one baseline was.
-fn drift(first: f64, second: f64) -> f64 {
-    first.max(second) / first.min(second)
+    [what.to_owned(), result, ratio, target.to_owned(), verdict.to_owned()]
 }
 
 impl Report {
@@ -499,16 +476,7 @@ impl Report {
             config.duration.as_secs_f64(),
             self.dir.display()
         );
-        let rows = self.rows();
-        let widths: Vec<usize> =
-            (0..5).map(|c| rows.iter().map(|r| r.0[c].chars().count()).max().unwrap_or(0)).collect();
-        for (index, Row(cells)) in rows.iter().enumerate() {
-            let line: Vec<String> = cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-            println!("{}", line.join("  ").trim_end());
-            if index == 0 {
-                println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-            }
-        }
+        print_table(&self.rows());
         for (name, drift) in [("(a)", self.write_drift()), ("(c)", self.fsync_drift())] {
             if drift > BASELINE_DRIFT_MAX {
                 println!(

@@ -27,6 +27,11 @@ use recstore::search::{SEARCH_DIR_NAME, SearchIndex, SearchOptions};
 use recstore::{Data, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::json;
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::report::Latencies;
+
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const BATCH_ITEM_COUNT: usize = 1_000;
@@ -79,25 +84,15 @@ fn item(n: usize, rng: &mut Lcg) -> NewItem {
     NewItem { data: Data::Json(data), metadata }
 }
 
-struct Latencies(Vec<Duration>);
-
-impl Latencies {
-    fn quantile_us(&self, q: f64) -> f64 {
-        let mut sorted = self.0.clone();
-        sorted.sort();
-        let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-        sorted.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    }
-
-    fn line(&self, what: &str, hit_count: usize) {
-        println!(
-            "{what:<44} median {:>9.1} µs   p99 {:>9.1} µs   ({} runs, {:.0} hits/run)",
-            self.quantile_us(0.5),
-            self.quantile_us(0.99),
-            self.0.len(),
-            hit_count as f64 / self.0.len().max(1) as f64
-        );
-    }
+/// One line of section 5 or 6: median and p99 of finished `latencies`.
+fn latency_line(what: &str, latencies: &Latencies, hit_count: usize) {
+    println!(
+        "{what:<44} median {:>9.1} µs   p99 {:>9.1} µs   ({} runs, {:.0} hits/run)",
+        latencies.quantile_us(0.5),
+        latencies.quantile_us(0.99),
+        latencies.count(),
+        hit_count as f64 / latencies.count().max(1) as f64
+    );
 }
 
 fn dir_size_bytes(dir: &Path) -> BenchResult<u64> {
@@ -219,21 +214,21 @@ fn main() -> BenchResult<()> {
     for (what, make) in &kinds {
         let (latencies, hit_count) =
             time_searches(|| index.search(&make(&mut rng), SEARCH_LIMIT, None).map(|h| h.len()))?;
-        latencies.line(&format!("   {what}"), hit_count);
+        latency_line(&format!("   {what}"), &latencies, hit_count);
     }
     let (latencies, hit_count) = time_searches(|| {
         store.search(&format!("tags:tag_{}", rng.below(TAG_COUNT)), SEARCH_LIMIT, None).map(|m| m.len())
     })?;
-    latencies.line("   tag, Store::search (hits -> ItemMeta)", hit_count);
+    latency_line("   tag, Store::search (hits -> ItemMeta)", &latencies, hit_count);
     let middle = next_offset / 2;
     let (latencies, hit_count) = time_searches(|| {
         index.search(&format!("tags:tag_{}", rng.below(TAG_COUNT)), SEARCH_LIMIT, Some(middle)).map(|h| h.len())
     })?;
-    latencies.line("   tag, as of the log's midpoint", hit_count);
+    latency_line("   tag, as of the log's midpoint", &latencies, hit_count);
 
     // 6. Read your own writes.
-    let mut put_and_search = Vec::new();
-    let mut search_only = Vec::new();
+    let mut put_and_search = Latencies::default();
+    let mut search_only = Latencies::default();
     for n in 0..OWN_WRITE_COUNT {
         let mut new = item(item_count + n, &mut rng);
         if let Data::Json(data) = &mut new.data {
@@ -250,8 +245,8 @@ fn main() -> BenchResult<()> {
         }
     }
     println!("6. read your own writes:");
-    Latencies(put_and_search).line("   put (fsync) + search for it", OWN_WRITE_COUNT);
-    Latencies(search_only).line("   of which the search (waits for a commit)", OWN_WRITE_COUNT);
+    latency_line("   put (fsync) + search for it", &put_and_search.finish(), OWN_WRITE_COUNT);
+    latency_line("   of which the search (waits for a commit)", &search_only.finish(), OWN_WRITE_COUNT);
     drop(store);
 
     // 7. Without data text.
@@ -276,14 +271,12 @@ fn time_searches(mut search: impl FnMut() -> recstore::Result<usize>) -> BenchRe
     for _ in 0..50 {
         search()?;
     }
-    let mut latencies = Vec::with_capacity(SEARCH_COUNT);
+    let mut latencies = Latencies::default();
     let mut hit_count = 0;
     for _ in 0..SEARCH_COUNT {
-        let started = Instant::now();
-        hit_count += search()?;
-        latencies.push(started.elapsed());
+        hit_count += latencies.time(&mut search)?;
     }
-    Ok((Latencies(latencies), hit_count))
+    Ok((latencies.finish(), hit_count))
 }
 
 /// CPU seconds (user + system) of the threads that index (the follower and

@@ -24,6 +24,15 @@ use futures_util::StreamExt;
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::args::{Flags, config_or_exit};
+use common::process::{self, SKIP_TO_UTIME, proc_cpu, process_cpu, sample_threads};
+use common::report::{drift, load_average, print_table, quantile, verdict};
+use common::sqlite;
+use common::workload::{DATA_SIZE_BYTES, Item, Rng, STREAM_GET, Workload};
+
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const CLIENT_COUNTS: [usize; 2] = [1, 32];
@@ -34,19 +43,10 @@ const TRIAL_COUNT: usize = 3;
 const RUN_REQUEST_COUNT_MAX: u64 = 1_000_000;
 const QUERY_LIMIT: usize = 100;
 const PRELOAD_BATCH_ITEM_COUNT: usize = 1_000;
-const DATA_SIZE_BYTES: usize = 512;
-const TYPE_COUNT: u64 = 10;
-const SOURCE_COUNT: u64 = 1_000;
-const TAG_COUNT: usize = 50;
-/// One preloaded item in this many has parents.
-const PARENT_ONE_IN: u64 = 5;
-const SEED: u64 = 0x7365_7276_6572_2121;
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// Proc stat times are in ticks of this many per second (`getconf CLK_TCK`).
-const TICKS_PER_S: u64 = 100;
 
 // Targets. Issue 6 names the measurements but sets no numbers, so these are
 // this benchmark's own; tools/README.md gives the reasoning for each.
@@ -81,26 +81,8 @@ struct Config {
 }
 
 fn main() -> BenchResult<()> {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    if !config.binary.is_file() {
-        eprintln!(
-            "server_bench: {} not found. This benchmark runs the release binary and builds nothing itself:\n\
-             run `cargo build --release` first (or pass --binary PATH).",
-            config.binary.display()
-        );
-        std::process::exit(2);
-    }
-    warn_if_stale(&config.binary);
+    let config = config_or_exit(parse_args(std::env::args().skip(1)), USAGE);
+    process::check_binary_or_exit("server_bench", &config.binary);
     // The same file system as /work on the machines this runs on; TMPDIR moves it.
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -118,23 +100,19 @@ fn main() -> BenchResult<()> {
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
     let (mut quick, mut json, mut duration_s, mut items, mut follow, mut binary) =
         (false, false, None, None, None, None);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
+    let mut flags = Flags::new(args, USAGE);
+    while let Some((flag, inline)) = flags.next_flag() {
         match flag.as_str() {
             "--quick" => quick = true,
             "--json" => json = true,
-            "--duration-s" => duration_s = Some(flag_value::<f64>(&flag, inline.or_else(|| args.next()))?),
-            "--items" => items = Some(flag_value::<usize>(&flag, inline.or_else(|| args.next()))?),
-            "--follow-count" => follow = Some(flag_value::<usize>(&flag, inline.or_else(|| args.next()))?),
-            "--binary" => binary = Some(flag_value::<PathBuf>(&flag, inline.or_else(|| args.next()))?),
+            "--duration-s" => duration_s = Some(flags.value::<f64>(&flag, inline)?),
+            "--items" => items = Some(flags.value::<usize>(&flag, inline)?),
+            "--follow-count" => follow = Some(flags.value::<usize>(&flag, inline)?),
+            "--binary" => binary = Some(flags.value::<PathBuf>(&flag, inline)?),
             // `cargo bench` passes this to every `harness = false` target.
             "--bench" => {}
             "-h" | "--help" => return Ok(None),
-            _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
+            _ => return Err(flags.unknown(&flag)),
         }
     }
     let duration_s = duration_s.unwrap_or(if quick { 1.0 } else { 3.0 });
@@ -147,158 +125,22 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, 
     Ok(Some(Config { duration: Duration::from_secs_f64(duration_s), preload_count, follow_count, binary, json }))
 }
 
-fn flag_value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
-    let raw = raw.ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-    raw.parse().map_err(|_| format!("{flag}: cannot parse {raw:?}\n{USAGE}"))
-}
-
-/// A binary older than a source file measures old code: say so, but run.
-fn warn_if_stale(binary: &Path) {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let Some(built) = modified(binary) else { return };
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut stack = vec![src];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if modified(&path).is_some_and(|m| m > built) {
-                progress(&format!(
-                    "WARNING: {} is newer than {}; run `cargo build --release`",
-                    path.display(),
-                    binary.display()
-                ));
-                return;
-            }
-        }
-    }
-}
-
 fn progress(message: &str) {
     eprintln!("server_bench: {message}");
 }
 
 // ---------------------------------------------------------------- workload
 
-/// xorshift64, seeded through splitmix64 so that nearby seeds diverge.
-struct Rng(u64);
-
-impl Rng {
-    fn new(stream: u64, index: u64) -> Self {
-        let mut z = (SEED ^ stream.rotate_left(40) ^ index).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Self((z ^ (z >> 31)) | 1)
+/// Item `index` of the shared workload, renamed `{prefix}{index}` when the
+/// prefix is not the preload's `item-`. Only preloaded items have parents,
+/// so that POSTs never name an item that is not there.
+fn named_item(workload: &Workload, prefix: &str, index: usize) -> Item {
+    let mut item = workload.item(index);
+    if prefix != "item-" {
+        item.id = format!("{prefix}{index}");
+        item.parents.clear();
     }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-const STREAM_METADATA: u64 = 1;
-const STREAM_DATA: u64 = 2;
-const STREAM_GET: u64 = 3;
-
-/// Issue 3's items: about 512 bytes of JSON, one of 10 types, one of 1,000
-/// sources, 1 to 3 of 50 tags (weights 1/(k+1), so some tag is on about 10%
-/// of the items), and for one preloaded item in five, 1 or 2 parents. Item
-/// `index` of a `prefix` is a pure function of both.
-struct Workload {
-    tag_weights_cumulative: Vec<f64>,
-}
-
-/// One generated item.
-struct Item {
-    id: String,
-    data: Value,
-    item_type: String,
-    source_id: String,
-    tags: Vec<String>,
-    parents: Vec<String>,
-}
-
-impl Item {
-    fn metadata(&self) -> Value {
-        json!({ "id": self.id, "type": self.item_type, "source_id": self.source_id, "tags": self.tags,
-            "parents": self.parents })
-    }
-
-    /// The body of `POST /v1/items`.
-    fn body(&self) -> Value {
-        json!({ "data": self.data, "metadata": self.metadata() })
-    }
-}
-
-impl Workload {
-    fn new() -> Self {
-        let mut total = 0.0;
-        let tag_weights_cumulative = (0..TAG_COUNT)
-            .map(|k| {
-                total += 1.0 / (k as f64 + 1.0);
-                total
-            })
-            .collect();
-        Self { tag_weights_cumulative }
-    }
-
-    fn preload_id(index: usize) -> String {
-        format!("item-{index:08}")
-    }
-
-    /// Item `index` named `{prefix}{index}`; only the preload (`item-`) has parents.
-    fn item(&self, prefix: &str, index: usize) -> Item {
-        let mut rng = Rng::new(STREAM_METADATA, index as u64);
-        let item_type = format!("type-{}", rng.below(TYPE_COUNT));
-        let source_id = format!("source-{:04}", rng.below(SOURCE_COUNT));
-        let tag_count = 1 + rng.below(3) as usize;
-        let mut tags: Vec<String> = Vec::with_capacity(tag_count);
-        while tags.len() < tag_count {
-            let total = self.tag_weights_cumulative[TAG_COUNT - 1];
-            let k = self.tag_weights_cumulative.partition_point(|&c| c < rng.unit() * total);
-            let tag = format!("tag-{:02}", k.min(TAG_COUNT - 1));
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        let parents = if prefix == "item-" && index > 0 && rng.below(PARENT_ONE_IN) == 0 {
-            (0..1 + rng.below(2)).map(|_| Self::preload_id(rng.below(index as u64) as usize)).collect()
-        } else {
-            Vec::new()
-        };
-        let id = if prefix == "item-" { Self::preload_id(index) } else { format!("{prefix}{index}") };
-        Item { id, data: Self::data(index), item_type, source_id, tags, parents }
-    }
-
-    /// About 512 bytes of compact JSON.
-    fn data(index: usize) -> Value {
-        let mut rng = Rng::new(STREAM_DATA, index as u64);
-        let values: Vec<f64> = (0..8).map(|_| (rng.unit() * 100_000.0).round() / 100.0).collect();
-        let mut object = json!({
-            "seq": index,
-            "sensor": format!("sensor-{:04}", rng.below(5_000)),
-            "unit": "celsius",
-            "values": values,
-        });
-        let size_bytes = serde_json::to_vec(&object).map_or(0, |bytes| bytes.len());
-        // `,"note":""` is 10 bytes.
-        let note_len = DATA_SIZE_BYTES.saturating_sub(size_bytes + 10);
-        let note: String = (0..note_len).map(|_| char::from(b'a' + rng.below(26) as u8)).collect();
-        object["note"] = Value::String(note);
-        object
-    }
+    item
 }
 
 // ---------------------------------------------------------------- the server process
@@ -368,7 +210,7 @@ impl Server {
 
     /// User plus system time of the whole server process.
     fn cpu(&self) -> Duration {
-        proc_cpu(&format!("/proc/{}/stat", self.pid))
+        proc_cpu(Path::new(&format!("/proc/{}/stat", self.pid)), SKIP_TO_UTIME)
     }
 
     /// SIGTERM (through `kill`, as an operator would), then waits for the
@@ -399,42 +241,6 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
-}
-
-/// Samples the CPU time of each thread of process `pid` every 50 ms until
-/// `done`, then sums it per thread name. Tantivy starts new indexing threads
-/// at each commit, so a single look at the end would miss most of them.
-fn sample_threads(pid: u32, done: &AtomicBool) -> BTreeMap<String, Duration> {
-    let mut by_thread: BTreeMap<String, (String, Duration)> = BTreeMap::new();
-    while !done.load(Ordering::Relaxed) {
-        for entry in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
-            let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default().trim().to_owned();
-            let cpu = proc_cpu(&entry.path().join("stat").to_string_lossy());
-            if !name.is_empty() {
-                by_thread.insert(entry.file_name().to_string_lossy().into_owned(), (name, cpu));
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut by_name = BTreeMap::new();
-    for (name, cpu) in by_thread.into_values() {
-        *by_name.entry(name).or_insert(Duration::ZERO) += cpu;
-    }
-    by_name
-}
-
-/// utime + stime from a `/proc/.../stat` file (zero if it cannot be read).
-fn proc_cpu(stat_path: &str) -> Duration {
-    let text = std::fs::read_to_string(stat_path).unwrap_or_default();
-    // Fields 14 and 15; the command name before them may hold spaces.
-    let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-    Duration::from_millis(ticks * 1_000 / TICKS_PER_S)
-}
-
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// The fdatasync counters of the server's `/metrics`.
@@ -480,9 +286,8 @@ impl Run {
         self.request_count as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn latency_us(&self, quantile: f64) -> u32 {
-        let index = ((self.latencies_us.len() as f64 - 1.0) * quantile).round() as usize;
-        self.latencies_us.get(index).copied().unwrap_or(0)
+    fn latency_us(&self, at: f64) -> u32 {
+        quantile(&self.latencies_us, at).unwrap_or(0)
     }
 
     fn cpu_us_per_request(cpu: Duration, count: u64) -> f64 {
@@ -518,7 +323,7 @@ type Build = Arc<dyn Fn(u64) -> reqwest::RequestBuilder + Send + Sync>;
 /// whole response before the next, until `duration` is up.
 async fn drive(server: &Server, what: &str, client_count: usize, duration: Duration, build: Build) -> BenchResult<Run> {
     let next = Arc::new(AtomicU64::new(0));
-    let (cpu_before, bench_before) = (server.cpu(), proc_cpu("/proc/self/stat"));
+    let (cpu_before, bench_before) = (server.cpu(), process_cpu());
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..client_count)
@@ -540,7 +345,7 @@ async fn drive(server: &Server, what: &str, client_count: usize, duration: Durat
         elapsed,
         latencies_us,
         server_cpu: server.cpu().saturating_sub(cpu_before),
-        bench_cpu: proc_cpu("/proc/self/stat").saturating_sub(bench_before),
+        bench_cpu: process_cpu().saturating_sub(bench_before),
         fsyncs: None,
     })
 }
@@ -584,35 +389,10 @@ fn signed_micros(from: Instant, to: Instant) -> i64 {
 
 // ---------------------------------------------------------------- SQLite baseline
 
-const SQLITE_SCHEMA: &str = "
-    CREATE TABLE items (
-        id TEXT NOT NULL, version INTEGER NOT NULL, ts INTEGER NOT NULL,
-        type TEXT, source TEXT, data BLOB NOT NULL, meta TEXT NOT NULL);
-    CREATE UNIQUE INDEX items_id ON items (id, version);
-    CREATE INDEX items_type ON items (type);
-    CREATE INDEX items_source ON items (source);
-    CREATE INDEX items_ts ON items (ts);
-    CREATE TABLE item_tags (id TEXT NOT NULL, version INTEGER NOT NULL, tag TEXT NOT NULL);
-    CREATE INDEX item_tags_tag ON item_tags (tag);
-    CREATE TABLE parents (id TEXT NOT NULL, version INTEGER NOT NULL, parent TEXT NOT NULL);
-    CREATE INDEX parents_parent ON parents (parent);";
-
-fn sqlite_open(path: &Path) -> BenchResult<Connection> {
-    let conn = Connection::open(path)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(format!("SQLite refused WAL mode (journal_mode={mode})").into());
-    }
-    // FULL: the WAL is fsynced at every commit, like the server's default.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SQLITE_SCHEMA)?;
-    Ok(conn)
-}
-
 /// One transaction for one item: what a single-item POST does, in SQL.
 fn sqlite_put(conn: &mut Connection, item: &Item) -> BenchResult<()> {
     let data = serde_json::to_vec(&item.data)?;
-    let meta = serde_json::to_string(&item.metadata())?;
+    let meta = serde_json::to_string(&item.metadata_json())?;
     let tx = conn.transaction()?;
     {
         let mut latest = tx.prepare_cached("SELECT max(version) FROM items WHERE id = ?1")?;
@@ -620,7 +400,7 @@ fn sqlite_put(conn: &mut Connection, item: &Item) -> BenchResult<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO items (id, version, ts, type, source, data, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        insert.execute(params![item.id, version, now_us(), item.item_type, item.source_id, data, meta])?;
+        insert.execute(params![item.id, version, sqlite::now_us(), item.item_type, item.source_id, data, meta])?;
         let mut insert_tag = tx.prepare_cached("INSERT INTO item_tags (id, version, tag) VALUES (?1, ?2, ?3)")?;
         for tag in &item.tags {
             insert_tag.execute(params![item.id, version, tag])?;
@@ -634,19 +414,14 @@ fn sqlite_put(conn: &mut Connection, item: &Item) -> BenchResult<()> {
     Ok(())
 }
 
-fn now_us() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// `thread_count` threads put one item per transaction into a fresh
 /// database until `duration` is up. They share one connection behind a
 /// mutex: SQLite has one writer at a time anyway, and separate connections
 /// would wait in its busy handler's sleeps instead.
 fn sqlite_run(path: &Path, thread_count: usize, duration: Duration, workload: &Workload) -> BenchResult<Run> {
-    let conn = Mutex::new(sqlite_open(path)?);
+    let conn = Mutex::new(sqlite::open(path)?);
     let next = AtomicU64::new(0);
-    let bench_before = proc_cpu("/proc/self/stat");
+    let bench_before = process_cpu();
     let started = Instant::now();
     let deadline = started + duration;
     let per_thread: Vec<BenchResult<Vec<u32>>> = std::thread::scope(|scope| {
@@ -659,7 +434,7 @@ fn sqlite_run(path: &Path, thread_count: usize, duration: Duration, workload: &W
                         if index >= RUN_REQUEST_COUNT_MAX {
                             break;
                         }
-                        let item = workload.item("sqlite-", index as usize);
+                        let item = named_item(workload, "sqlite-", index as usize);
                         let put_started = Instant::now();
                         let mut conn = conn.lock().map_err(|_| "a SQLite thread panicked")?;
                         sqlite_put(&mut conn, &item)?;
@@ -685,7 +460,7 @@ fn sqlite_run(path: &Path, thread_count: usize, duration: Duration, workload: &W
         elapsed,
         latencies_us,
         server_cpu: Duration::ZERO,
-        bench_cpu: proc_cpu("/proc/self/stat").saturating_sub(bench_before),
+        bench_cpu: process_cpu().saturating_sub(bench_before),
         fsyncs: None,
     })
 }
@@ -770,13 +545,13 @@ struct Report {
 
 async fn run(config: Config, dir: &Path) -> BenchResult<Report> {
     let load_start = load_average();
-    let workload = Arc::new(Workload::new());
+    let workload = Arc::new(Workload::new(config.preload_count));
     progress(&format!("starting {} serve on a fresh data directory in {}", config.binary.display(), dir.display()));
     let mut server = Server::start(&config.binary, &dir.join("recstore"), &dir.join("server.stderr"))?;
     let sampling_done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (pid, done) = (server.pid, Arc::clone(&sampling_done));
-        std::thread::spawn(move || sample_threads(pid, &done))
+        std::thread::spawn(move || sample_threads(pid, &done, Duration::from_millis(50)))
     };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -802,7 +577,7 @@ async fn run(config: Config, dir: &Path) -> BenchResult<Report> {
     let gets = runs(&server, &config, "GET /v1/items/{id}", |_| -> Build {
         let (client, base) = (client.clone(), server.url("/v1/items/"));
         Arc::new(move |index| {
-            let id = Workload::preload_id(Rng::new(STREAM_GET, index).below(preload_count) as usize);
+            let id = Workload::id(Rng::new(STREAM_GET, index).below(preload_count) as usize);
             client.get(format!("{base}{id}"))
         })
     })
@@ -894,7 +669,7 @@ async fn post_run(
     let (client_for_run, url, workload) = (client.clone(), server.url("/v1/items"), Arc::clone(workload));
     let prefix = format!("post{client_count}-{trial_index}-");
     let build: Build = Arc::new(move |index| {
-        let body = serde_json::to_vec(&workload.item(&prefix, index as usize).body()).unwrap_or_default();
+        let body = serde_json::to_vec(&named_item(&workload, &prefix, index as usize).body_json()).unwrap_or_default();
         client_for_run.post(&url).header("content-type", "application/json").body(body)
     });
     let before = fsync_counters(client, server).await?;
@@ -908,7 +683,7 @@ async fn preload(client: &reqwest::Client, server: &Server, workload: &Workload,
     let started = Instant::now();
     for start in (0..count).step_by(PRELOAD_BATCH_ITEM_COUNT) {
         let end = count.min(start + PRELOAD_BATCH_ITEM_COUNT);
-        let bodies: Vec<Value> = (start..end).map(|i| workload.item("item-", i).body()).collect();
+        let bodies: Vec<Value> = (start..end).map(|i| workload.item(i).body_json()).collect();
         let response = client.post(server.url("/v1/items")).json(&bodies).send().await?;
         let status = response.status();
         let refs: Value = response.json().await?;
@@ -956,7 +731,7 @@ async fn check_reads(
     query: &(String, Vec<String>, usize),
 ) -> BenchResult<()> {
     let got: Value = client.get(server.url("/v1/items/item-00000042")).send().await?.error_for_status()?.json().await?;
-    if got != workload.item("item-", 42).data {
+    if got != workload.item(42).data {
         return Err(format!("GET /v1/items/item-00000042 returned other data: {got}").into());
     }
     let (tag, types, _) = query;
@@ -984,9 +759,8 @@ struct Follow {
 }
 
 impl Follow {
-    fn quantile(sorted: &[i64], quantile: f64) -> i64 {
-        let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
-        sorted.get(index).copied().unwrap_or(0)
+    fn quantile(sorted: &[i64], at: f64) -> i64 {
+        quantile(sorted, at).unwrap_or(0)
     }
 
     fn line_first_fraction(&self) -> f64 {
@@ -1024,7 +798,7 @@ async fn follow_latency(
     let reader = tokio::spawn(read_lines(response, sender));
     let mut follow = Follow { ack_to_line_us: Vec::new(), send_to_line_us: Vec::new(), post_us: Vec::new() };
     for index in 0..count {
-        let body = serde_json::to_vec(&workload.item("follow-", index).body())?;
+        let body = serde_json::to_vec(&named_item(workload, "follow-", index).body_json())?;
         let sent = Instant::now();
         let response = client.post(server.url("/v1/items")).header("content-type", "application/json").body(body);
         let response = response.send().await?.error_for_status()?;
@@ -1074,24 +848,15 @@ async fn read_lines(
 
 // ---------------------------------------------------------------- report
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 /// One line of the table.
-struct Row([String; 6]);
+type Row = [String; 6];
 
 fn row(what: &str, rate: String, latency: String, detail: String, target: &str, verdict: &str) -> Row {
-    Row([what.to_owned(), rate, latency, detail, target.to_owned(), verdict.to_owned()])
+    [what.to_owned(), rate, latency, detail, target.to_owned(), verdict.to_owned()]
 }
 
 fn latency_cell(run: &Run) -> String {
     format!("{} / {} us", run.latency_us(0.5), run.latency_us(0.99))
-}
-
-/// How many times faster the faster of two runs of one baseline was.
-fn drift(first: f64, second: f64) -> f64 {
-    first.max(second) / first.min(second)
 }
 
 impl Report {
@@ -1214,16 +979,7 @@ impl Report {
             "load average (1/5/15 min): {} at start, {} at end (2 cores, shared by client and server)\n",
             self.load_avg.0, self.load_avg.1
         );
-        let rows = self.rows();
-        let widths: Vec<usize> =
-            (0..6).map(|c| rows.iter().map(|r| r.0[c].chars().count()).max().unwrap_or(0)).collect();
-        for (index, Row(cells)) in rows.iter().enumerate() {
-            let line: Vec<String> = cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-            println!("{}", line.join("  ").trim_end());
-            if index == 0 {
-                println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-            }
-        }
+        print_table(&self.rows());
         for (index, client_count) in CLIENT_COUNTS.into_iter().enumerate() {
             let drift = self.median_trial(index).map_or(0.0, Trial::drift);
             if drift > BASELINE_DRIFT_MAX {

@@ -15,25 +15,25 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use recstore::store::views::checkpoint;
-use recstore::{Data, Metadata, NewItem, Query, Store, StoreOptions, SyncMode};
+use recstore::{NewItem, Query, Store, StoreOptions, SyncMode};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::args::{Flags, config_or_exit};
+use common::process::thread_cpu;
+use common::report::{Latencies, load_average, print_table, verdict};
+use common::sqlite;
+use common::workload::{self, DATA_SIZE_BYTES, Workload};
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const BATCH_ITEM_COUNT: usize = 1_000;
-const DATA_SIZE_BYTES: usize = 512;
-const TYPE_COUNT: u64 = 10;
-const SOURCE_COUNT: u64 = 1_000;
-const TAG_COUNT: usize = 50;
-/// One item in this many has parents.
-const PARENT_ONE_IN: u64 = 5;
 const GET_COUNT: usize = 100_000;
 /// Queries per store: each of the ten types in turn, with one tag.
 const QUERY_COUNT: usize = 200;
-/// Of the live items, the fraction one type+tag query should return.
-const QUERY_SELECTIVITY: f64 = 0.01;
-const SEED: u64 = 0x7265_6373_746f_7265;
 
 /// Targets, all from issue 3.
 const INGEST_RATIO_MIN: f64 = 5.0;
@@ -65,17 +65,7 @@ fn main() -> BenchResult<()> {
         let dir = args.nth(1).ok_or("--probe-open needs a directory")?;
         return probe_open_child(Path::new(&dir));
     }
-    let config = match parse_args(args) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let config = config_or_exit(parse_args(args), USAGE);
     // The same file system as /work on the machines this runs on; TMPDIR moves it.
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
     let report = run(config, dir.path())?;
@@ -94,26 +84,18 @@ fn main() -> BenchResult<()> {
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
     let (mut item_count, mut json, mut keep) = (None, false, false);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
+    let mut flags = Flags::new(args, USAGE);
+    while let Some((flag, inline)) = flags.next_flag() {
         match flag.as_str() {
             "--quick" => item_count = Some(20_000),
             "--million" => item_count = Some(1_000_000),
             "--json" => json = true,
             "--keep" => keep = true,
-            "--items" => {
-                let raw = inline.or_else(|| args.next()).ok_or_else(|| format!("--items needs a value\n{USAGE}"))?;
-                let count = raw.parse().map_err(|_| format!("--items: cannot parse {raw:?}\n{USAGE}"))?;
-                item_count = Some(count);
-            }
+            "--items" => item_count = Some(flags.value::<usize>(&flag, inline)?),
             // `cargo bench` passes this to every `harness = false` target.
             "--bench" => {}
             "-h" | "--help" => return Ok(None),
-            _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
+            _ => return Err(flags.unknown(&flag)),
         }
     }
     let item_count = item_count.unwrap_or(200_000);
@@ -127,144 +109,7 @@ fn progress(message: &str) {
     eprintln!("store_bench: {message}");
 }
 
-// ---------------------------------------------------------------- workload
-
-/// xorshift64, seeded through splitmix64 so that nearby seeds diverge.
-struct Rng(u64);
-
-impl Rng {
-    fn new(stream: u64, index: u64) -> Self {
-        let mut z = (SEED ^ stream.rotate_left(40) ^ index).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Self((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// The generator: item `index` (and each update) is a pure function of its
-/// number, so recstore and SQLite see identical items without keeping them.
-struct Workload {
-    item_count: usize,
-    /// Tags follow 1/(k+1) weights, so that some tag is on about 10% of the
-    /// items and a type+tag query lands near 1% selectivity.
-    tag_weights_cumulative: Vec<f64>,
-}
-
-const STREAM_METADATA: u64 = 1;
-const STREAM_DATA: u64 = 2;
-const STREAM_UPDATE: u64 = 3;
-const STREAM_GET: u64 = 4;
-
-impl Workload {
-    fn new(item_count: usize) -> Self {
-        let mut total = 0.0;
-        let tag_weights_cumulative = (0..TAG_COUNT)
-            .map(|k| {
-                total += 1.0 / (k as f64 + 1.0);
-                total
-            })
-            .collect();
-        Self { item_count, tag_weights_cumulative }
-    }
-
-    fn id(index: usize) -> String {
-        format!("item-{index:08}")
-    }
-
-    fn metadata(&self, index: usize) -> Metadata {
-        let mut rng = Rng::new(STREAM_METADATA, index as u64);
-        let item_type = format!("type-{}", rng.below(TYPE_COUNT));
-        let source_id = format!("source-{:04}", rng.below(SOURCE_COUNT));
-        let tag_count = 1 + rng.below(3) as usize;
-        let mut tags: Vec<String> = Vec::with_capacity(tag_count);
-        while tags.len() < tag_count {
-            let total = self.tag_weights_cumulative[TAG_COUNT - 1];
-            let k = self.tag_weights_cumulative.partition_point(|&c| c < rng.unit() * total);
-            let tag = format!("tag-{:02}", k.min(TAG_COUNT - 1));
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        let parents = if index > 0 && rng.below(PARENT_ONE_IN) == 0 {
-            (0..1 + rng.below(2)).map(|_| Self::id(rng.below(index as u64) as usize)).collect()
-        } else {
-            Vec::new()
-        };
-        Metadata {
-            id: Some(Self::id(index)),
-            item_type: Some(item_type),
-            source_id: Some(source_id),
-            tags,
-            parents,
-            extra: serde_json::Map::new(),
-        }
-    }
-
-    /// About 512 bytes of compact JSON; `revision` 0 is the first version.
-    fn data(index: usize, revision: usize) -> Value {
-        let mut rng = Rng::new(STREAM_DATA, (index as u64) << 24 ^ revision as u64);
-        let values: Vec<f64> = (0..8).map(|_| (rng.unit() * 100_000.0).round() / 100.0).collect();
-        let mut object = json!({
-            "seq": index,
-            "revision": revision,
-            "sensor": format!("sensor-{:04}", rng.below(5_000)),
-            "unit": "celsius",
-            "values": values,
-        });
-        let size_bytes = serde_json::to_vec(&object).map_or(0, |bytes| bytes.len());
-        // `,"note":""` is 10 bytes.
-        let note_len = DATA_SIZE_BYTES.saturating_sub(size_bytes + 10);
-        let note: String = (0..note_len).map(|_| char::from(b'a' + rng.below(26) as u8)).collect();
-        object["note"] = Value::String(note);
-        object
-    }
-
-    fn new_item(&self, index: usize) -> NewItem {
-        NewItem { data: Data::Json(Self::data(index, 0)), metadata: self.metadata(index) }
-    }
-
-    /// Update `update_index`: a new version of an existing item, with new
-    /// data and the item's metadata (so the query selectivity stays put).
-    fn update(&self, update_index: usize) -> NewItem {
-        let index = Rng::new(STREAM_UPDATE, update_index as u64).below(self.item_count as u64) as usize;
-        NewItem { data: Data::Json(Self::data(index, update_index + 1)), metadata: self.metadata(index) }
-    }
-
-    fn get_ids(&self) -> Vec<String> {
-        let mut rng = Rng::new(STREAM_GET, 0);
-        (0..GET_COUNT).map(|_| Self::id(rng.below(self.item_count as u64) as usize)).collect()
-    }
-}
-
 // ---------------------------------------------------------------- SQLite
-
-const SQLITE_SCHEMA: &str = "
-    CREATE TABLE items (
-        id TEXT NOT NULL, version INTEGER NOT NULL, ts INTEGER NOT NULL,
-        type TEXT, source TEXT, data BLOB NOT NULL, meta TEXT NOT NULL);
-    CREATE UNIQUE INDEX items_id ON items (id, version);
-    CREATE INDEX items_type ON items (type);
-    CREATE INDEX items_source ON items (source);
-    CREATE INDEX items_ts ON items (ts);
-    CREATE TABLE item_tags (id TEXT NOT NULL, version INTEGER NOT NULL, tag TEXT NOT NULL);
-    CREATE INDEX item_tags_tag ON item_tags (tag);
-    CREATE TABLE parents (id TEXT NOT NULL, version INTEGER NOT NULL, parent TEXT NOT NULL);
-    CREATE INDEX parents_parent ON parents (parent);";
 
 const SQLITE_LATEST_VERSION: &str = "SELECT max(version) FROM items WHERE id = ?1";
 const SQLITE_GET: &str = "SELECT version, data FROM items WHERE id = ?1 ORDER BY version DESC LIMIT 1";
@@ -274,18 +119,6 @@ const SQLITE_QUERY: &str = "
     SELECT i.id FROM items i JOIN item_tags t ON t.id = i.id AND t.version = i.version
     WHERE i.type = ?1 AND t.tag = ?2
       AND i.version = (SELECT max(m.version) FROM items m WHERE m.id = i.id)";
-
-fn sqlite_open(path: &Path) -> BenchResult<Connection> {
-    let conn = Connection::open(path)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(format!("SQLite refused WAL mode (journal_mode={mode})").into());
-    }
-    // FULL: the WAL is fsynced at every commit, like SyncMode::Always.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SQLITE_SCHEMA)?;
-    Ok(conn)
-}
 
 /// One transaction: what `put_batch` does, in SQL. Versions are numbered
 /// from the table, as recstore numbers them from its views.
@@ -298,7 +131,7 @@ fn sqlite_put_batch(conn: &mut Connection, items: Vec<NewItem>) -> BenchResult<(
         )?;
         let mut insert_tag = tx.prepare_cached("INSERT INTO item_tags (id, version, tag) VALUES (?1, ?2, ?3)")?;
         let mut insert_parent = tx.prepare_cached("INSERT INTO parents (id, version, parent) VALUES (?1, ?2, ?3)")?;
-        let timestamp_us = now_us();
+        let timestamp_us = sqlite::now_us();
         for NewItem { data, mut metadata } in items {
             let id = metadata.id.take().ok_or("the workload names every item")?;
             let bytes = data.canonical_bytes();
@@ -330,11 +163,6 @@ fn sqlite_plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> B
     let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let steps = statement.query_map(params, |row| row.get::<_, String>(3))?.collect::<Result<Vec<_>, _>>()?;
     Ok(steps.join("; "))
-}
-
-fn now_us() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }
 
 fn sqlite_size_bytes(path: &Path) -> u64 {
@@ -377,45 +205,6 @@ fn ingest(
         cpu += thread_cpu().saturating_sub(cpu_started);
     }
     Ok(Ingest { item_count: count, elapsed, cpu })
-}
-
-/// User plus system time of this thread, from /proc (in ticks of 10 ms, so
-/// only sums over many batches mean much). Unlike wall time, it does not
-/// grow when other processes take the CPU, nor while waiting on fdatasync.
-fn thread_cpu() -> Duration {
-    const TICKS_PER_S: u64 = 100;
-    let text = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields 14 and 15 (utime, stime); the command name before them may hold spaces.
-    let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-    Duration::from_millis(ticks * 1_000 / TICKS_PER_S)
-}
-
-/// Sorted per-call latencies, in nanoseconds.
-#[derive(Default)]
-struct Latencies(Vec<u64>);
-
-impl Latencies {
-    fn time<T>(&mut self, call: impl FnOnce() -> T) -> T {
-        let started = Instant::now();
-        let result = call();
-        self.0.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        result
-    }
-
-    fn finish(mut self) -> Self {
-        self.0.sort_unstable();
-        self
-    }
-
-    fn quantile_us(&self, quantile: f64) -> f64 {
-        let index = ((self.0.len() as f64 - 1.0) * quantile).round() as usize;
-        self.0.get(index).map_or(f64::NAN, |&ns| ns as f64 / 1_000.0)
-    }
-
-    fn json(&self) -> Value {
-        json!({ "count": self.0.len(), "median_us": self.quantile_us(0.5), "p99_us": self.quantile_us(0.99) })
-    }
 }
 
 /// Both stores' answers to the same calls.
@@ -493,7 +282,7 @@ fn run(config: Config, dir: &Path) -> BenchResult<Report> {
     let store_dir = dir.join("recstore");
     let sqlite_path = dir.join("sqlite.db");
     let store = Store::open(&store_dir, StoreOptions::default().sync(SyncMode::Always))?;
-    let mut conn = sqlite_open(&sqlite_path)?;
+    let mut conn = sqlite::open(&sqlite_path)?;
     progress(&format!("ingest: {} items, recstore then SQLite, in {}", config.item_count, dir.display()));
     let (initial, updates, fsyncs) = ingest_both(&config, &workload, &store, &mut conn)?;
     // Not timed: gives SQLite's planner the statistics it needs for the join.
@@ -504,7 +293,7 @@ fn run(config: Config, dir: &Path) -> BenchResult<Report> {
     conn.execute_batch("ANALYZE; DELETE FROM sqlite_stat4; ANALYZE sqlite_schema;")?;
 
     progress(&format!("point gets: {GET_COUNT} random ids, each store"));
-    let gets = point_gets(&store, &conn, &workload.get_ids())?;
+    let gets = point_gets(&store, &conn, &workload.random_ids(GET_COUNT))?;
     let stats = store.stats();
     let query = pick_query(&stats, 0)?;
     progress(&format!("queries: {QUERY_COUNT} type+tag queries (tag {:?}), each store", query.tags));
@@ -562,9 +351,9 @@ fn ingest_both(
     let sqlite = ingest(items, |i| workload.new_item(i), |batch| sqlite_put_batch(conn, batch))?;
     let initial = Pair { recstore, sqlite };
     progress(&format!("ingest: {updates} updates, recstore then SQLite"));
-    let recstore = ingest(updates, |u| workload.update(u), |batch| Ok(store.put_batch(batch).map(drop)?))?;
+    let recstore = ingest(updates, |u| workload.new_update(u), |batch| Ok(store.put_batch(batch).map(drop)?))?;
     let metrics_2 = store.log().metrics();
-    let sqlite = ingest(updates, |u| workload.update(u), |batch| sqlite_put_batch(conn, batch))?;
+    let sqlite = ingest(updates, |u| workload.new_update(u), |batch| sqlite_put_batch(conn, batch))?;
     let fsyncs = [fsync_delta(&metrics_0, &metrics_1), fsync_delta(&metrics_1, &metrics_2)];
     Ok((initial, Pair { recstore, sqlite }, fsyncs))
 }
@@ -613,19 +402,9 @@ fn point_gets(store: &Store, conn: &Connection, ids: &[String]) -> BenchResult<P
     Ok(Pair { recstore: recstore.finish(), sqlite: sqlite.finish() })
 }
 
-/// The type+tag query closest to 1% of the live items: types are uniform
-/// over ten, so a tag on about 10% of the items. `type_index` picks the type.
+/// The type+tag query closest to 1% of the live items (see the workload).
 fn pick_query(stats: &recstore::StoreStats, type_index: usize) -> BenchResult<Query> {
-    let types: Vec<&String> = stats.by_type.keys().collect();
-    let item_type = types.get(type_index % types.len().max(1)).ok_or("the store has no types")?;
-    let wanted = stats.items_live as f64 * QUERY_SELECTIVITY * types.len() as f64;
-    let tag = stats
-        .by_tag
-        .iter()
-        .min_by(|a, b| (*a.1 as f64 - wanted).abs().total_cmp(&(*b.1 as f64 - wanted).abs()))
-        .map(|(tag, _)| tag.clone())
-        .ok_or("the store has no tags")?;
-    Ok(Query { item_type: Some((*item_type).clone()), tags: vec![tag], ..Query::default() })
+    Ok(workload::type_tag_query(stats, type_index)?)
 }
 
 /// Runs the query for each type in turn on both stores; checks that both
@@ -722,22 +501,13 @@ fn proc_status() -> BenchResult<Vec<(String, u64)>> {
         .collect())
 }
 
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
 // ---------------------------------------------------------------- report
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 /// One line of the table.
-struct Row([String; 6]);
+type Row = [String; 6];
 
 fn row(what: &str, recstore: String, sqlite: String, ratio: String, target: &str, verdict: &str) -> Row {
-    Row([what.to_owned(), recstore, sqlite, ratio, target.to_owned(), verdict.to_owned()])
+    [what.to_owned(), recstore, sqlite, ratio, target.to_owned(), verdict.to_owned()]
 }
 
 impl Report {
@@ -842,16 +612,7 @@ impl Report {
             self.dir.display()
         );
         println!("load average (1/5/15 min): {} at start, {} at end (2 cores)\n", self.load_avg.0, self.load_avg.1);
-        let rows = self.rows();
-        let widths: Vec<usize> =
-            (0..6).map(|c| rows.iter().map(|r| r.0[c].chars().count()).max().unwrap_or(0)).collect();
-        for (index, Row(cells)) in rows.iter().enumerate() {
-            let line: Vec<String> = cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-            println!("{}", line.join("  ").trim_end());
-            if index == 0 {
-                println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-            }
-        }
+        print_table(&self.rows());
         println!();
         self.print_details();
     }
