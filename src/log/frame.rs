@@ -306,6 +306,33 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordRef<'_>, String> {
     Ok(record)
 }
 
+/// Finds the record at `offset` in the frames from `bytes[start]` on by
+/// hopping over frame and record headers, and checks that record's own
+/// checksum: a point read must not pay for the checksum of a whole frame
+/// (up to 256 MiB of neighbours). `None` if the record is not there or a
+/// header on the way looks wrong; the caller then walks with every check,
+/// which tells a gap from corruption.
+pub fn find_record(bytes: &[u8], start: usize, offset: u64) -> Option<RecordRef<'_>> {
+    let mut frame_position = start;
+    while frame_position + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
+        let frame_end = frame_position.checked_add(read_u32(bytes, frame_position + 4) as usize)?;
+        let frame = bytes.get(..frame_end)?;
+        let mut position = frame_position + FRAME_HEADER_SIZE_BYTES;
+        while position + RECORD_HEADER_SIZE_BYTES <= frame_end {
+            let record_offset = read_u64(frame, position);
+            if record_offset >= offset {
+                return (record_offset == offset).then(|| decode_record(&frame[position..]).ok()).flatten();
+            }
+            position = position.checked_add(RECORD_HEADER_SIZE_BYTES + read_u32(frame, position + 20) as usize)?;
+        }
+        if position != frame_end {
+            return None;
+        }
+        frame_position = frame_end;
+    }
+    None
+}
+
 /// Payload size of the record whose header starts at `bytes[0]`, if the
 /// header is all there; lets a reader fetch exactly the bytes it needs.
 pub fn record_payload_size(header: &[u8]) -> Option<usize> {
@@ -444,6 +471,45 @@ mod tests {
                 let flipped = flip_bit(&bytes, bit_index);
                 prop_assert!(decode_record(&flipped[position..end]).is_err(), "bit {} alone", bit_index);
                 prop_assert!(decode_record(&flipped[position..]).is_err(), "bit {} with records behind it", bit_index);
+            }
+        }
+
+        #[test]
+        fn find_record_finds_every_record_across_frames(first in records(8, 256), second in records(8, 256)) {
+            // Two frames back to back, the second after the first's offsets.
+            let shift = first[first.len() - 1].offset + 1;
+            let mut second: Vec<Record> =
+                second.into_iter().map(|r| Record { offset: r.offset % 1000 + shift, ..r }).collect();
+            second.sort_by_key(|r| r.offset);
+            second.dedup_by_key(|r| r.offset);
+            let mut bytes = encode(&first);
+            encode_frame(&refs(&second), &mut bytes);
+            for record in first.iter().chain(&second) {
+                let found = find_record(&bytes, 0, record.offset).map(|r| r.to_owned());
+                prop_assert_eq!(found.as_ref(), Some(record));
+            }
+            // An offset in a gap, or past the end, is not found.
+            prop_assert!(find_record(&bytes, 0, shift + 2000).is_none());
+            if first[0].offset > 0 {
+                prop_assert!(find_record(&bytes, 0, first[0].offset - 1).is_none());
+            }
+        }
+
+        #[test]
+        fn find_record_checks_the_record_it_returns(records in records(4, 24), bit in any::<prop::sample::Index>()) {
+            // A flip inside the wanted record is never returned as data; a
+            // flip in a neighbour does not hide the wanted, intact record.
+            let bytes = encode(&records);
+            let positions = record_positions(&records);
+            let last = records.len() - 1;
+            let start = positions[last];
+            let flipped = flip_bit(&bytes, start * 8 + bit.index((bytes.len() - start) * 8));
+            if let Some(found) = find_record(&flipped, 0, records[last].offset) {
+                prop_assert_eq!(&found.to_owned(), &records[last], "a damaged record was returned");
+            }
+            if last > 0 {
+                let found = find_record(&flipped, 0, records[0].offset).map(|r| r.to_owned());
+                prop_assert_eq!(found.as_ref(), Some(&records[0]));
             }
         }
 

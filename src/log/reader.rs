@@ -14,14 +14,24 @@ use memmap2::{Mmap, MmapOptions};
 use super::error::LogError;
 use super::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
-    decode_record, record_payload_size,
+    decode_record, find_record, record_payload_size,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
 
 impl Log {
-    /// Reads the record at `offset`.
+    /// Reads the record at `offset`, checking its own checksum.
     pub fn read(&self, offset: u64) -> Result<Record, LogError> {
+        let set = self.snapshot();
+        if let Some(record) = find_indexed(&set, offset)? {
+            return Ok(record);
+        }
+        self.read_checked(offset)
+    }
+
+    /// Reads the record at `offset` by a scan that checks every frame on
+    /// the way: slower, but it names what is wrong when something is.
+    fn read_checked(&self, offset: u64) -> Result<Record, LogError> {
         let mut found = None;
         self.scan(offset, |record| {
             if record.offset == offset {
@@ -198,6 +208,26 @@ fn active_floor(set: &SegmentSet, offset: u64) -> u64 {
     let index = set.active.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let after = index.partition_point(|e| e.offset <= offset && e.offset < set.published.next_offset);
     after.checked_sub(1).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |i| index[i].position_bytes)
+}
+
+/// The record at `offset`, found from the segment index's floor by
+/// [`find_record`]; `None` sends the caller to the checked scan.
+fn find_indexed(set: &SegmentSet, offset: u64) -> Result<Option<Record>, LogError> {
+    if offset >= set.published.next_offset {
+        return Ok(None);
+    }
+    let sealed = set.sealed.partition_point(|s| s.base_offset <= offset).checked_sub(1).map(|i| &set.sealed[i]);
+    if let Some(segment) = sealed.filter(|s| s.index.last_offset >= offset) {
+        let start =
+            segment.index.floor_by_offset(offset).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
+        return Ok(usize::try_from(start)
+            .ok()
+            .and_then(|start| find_record(segment.bytes(), start, offset))
+            .map(|r| r.to_owned()));
+    }
+    let Some(bytes) = map_active(set)? else { return Ok(None) };
+    let start = usize::try_from(active_floor(set, offset)).unwrap_or(usize::MAX);
+    Ok(find_record(&bytes, start, offset).map(|r| r.to_owned()))
 }
 
 /// The record at a hinted position, if the hint is right and it checks out.
