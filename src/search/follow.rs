@@ -32,7 +32,10 @@ const SHUTDOWN_CATCH_UP_RECORDS_MAX: u64 = 10_000;
 pub(super) fn spawn(shared: Arc<Shared>, indexer: Indexer) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("recstore-search".into())
-        .spawn(move || run(&shared, indexer))
+        .spawn(move || {
+            super::lower_thread_priority();
+            run(&shared, indexer)
+        })
         .map_err(|source| Error::Io { context: "start the search follower thread".into(), source })
 }
 

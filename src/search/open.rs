@@ -19,9 +19,30 @@ use super::{OpenOutcome, SearchOptions, view_error};
 use crate::error::{Error, Result};
 use crate::log::Log;
 
-/// Memory the index writer may buffer before it flushes a segment. Tantivy
-/// splits it between its indexing threads (one per core, at most eight).
+/// Memory the index writer may buffer before it flushes a segment.
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Tantivy's indexing threads. One: the follower thread already builds
+/// documents beside it, the store's writer needs a core of its own, and
+/// every further thread writes its own segment at each commit, which the
+/// merge threads then pay to merge again.
+const INDEXING_THREADS: usize = 1;
+
+/// Opens the index writer from a short-lived thread of lowered priority,
+/// so that the indexing and merge threads tantivy starts inherit it (see
+/// [`super::lower_thread_priority`]).
+fn new_writer(index: &Index) -> Result<IndexWriter> {
+    let index = index.clone();
+    let opener = std::thread::Builder::new()
+        .name("recstore-search-open".into())
+        .spawn(move || {
+            super::lower_thread_priority();
+            index.writer_with_num_threads(INDEXING_THREADS, WRITER_MEMORY_BYTES)
+        })
+        .map_err(|source| Error::Io { context: "start the search writer's thread".into(), source })?;
+    let writer = opener.join().map_err(|_| view_error("open index writer")("its thread panicked"))?;
+    writer.map_err(view_error("open index writer"))
+}
 
 /// What each tantivy commit records about the log, as JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +92,7 @@ pub(crate) struct Opened {
 pub(crate) fn open_writable(search_dir: &Path, log: &Log, options: SearchOptions) -> Result<Opened> {
     match check_existing(search_dir, log, options, false) {
         Ok(Some((index, payload))) => {
-            let writer = index.writer(WRITER_MEMORY_BYTES).map_err(view_error("open index writer"))?;
+            let writer = new_writer(&index)?;
             let committed = payload.cursor();
             Ok(Opened {
                 index,
@@ -111,7 +132,7 @@ pub(crate) fn open_read_only(search_dir: &Path, log: &Log, options: SearchOption
     };
     tracing::info!(dir = %search_dir.display(), %reason, "read-only store: building the search index in memory");
     let index = Index::create_in_ram(schema::build());
-    let mut writer = index.writer(WRITER_MEMORY_BYTES).map_err(view_error("open index writer"))?;
+    let mut writer = new_writer(&index)?;
     commit_empty(&mut writer, options)?;
     Ok(Opened {
         index,
@@ -200,7 +221,7 @@ fn create(search_dir: &Path, options: SearchOptions, outcome: OpenOutcome) -> Re
     let directory = UnsyncedDirectory::open(search_dir).map_err(view_error("open index directory"))?;
     let index =
         Index::create(directory, schema::build(), IndexSettings::default()).map_err(view_error("create index"))?;
-    let mut writer = index.writer(WRITER_MEMORY_BYTES).map_err(view_error("open index writer"))?;
+    let mut writer = new_writer(&index)?;
     commit_empty(&mut writer, options)?;
     Ok(Opened {
         index,
