@@ -86,10 +86,22 @@ pub struct PutDraft<'a> {
 /// `compress_threshold_bytes` long and compression makes it smaller.
 /// Returns the payload and the record flags.
 pub fn encode_put(draft: &PutDraft<'_>, compress_threshold_bytes: usize) -> (Vec<u8>, u8) {
-    let compressed = (draft.data.len() >= compress_threshold_bytes).then(|| deflate(draft.data)).flatten();
-    let (section, flags) = match &compressed {
-        Some(bytes) if bytes.len() < draft.data.len() => (bytes.as_slice(), FLAG_COMPRESSED),
-        _ => (draft.data, 0),
+    let compressed = compress(draft.data, compress_threshold_bytes);
+    encode_put_compressed(draft, compressed.as_deref())
+}
+
+/// The data compressed, if it is at least `compress_threshold_bytes` long
+/// and compression makes it smaller.
+pub fn compress(data: &[u8], compress_threshold_bytes: usize) -> Option<Vec<u8>> {
+    (data.len() >= compress_threshold_bytes).then(|| deflate(data)).flatten().filter(|bytes| bytes.len() < data.len())
+}
+
+/// Encodes a put whose data [`compress`] already dealt with: `compressed`
+/// is what it returned for `draft.data`.
+pub fn encode_put_compressed(draft: &PutDraft<'_>, compressed: Option<&[u8]>) -> (Vec<u8>, u8) {
+    let (section, flags) = match compressed {
+        Some(bytes) => (bytes, FLAG_COMPRESSED),
+        None => (draft.data, 0),
     };
     let mut out = Vec::with_capacity(
         PUT_HEADER_SIZE_BYTES + draft.id.len() + draft.content_type.len() + draft.metadata_json.len() + section.len(),

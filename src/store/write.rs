@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use super::codec::{self, DataKind, DatasetRecord, DeleteRecord, PutDraft, kind};
-use super::item::{Data, ItemRef, Metadata, format_timestamp, validate_name};
+use super::item::{Data, ItemRef, Metadata, format_timestamp, json_bytes, validate_name};
 use crate::error::{Error, Result};
 use crate::log::NewRecord;
 
@@ -46,24 +46,64 @@ struct Prepared {
     md5: [u8; 16],
     metadata_json: Vec<u8>,
     data: Vec<u8>,
+    /// `data` compressed, where that pays.
+    compressed: Option<Vec<u8>>,
 }
 
-fn prepare(item: NewItem) -> Result<Prepared> {
+/// Batches at least this long are prepared on several threads.
+const PARALLEL_PREPARE_ITEMS_MIN: usize = 128;
+/// At most this many threads prepare one batch.
+const PREPARE_THREADS_MAX: usize = 4;
+
+/// Prepares a batch, in parallel when it is long: serializing, hashing and
+/// compressing are most of a write's CPU time, and they need nothing but
+/// the item, so they run before the writer lock is taken. The first
+/// error in batch order is the one returned.
+fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(PREPARE_THREADS_MAX);
+    let prepare_chunk =
+        |chunk: Vec<NewItem>| chunk.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
+    if items.len() < PARALLEL_PREPARE_ITEMS_MIN || threads < 2 {
+        return prepare_chunk(items);
+    }
+    let chunk_len = items.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = items;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk_len.min(rest.len()));
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    let results: Vec<Result<Vec<Prepared>>> = std::thread::scope(|scope| {
+        let mut chunks = chunks.into_iter();
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks.map(|chunk| scope.spawn(move || prepare_chunk(chunk))).collect();
+        let mut results = vec![prepare_chunk(first)];
+        results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+        results
+    });
+    let mut prepared = Vec::new();
+    for chunk in results {
+        prepared.extend(chunk?);
+    }
+    Ok(prepared)
+}
+
+fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
     let NewItem { data, mut metadata } = item;
     metadata.validate()?;
-    let bytes = data.canonical_bytes();
+    let (data_kind, content_type, bytes) = match data {
+        Data::Json(value) => (DataKind::Json, String::new(), json_bytes(&value)),
+        Data::Bytes { bytes, content_type } => {
+            validate_name("content_type", &content_type)?;
+            (DataKind::Bytes, content_type, bytes)
+        }
+    };
     let md5: [u8; 16] = Md5::digest(&bytes).into();
     let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
     validate_name("id", &id)?;
-    let (data_kind, content_type) = match data {
-        Data::Json(_) => (DataKind::Json, String::new()),
-        Data::Bytes { content_type, .. } => {
-            validate_name("content_type", &content_type)?;
-            (DataKind::Bytes, content_type)
-        }
-    };
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
-    Ok(Prepared { id, data_kind, content_type, md5, metadata_json, data: bytes })
+    let compressed = codec::compress(&bytes, compress_threshold_bytes);
+    Ok(Prepared { id, data_kind, content_type, md5, metadata_json, data: bytes, compressed })
 }
 
 /// Lower-case hex of bytes: ids made from md5 sums.
@@ -82,12 +122,23 @@ enum Plan {
 }
 
 /// Content identity used for dedup: equal keys mean an identical put.
-#[derive(PartialEq, Eq, Clone)]
-struct ContentKey {
+#[derive(PartialEq, Eq, Clone, Copy)]
+struct ContentKey<'a> {
     data_kind: u8,
     md5: [u8; 16],
-    content_type: String,
-    metadata_json: Vec<u8>,
+    content_type: &'a str,
+    metadata_json: &'a [u8],
+}
+
+impl Prepared {
+    fn content_key(&self) -> ContentKey<'_> {
+        ContentKey {
+            data_kind: self.data_kind as u8,
+            md5: self.md5,
+            content_type: &self.content_type,
+            metadata_json: &self.metadata_json,
+        }
+    }
 }
 
 impl Store {
@@ -155,7 +206,7 @@ impl Store {
         items: Vec<NewItem>,
         dataset: Option<(&str, serde_json::Value)>,
     ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
-        let prepared = items.into_iter().map(prepare).collect::<Result<Vec<_>>>()?;
+        let prepared = prepare_all(items, self.options.compress_threshold_bytes)?;
         if prepared.is_empty() && dataset.is_none() {
             return Ok((Vec::new(), None));
         }
@@ -173,7 +224,7 @@ impl Store {
                     metadata_json: &item.metadata_json,
                     data: &item.data,
                 };
-                let (payload, flags) = codec::encode_put(&draft, self.options.compress_threshold_bytes);
+                let (payload, flags) = codec::encode_put_compressed(&draft, item.compressed.as_deref());
                 records.push((kind::PUT, flags, payload));
             }
         }
@@ -187,7 +238,7 @@ impl Store {
         }
         if records.is_empty() {
             drop(guard);
-            return Ok((unchanged_refs(&prepared, &plans), None));
+            return Ok((item_refs(&prepared, &plans, None), None));
         }
         let new_records: Vec<NewRecord<'_>> =
             records.iter().map(|(kind, flags, payload)| NewRecord { kind: *kind, flags: *flags, payload }).collect();
@@ -197,7 +248,7 @@ impl Store {
         drop(guard);
         self.log.wait_durable(appended.last_offset + 1)?;
         self.note_records_written(records.len() as u64);
-        let refs = item_refs(&prepared, &plans, &appended);
+        let refs = item_refs(&prepared, &plans, Some(&appended));
         let dataset = dataset_version.map(|v| (v, appended.last_offset, appended.timestamp_us));
         Ok((refs, dataset))
     }
@@ -205,22 +256,17 @@ impl Store {
     /// Decides the version of each item, or that it is unchanged. Holds the writer lock.
     fn plan(&self, prepared: &[Prepared]) -> Result<Vec<Plan>> {
         // Items earlier in this batch: (index, version, content) of the last one per id.
-        let mut pending: HashMap<&str, (usize, u32, ContentKey)> = HashMap::new();
+        let mut pending: HashMap<&str, (usize, u32, ContentKey<'_>)> = HashMap::new();
         let mut plans = Vec::with_capacity(prepared.len());
         let mut record_index = 0;
         for (index, item) in prepared.iter().enumerate() {
-            let key = ContentKey {
-                data_kind: item.data_kind as u8,
-                md5: item.md5,
-                content_type: item.content_type.clone(),
-                metadata_json: item.metadata_json.clone(),
-            };
+            let key = item.content_key();
             let plan = match pending.get(item.id.as_str()) {
                 Some((earlier, version, previous)) if *previous == key => {
                     Plan::Repeat { version: *version, earlier: *earlier }
                 }
                 Some((_, version, _)) => Plan::New { version: version + 1, record_index },
-                None => self.plan_against_views(&item.id, &key, record_index)?,
+                None => self.plan_against_views(&item.id, key, record_index)?,
             };
             if let Plan::New { .. } = plan {
                 record_index += 1;
@@ -231,7 +277,7 @@ impl Store {
         Ok(plans)
     }
 
-    fn plan_against_views(&self, id: &str, key: &ContentKey, record_index: usize) -> Result<Plan> {
+    fn plan_against_views(&self, id: &str, key: ContentKey<'_>, record_index: usize) -> Result<Plan> {
         let (latest, live) = {
             let views = self.read_views();
             match views.item(id) {
@@ -241,7 +287,7 @@ impl Store {
         };
         // A pruned version has no data to compare with: storing it again restores it.
         let stored = latest.stored.pruned.is_none();
-        if live && stored && self.stored_content_key(latest.offset, latest.position_bytes.into())? == *key {
+        if live && stored && self.stored_content_is(latest.offset, latest.position_bytes.into(), key)? {
             return Ok(Plan::Unchanged {
                 version: latest.version,
                 offset: latest.offset,
@@ -251,15 +297,17 @@ impl Store {
         Ok(Plan::New { version: latest.version + 1, record_index })
     }
 
-    fn stored_content_key(&self, offset: u64, position_bytes: u64) -> Result<ContentKey> {
+    /// Whether the put at `offset` has exactly the content `key` names.
+    fn stored_content_is(&self, offset: u64, position_bytes: u64, key: ContentKey<'_>) -> Result<bool> {
         let record = self.read_record(offset, position_bytes)?;
         let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
-        Ok(ContentKey {
+        let stored = ContentKey {
             data_kind: put.data_kind as u8,
             md5: put.md5,
-            content_type: put.content_type.to_string(),
-            metadata_json: put.metadata_json.to_vec(),
-        })
+            content_type: put.content_type,
+            metadata_json: put.metadata_json,
+        };
+        Ok(stored == key)
     }
 
     /// Applies records just appended. They were validated against the views
@@ -289,40 +337,21 @@ impl Plan {
     }
 }
 
-fn item_refs(prepared: &[Prepared], plans: &[Plan], appended: &crate::log::Appended) -> Vec<ItemRef> {
-    let mut refs = unchanged_refs(prepared, plans);
-    for (item_ref, plan) in refs.iter_mut().zip(plans) {
-        if let Plan::New { record_index, .. } = plan {
-            item_ref.offset = appended.first_offset + *record_index as u64;
-            item_ref.timestamp = format_timestamp(appended.timestamp_us);
-            item_ref.created = true;
-        }
-    }
-    for (i, plan) in plans.iter().enumerate() {
-        if let Plan::Repeat { earlier, .. } = plan {
-            refs[i].offset = refs[*earlier].offset;
-            refs[i].timestamp = refs[*earlier].timestamp.clone();
-        }
+/// What each item of a write got. Every item of one batch shares its
+/// timestamp, so it is formatted once.
+fn item_refs(prepared: &[Prepared], plans: &[Plan], appended: Option<&crate::log::Appended>) -> Vec<ItemRef> {
+    let batch_timestamp = appended.map(|a| format_timestamp(a.timestamp_us));
+    let mut refs: Vec<ItemRef> = Vec::with_capacity(plans.len());
+    for (item, plan) in prepared.iter().zip(plans) {
+        let (offset, timestamp, created) = match (plan, appended, &batch_timestamp) {
+            (Plan::Unchanged { offset, timestamp_us, .. }, _, _) => (*offset, format_timestamp(*timestamp_us), false),
+            (Plan::New { record_index, .. }, Some(appended), Some(timestamp)) => {
+                (appended.first_offset + *record_index as u64, timestamp.clone(), true)
+            }
+            (Plan::Repeat { earlier, .. }, _, _) => (refs[*earlier].offset, refs[*earlier].timestamp.clone(), false),
+            (Plan::New { .. }, _, _) => unreachable!("a new version is planned only when records are appended"),
+        };
+        refs.push(ItemRef { id: item.id.clone(), version: plan.version(), offset, timestamp, created });
     }
     refs
-}
-
-fn unchanged_refs(prepared: &[Prepared], plans: &[Plan]) -> Vec<ItemRef> {
-    prepared
-        .iter()
-        .zip(plans)
-        .map(|(item, plan)| {
-            let (offset, timestamp_us) = match plan {
-                Plan::Unchanged { offset, timestamp_us, .. } => (*offset, *timestamp_us),
-                Plan::New { .. } | Plan::Repeat { .. } => (0, 0),
-            };
-            ItemRef {
-                id: item.id.clone(),
-                version: plan.version(),
-                offset,
-                timestamp: format_timestamp(timestamp_us),
-                created: false,
-            }
-        })
-        .collect()
 }
