@@ -209,7 +209,7 @@ fn decide_record(
 
 /// The item number and event of the record at `offset`, if the views hold it.
 fn find_event<'a>(views: &'a Views, id: &str, offset: u64) -> Option<(u32, &'a ItemEvent)> {
-    let item_no = *views.ids.get(id)?;
+    let item_no = views.item_number(id)?;
     let events = &views.row(item_no).events;
     events.binary_search_by_key(&offset, |e| e.offset).ok().map(|index| (item_no, &events[index]))
 }

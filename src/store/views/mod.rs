@@ -9,10 +9,13 @@
 
 mod apply;
 pub mod checkpoint;
+mod ids;
 mod interner;
 pub(crate) mod prune;
 
 use std::collections::{BTreeSet, HashMap};
+
+use ids::IdIndex;
 
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
@@ -162,7 +165,7 @@ pub struct Views {
     /// What a checkpoint stores.
     pub state: ViewState,
     /// Item number of each id.
-    pub ids: HashMap<Box<str>, u32>,
+    ids: IdIndex,
     /// Live items by type id.
     pub by_type: Vec<RoaringBitmap>,
     /// Live items by source id.
@@ -188,26 +191,41 @@ impl Views {
             interner.reindex();
         }
         state.tagsets.reindex();
-        let mut views = Views { state, ..Views::default() };
-        for item_no in 0..views.state.items.len() {
+        let item_count = state.items.len();
+        let mut views = Views { ids: IdIndex::with_capacity(item_count), state, ..Views::default() };
+        // Item numbers come in increasing order, so every bitmap insert
+        // below is an append, and the time index is built in one go.
+        let mut by_time = Vec::with_capacity(item_count);
+        for item_no in 0..item_count {
+            let row = &views.state.items[item_no];
+            let (event_count, live, last) = (row.events.len(), row.is_live(), *row.last());
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
-            let row = &views.state.items[item_no as usize];
-            let live = row.is_live();
-            views.ids.insert(row.id.clone(), item_no);
-            let puts: Vec<ItemEvent> = row.events.iter().filter(|e| !e.is_delete()).copied().collect();
-            for event in &puts {
-                views.index_ever(item_no, event);
+            views.ids.insert(&views.state.items, item_no);
+            for event_index in 0..event_count {
+                let event = views.state.items[item_no as usize].events[event_index];
+                if !event.is_delete() {
+                    views.index_ever(item_no, &event);
+                }
             }
             if live {
-                views.index_item(item_no);
+                views.update_indices(item_no, &last, true);
+                add(&mut views.live, item_no);
+                by_time.push((last.timestamp_us, item_no));
             }
         }
+        by_time.sort_unstable();
+        views.by_time = by_time.into_iter().collect();
         views
     }
 
     /// The row of `id`, if the id was ever stored.
     pub fn item(&self, id: &str) -> Option<&ItemRow> {
-        self.ids.get(id).map(|&n| &self.state.items[n as usize])
+        self.item_number(id).map(|n| &self.state.items[n as usize])
+    }
+
+    /// The item number of `id`, if the id was ever stored.
+    pub fn item_number(&self, id: &str) -> Option<u32> {
+        self.ids.get(&self.state.items, id)
     }
 
     /// The row of item number `item_no`.
@@ -219,7 +237,7 @@ impl Views {
     fn index_item(&mut self, item_no: u32) {
         let last = *self.state.items[item_no as usize].last();
         self.update_indices(item_no, &last, true);
-        self.live.insert(item_no);
+        add(&mut self.live, item_no);
         self.by_time.insert((last.timestamp_us, item_no));
     }
 
@@ -236,10 +254,10 @@ impl Views {
             if id != NONE {
                 let bitmap = bitmap_at(bitmaps, id);
                 if insert {
-                    bitmap.insert(item_no)
+                    add(bitmap, item_no);
                 } else {
-                    bitmap.remove(item_no)
-                };
+                    bitmap.remove(item_no);
+                }
             }
         };
         update(&mut self.by_type, event.type_id);
@@ -252,14 +270,22 @@ impl Views {
     /// Records that an item had a version with these attributes, ever.
     fn index_ever(&mut self, item_no: u32, event: &ItemEvent) {
         if event.type_id != NONE {
-            bitmap_at(&mut self.ever_by_type, event.type_id).insert(item_no);
+            add(bitmap_at(&mut self.ever_by_type, event.type_id), item_no);
         }
         if event.source_id != NONE {
-            bitmap_at(&mut self.ever_by_source, event.source_id).insert(item_no);
+            add(bitmap_at(&mut self.ever_by_source, event.source_id), item_no);
         }
         for &tag in self.state.tagsets.tags(event.tagset_id) {
-            bitmap_at(&mut self.ever_by_tag, tag).insert(item_no);
+            add(bitmap_at(&mut self.ever_by_tag, tag), item_no);
         }
+    }
+}
+
+/// Adds `item_no` to `bitmap`; new items carry the highest number yet, and
+/// appending them skips the search an insert does.
+fn add(bitmap: &mut RoaringBitmap, item_no: u32) {
+    if bitmap.try_push(item_no).is_err() {
+        bitmap.insert(item_no);
     }
 }
 

@@ -105,7 +105,7 @@ impl Views {
         let reason = Reason::from_code(trailer.reason).ok_or_else(|| format!("stub reason code {}", trailer.reason))?;
         let id = stub.id.to_string();
         self.apply_put(record, position_bytes)?;
-        let item_no = *self.ids.get(id.as_str()).expect("apply_put created the row");
+        let item_no = self.item_number(&id).expect("apply_put created the row");
         let index = self.row(item_no).events.len() - 1;
         self.mark_pruned(item_no, index, reason);
         Ok(())
