@@ -240,7 +240,7 @@ impl Views {
     pub(crate) fn pinned_versions(&self, pinned: &[(String, u32)]) -> PinnedVersions {
         let mut by_item: HashMap<u32, Vec<u32>> = HashMap::new();
         for (id, version) in pinned {
-            if let Some(&item_no) = self.ids.get(id.as_str()) {
+            if let Some(item_no) = self.item_number(id) {
                 by_item.entry(item_no).or_default().push(*version);
             }
         }
