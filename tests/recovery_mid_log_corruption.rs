@@ -2,8 +2,9 @@
 //!
 //! A sealed segment was fsynced before the next one was created, and a frame
 //! of the active segment that valid frames follow was durable once, so no
-//! crash explains a bad byte in either: opening or reading must fail with
-//! `LogError::Corruption` naming the file and the frame's byte position,
+//! crash explains a bad byte in either: opening, scanning or reading a
+//! damaged record must fail with `LogError::Corruption` naming the file and
+//! the frame's byte position,
 //! must not return a wrong record, must not hide a record behind
 //! `OffsetNotFound`, and must leave the file as it found it.
 
@@ -161,11 +162,24 @@ fn damaged_frame_in_sealed_segment_fails_index_rebuild_on_open() -> TestResult {
     Ok(())
 }
 
+/// Byte range of each record of `victim`, as an append laid them out.
+fn record_ranges(victim: FrameAt) -> Vec<(u64, std::ops::Range<u64>)> {
+    let mut position = victim.position_bytes + FRAME_HEADER_SIZE_BYTES;
+    (victim.first_offset..=victim.last_offset)
+        .map(|offset| {
+            let start = position;
+            position += 28 + payload(offset).len() as u64;
+            (offset, start..position)
+        })
+        .collect()
+}
+
 #[test]
-fn damaged_frame_in_sealed_segment_fails_every_read_through_it() -> TestResult {
+fn damaged_frame_in_sealed_segment_fails_scans_and_reads_of_damaged_records() -> TestResult {
     let written = write_log()?;
     let victim = sealed_victim(&written);
     let next_segment_base = written.segment_bases()[2];
+    let ranges = record_ranges(victim);
     for damaged_position in victim.position_bytes..frame_end(&written, victim)? {
         let context = format!("byte {damaged_position} of the frame at {}", victim.position_bytes);
         // With its index in place, opening does not walk the sealed segment.
@@ -184,13 +198,22 @@ fn damaged_frame_in_sealed_segment_fails_every_read_through_it() -> TestResult {
         assert_corruption_at(scan, &path, victim.position_bytes, &context)?;
         assert_eq!(scanned, (0..victim.first_offset).collect::<Vec<_>>(), "{context}: a scan stops at the damage");
 
+        // A point read checks the record it returns by the record's own
+        // checksum, so an intact record behind the damage may still be read;
+        // a damaged one never is, and a read that cannot be answered names
+        // the damaged frame.
+        let damaged_record = ranges.iter().find(|(_, range)| range.contains(&damaged_position)).map(|(o, _)| *o);
         for offset in 0..written.next_offset {
             let behind_damage = offset >= victim.first_offset && offset < next_segment_base;
             let read = log.read(offset);
-            if behind_damage {
-                assert_corruption_at(read, &path, victim.position_bytes, &format!("{context}, read({offset})"))?;
-            } else {
-                assert_eq!(read?.payload, payload(offset), "{context}: read({offset})");
+            match read {
+                Ok(record) if Some(offset) != damaged_record => {
+                    assert_eq!(record.payload, payload(offset), "{context}: read({offset})");
+                }
+                read if behind_damage => {
+                    assert_corruption_at(read, &path, victim.position_bytes, &format!("{context}, read({offset})"))?;
+                }
+                read => assert_eq!(read?.payload, payload(offset), "{context}: read({offset})"),
             }
         }
         let mut scanned = Vec::new();
@@ -211,12 +234,7 @@ fn damaged_record_read_by_position_is_never_returned_wrong() -> TestResult {
     let written = write_log()?;
     let victim = sealed_victim(&written);
     // Positions as an append returned them: each record follows the one before.
-    let mut positions = Vec::new();
-    let mut position = victim.position_bytes + FRAME_HEADER_SIZE_BYTES;
-    for offset in victim.first_offset..=victim.last_offset {
-        positions.push((offset, position));
-        position += 28 + payload(offset).len() as u64;
-    }
+    let positions: Vec<(u64, u64)> = record_ranges(victim).into_iter().map(|(o, range)| (o, range.start)).collect();
     for damaged_position in victim.position_bytes..frame_end(&written, victim)? {
         let context = format!("byte {damaged_position} of the frame at {}", victim.position_bytes);
         let copy = damaged_copy(&written, victim.segment_base, damaged_position, true)?;

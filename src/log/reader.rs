@@ -3,8 +3,9 @@
 //! Readers take a snapshot of the segment set and then never lock again.
 //! Sealed segments are read through their memory maps; the active segment
 //! is read only up to the published tail, through a fresh map or `pread`.
-//! Every frame is checked on the way out: a reader never returns a record
-//! whose checksum failed.
+//! A scan checks every frame it passes; a point read checks the record it
+//! returns by the record's own checksum. Either way no record whose
+//! checksum failed is ever returned.
 
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
