@@ -47,7 +47,7 @@ pub fn quantile<T: Copy>(sorted: &[T], quantile: f64) -> Option<T> {
 }
 
 /// Per-call latencies in nanoseconds; sorted by [`Latencies::finish`].
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Latencies(Vec<u64>);
 
 impl Latencies {
