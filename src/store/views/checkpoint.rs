@@ -1,14 +1,20 @@
 //! Checkpoints: the view state saved with the log offset it covers.
 //!
-//! A checkpoint only makes opens fast; the log stays the truth. It is
-//! written to a temporary file, fsynced, renamed over the old one and the
-//! directory fsynced, so a crash leaves the old or the new one, whole. On
-//! load, anything wrong (missing, torn, from another log, ahead of the log)
-//! means "rebuild from the log", with a warning, never an error.
+//! A checkpoint only makes opens fast; the log stays the truth. Saving one
+//! is two steps, so that the caller holds the views' lock for the first
+//! only: [`encode`] serializes the state (under the lock: it must be one
+//! consistent state), then [`write()`] puts the bytes in a temporary file,
+//! fsyncs it, renames it over the old one and fsyncs the directory (without
+//! the lock), so a crash leaves the old or the new one, whole. [`WriteGuard`]
+//! keeps two checkpoints of one directory from overlapping. On load,
+//! anything wrong (missing, torn, from another log, ahead of the log) means
+//! "rebuild from the log", with a warning, never an error.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::ViewState;
 
@@ -24,23 +30,77 @@ pub fn path(views_dir: &Path) -> PathBuf {
     views_dir.join(CHECKPOINT_FILE_NAME)
 }
 
-/// Writes `state` atomically (temp file, fsync, rename, directory fsync).
-pub fn save(views_dir: &Path, state: &ViewState) -> std::io::Result<u64> {
-    std::fs::create_dir_all(views_dir)?;
-    let body = postcard::to_stdvec(state).map_err(std::io::Error::other)?;
+/// The checkpoint file's bytes for `state`: header (magic, version, crc32
+/// of the body), then the body. Pure computation, so it is the only part of
+/// a checkpoint that needs the views' lock.
+pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
+    let body = postcard::to_stdvec(state).map_err(|e| format!("encoding the view state: {e}"))?;
     let mut bytes = Vec::with_capacity(HEADER_SIZE_BYTES + body.len());
     bytes.extend_from_slice(&MAGIC);
     bytes.extend_from_slice(&VERSION.to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
+    Ok(bytes)
+}
+
+/// Replaces the checkpoint in `views_dir` with `bytes` (from [`encode`])
+/// atomically: temporary file, fsync, rename, directory fsync. The caller
+/// holds the directory's [`WriteGuard`], since every writer uses the same
+/// temporary file. On failure the old checkpoint is left as it was.
+pub fn write(views_dir: &Path, bytes: &[u8]) -> Result<(), String> {
     let temp = views_dir.join(format!("{CHECKPOINT_FILE_NAME}.tmp"));
-    let mut file = File::create(&temp)?;
-    file.write_all(&bytes)?;
-    file.sync_data()?;
-    drop(file);
-    std::fs::rename(&temp, path(views_dir))?;
-    File::open(views_dir)?.sync_all()?;
-    Ok(bytes.len() as u64)
+    std::fs::create_dir_all(views_dir).map_err(|e| failed(views_dir, "create directory", &e))?;
+    let written = File::create(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_data()
+    });
+    if let Err(error) = written {
+        // Best effort: a stale temporary file is harmless, the next write truncates it.
+        std::fs::remove_file(&temp).ok();
+        return Err(failed(&temp, "write and fsync", &error));
+    }
+    let target = path(views_dir);
+    std::fs::rename(&temp, &target).map_err(|e| failed(&target, "rename the temporary file over", &e))?;
+    File::open(views_dir).and_then(|dir| dir.sync_all()).map_err(|e| failed(views_dir, "fsync directory", &e))
+}
+
+fn failed(path: &Path, op: &str, error: &std::io::Error) -> String {
+    format!("{}: {op} failed: {error}", path.display())
+}
+
+/// Views directories with a checkpoint in progress in this process.
+static WRITING: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+static WRITING_DONE: Condvar = Condvar::new();
+
+/// One checkpoint of a views directory at a time, within this process,
+/// from its snapshot to its rename. Without it two checkpoints would write
+/// the same temporary file, and an older snapshot could be renamed in after
+/// a newer one (after a purge, one whose last record is gone, which makes
+/// the next open rebuild the views from scratch).
+pub struct WriteGuard {
+    views_dir: PathBuf,
+}
+
+impl WriteGuard {
+    /// Waits until no other checkpoint of `views_dir` is in progress.
+    pub fn acquire(views_dir: &Path) -> Self {
+        let mut dirs = WRITING.lock().unwrap_or_else(PoisonError::into_inner);
+        while dirs.get_or_insert_with(HashSet::new).contains(views_dir) {
+            dirs = WRITING_DONE.wait(dirs).unwrap_or_else(PoisonError::into_inner);
+        }
+        dirs.get_or_insert_with(HashSet::new).insert(views_dir.to_path_buf());
+        Self { views_dir: views_dir.to_path_buf() }
+    }
+}
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        let mut dirs = WRITING.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(dirs) = dirs.as_mut() {
+            dirs.remove(&self.views_dir);
+        }
+        WRITING_DONE.notify_all();
+    }
 }
 
 /// Loads the checkpoint, or says (as a warning) why it cannot be used.
