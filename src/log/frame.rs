@@ -333,6 +333,54 @@ pub fn find_record(bytes: &[u8], start: usize, offset: u64) -> Option<RecordRef<
     None
 }
 
+/// A frame's place and the offsets of its first and last records, as its
+/// headers say: nothing here is checked by a checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameSpan {
+    /// One past the frame's last byte.
+    pub end: usize,
+    /// Offset of its first record, and where that record starts.
+    pub first_offset: u64,
+    /// Byte position of the first record.
+    pub first_record_position: usize,
+    /// Offset of its last record.
+    pub last_offset: u64,
+    /// Byte position of the last record.
+    pub last_record_position: usize,
+}
+
+/// The first frame from `bytes[start]` on whose span satisfies `wanted`,
+/// found by hopping over headers without checking checksums; `None` if
+/// there is none or a header on the way looks wrong. Callers confirm
+/// what they rely on with [`decode_record`].
+pub fn find_frame_span(bytes: &[u8], start: usize, wanted: impl Fn(&FrameSpan) -> bool) -> Option<FrameSpan> {
+    let mut frame_position = start;
+    while frame_position + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
+        let end = frame_position.checked_add(read_u32(bytes, frame_position + 4) as usize)?;
+        let frame = bytes.get(..end)?;
+        let first_record_position = frame_position + FRAME_HEADER_SIZE_BYTES;
+        let mut position = first_record_position;
+        let mut last_record_position = None;
+        while position + RECORD_HEADER_SIZE_BYTES <= end {
+            last_record_position = Some(position);
+            position = position.checked_add(RECORD_HEADER_SIZE_BYTES + read_u32(frame, position + 20) as usize)?;
+        }
+        let last_record_position = last_record_position.filter(|_| position == end)?;
+        let span = FrameSpan {
+            end,
+            first_offset: read_u64(frame, first_record_position),
+            first_record_position,
+            last_offset: read_u64(frame, last_record_position),
+            last_record_position,
+        };
+        if wanted(&span) {
+            return Some(span);
+        }
+        frame_position = end;
+    }
+    None
+}
+
 /// Payload size of the record whose header starts at `bytes[0]`, if the
 /// header is all there; lets a reader fetch exactly the bytes it needs.
 pub fn record_payload_size(header: &[u8]) -> Option<usize> {
@@ -493,6 +541,28 @@ mod tests {
             if first[0].offset > 0 {
                 prop_assert!(find_record(&bytes, 0, first[0].offset - 1).is_none());
             }
+        }
+
+        #[test]
+        fn find_frame_span_reports_each_frames_records(first in records(8, 64), second in records(8, 64)) {
+            let shift = first[first.len() - 1].offset + 1;
+            let second: Vec<Record> = second.into_iter().map(|r| Record { offset: r.offset + shift, ..r }).collect();
+            let mut bytes = encode(&first);
+            let second_start = bytes.len();
+            encode_frame(&refs(&second), &mut bytes);
+            for (frame, frame_start) in [(&first, 0), (&second, second_start)] {
+                let positions: Vec<usize> = record_positions(frame).iter().map(|p| p + frame_start).collect();
+                let last = frame[frame.len() - 1].offset;
+                let span = find_frame_span(&bytes, 0, |span| span.last_offset >= last);
+                prop_assert_eq!(span, Some(FrameSpan {
+                    end: if frame_start == 0 { second_start } else { bytes.len() },
+                    first_offset: frame[0].offset,
+                    first_record_position: positions[0],
+                    last_offset: last,
+                    last_record_position: positions[positions.len() - 1],
+                }));
+            }
+            prop_assert!(find_frame_span(&bytes, 0, |span| span.last_offset > second[second.len() - 1].offset).is_none());
         }
 
         #[test]

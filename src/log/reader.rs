@@ -15,7 +15,7 @@ use memmap2::{Mmap, MmapOptions};
 use super::error::LogError;
 use super::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
-    decode_record, find_record, record_payload_size,
+    decode_record, find_frame_span, find_record, record_payload_size,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
@@ -88,6 +88,9 @@ impl Log {
     /// log's history that never splits an atomic batch. An offset in a gap
     /// left by compaction gives `offset + 1`.
     pub fn batch_end(&self, offset: u64) -> Result<u64, LogError> {
+        if let Some(end) = batch_end_indexed(&self.snapshot(), offset)? {
+            return Ok(end);
+        }
         let mut end = None;
         self.scan_frames(offset, |_, frame| {
             end = Some(if frame.first_offset <= offset { frame.last_offset + 1 } else { offset + 1 });
@@ -214,6 +217,34 @@ fn active_floor(set: &SegmentSet, offset: u64) -> u64 {
 /// The record at `offset`, found from the segment index's floor by
 /// [`find_record`]; `None` sends the caller to the checked scan.
 fn find_indexed(set: &SegmentSet, offset: u64) -> Result<Option<Record>, LogError> {
+    with_floor(set, offset, |bytes, start| find_record(bytes, start, offset).map(|r| r.to_owned()))
+}
+
+/// End of the batch holding `offset`, from headers alone, trusting no
+/// offset that its record's checksum does not confirm; `None` sends the
+/// caller to the checked scan.
+fn batch_end_indexed(set: &SegmentSet, offset: u64) -> Result<Option<u64>, LogError> {
+    with_floor(set, offset, |bytes, start| {
+        let span = find_frame_span(bytes, start, |span| span.last_offset >= offset)?;
+        let confirmed = |position: usize, expected: u64| {
+            decode_record(&bytes[position..span.end]).is_ok_and(|r| r.offset == expected)
+        };
+        if !confirmed(span.first_record_position, span.first_offset)
+            || !confirmed(span.last_record_position, span.last_offset)
+        {
+            return None;
+        }
+        Some(if span.first_offset <= offset { span.last_offset + 1 } else { offset + 1 })
+    })
+}
+
+/// Calls `find` with the bytes of the segment that would hold `offset` and
+/// the position its index gives as the place to start looking.
+fn with_floor<T>(
+    set: &SegmentSet,
+    offset: u64,
+    find: impl FnOnce(&[u8], usize) -> Option<T>,
+) -> Result<Option<T>, LogError> {
     if offset >= set.published.next_offset {
         return Ok(None);
     }
@@ -221,14 +252,11 @@ fn find_indexed(set: &SegmentSet, offset: u64) -> Result<Option<Record>, LogErro
     if let Some(segment) = sealed.filter(|s| s.index.last_offset >= offset) {
         let start =
             segment.index.floor_by_offset(offset).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
-        return Ok(usize::try_from(start)
-            .ok()
-            .and_then(|start| find_record(segment.bytes(), start, offset))
-            .map(|r| r.to_owned()));
+        return Ok(usize::try_from(start).ok().and_then(|start| find(segment.bytes(), start)));
     }
     let Some(bytes) = map_active(set)? else { return Ok(None) };
     let start = usize::try_from(active_floor(set, offset)).unwrap_or(usize::MAX);
-    Ok(find_record(&bytes, start, offset).map(|r| r.to_owned()))
+    Ok(find(&bytes, start))
 }
 
 /// The record at a hinted position, if the hint is right and it checks out.
