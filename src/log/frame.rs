@@ -313,16 +313,37 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordRef<'_>, String> {
 /// header on the way looks wrong; the caller then walks with every check,
 /// which tells a gap from corruption.
 pub fn find_record(bytes: &[u8], start: usize, offset: u64) -> Option<RecordRef<'_>> {
+    let found = find_first_record(bytes, start, |record_offset, _| record_offset >= offset)?;
+    decode_record(&bytes[found.position..found.frame_end]).ok().filter(|r| r.offset == offset)
+}
+
+/// Where [`find_first_record`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundRecord {
+    /// Byte position of the record.
+    pub position: usize,
+    /// End of its frame.
+    pub frame_end: usize,
+    /// Byte position of the record walked just before it, if any.
+    pub previous_position: Option<usize>,
+}
+
+/// The first record from `bytes[start]` on for which `stop(offset,
+/// timestamp_us)` holds, by hopping over frame and record headers without
+/// checking checksums; `None` if there is none or a header looks wrong.
+/// Callers confirm what they rely on with [`decode_record`].
+pub fn find_first_record(bytes: &[u8], start: usize, stop: impl Fn(u64, u64) -> bool) -> Option<FoundRecord> {
     let mut frame_position = start;
+    let mut previous_position = None;
     while frame_position + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
         let frame_end = frame_position.checked_add(read_u32(bytes, frame_position + 4) as usize)?;
         let frame = bytes.get(..frame_end)?;
         let mut position = frame_position + FRAME_HEADER_SIZE_BYTES;
         while position + RECORD_HEADER_SIZE_BYTES <= frame_end {
-            let record_offset = read_u64(frame, position);
-            if record_offset >= offset {
-                return (record_offset == offset).then(|| decode_record(&frame[position..]).ok()).flatten();
+            if stop(read_u64(frame, position), read_u64(frame, position + 8)) {
+                return Some(FoundRecord { position, frame_end, previous_position });
             }
+            previous_position = Some(position);
             position = position.checked_add(RECORD_HEADER_SIZE_BYTES + read_u32(frame, position + 20) as usize)?;
         }
         if position != frame_end {
@@ -361,11 +382,16 @@ pub fn find_frame_span(bytes: &[u8], start: usize, wanted: impl Fn(&FrameSpan) -
         let first_record_position = frame_position + FRAME_HEADER_SIZE_BYTES;
         let mut position = first_record_position;
         let mut last_record_position = None;
+        let mut record_count: u32 = 0;
         while position + RECORD_HEADER_SIZE_BYTES <= end {
             last_record_position = Some(position);
+            record_count += 1;
             position = position.checked_add(RECORD_HEADER_SIZE_BYTES + read_u32(frame, position + 20) as usize)?;
         }
-        let last_record_position = last_record_position.filter(|_| position == end)?;
+        // A damaged size that still ends on a record boundary would cut the
+        // batch short; the record count in the header catches that.
+        let whole = position == end && record_count == read_u32(frame, frame_position + 8);
+        let last_record_position = last_record_position.filter(|_| whole)?;
         let span = FrameSpan {
             end,
             first_offset: read_u64(frame, first_record_position),

@@ -15,7 +15,7 @@ use memmap2::{Mmap, MmapOptions};
 use super::error::LogError;
 use super::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
-    decode_record, find_frame_span, find_record, record_payload_size,
+    decode_record, find_first_record, find_frame_span, find_record, record_payload_size,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
@@ -154,6 +154,9 @@ impl Log {
                 after.checked_sub(1).map_or(set.active.base_offset, |i| index[i].offset)
             }
         };
+        if let Some(offset) = offset_at_time_indexed(&set, start_offset, timestamp_us)? {
+            return Ok(offset);
+        }
         let mut found = set.published.next_offset;
         self.scan(start_offset, |record| {
             if record.timestamp_us >= timestamp_us {
@@ -235,6 +238,20 @@ fn batch_end_indexed(set: &SegmentSet, offset: u64) -> Result<Option<u64>, LogEr
             return None;
         }
         Some(if span.first_offset <= offset { span.last_offset + 1 } else { offset + 1 })
+    })
+}
+
+/// The first offset stamped at or after `timestamp_us`, found by hopping
+/// headers from `start_offset`'s floor. Timestamps never decrease along the
+/// log, so the answer is right when the record found and the one before it
+/// both pass their own checksums, the first stamped at or after the time and
+/// the second before it; otherwise `None` sends the caller to the checked scan.
+fn offset_at_time_indexed(set: &SegmentSet, start_offset: u64, timestamp_us: u64) -> Result<Option<u64>, LogError> {
+    with_floor(set, start_offset, |bytes, start| {
+        let found = find_first_record(bytes, start, |_, record_timestamp_us| record_timestamp_us >= timestamp_us)?;
+        let previous = decode_record(&bytes[found.previous_position?..found.position]).ok()?;
+        let record = decode_record(&bytes[found.position..found.frame_end]).ok()?;
+        (previous.timestamp_us < timestamp_us && record.timestamp_us >= timestamp_us).then_some(record.offset)
     })
 }
 
