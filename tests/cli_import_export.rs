@@ -82,6 +82,26 @@ fn a_bad_line_fails_with_its_number_and_nothing_of_its_batch_is_written() -> Tes
     Ok(())
 }
 
+/// The parser runs a batch ahead of the writer, so a bad line is found while
+/// earlier batches are still waiting to be written: they must all still be
+/// written, in order, and the message must count them.
+#[test]
+fn a_bad_line_several_batches_in_leaves_exactly_the_earlier_batches() -> TestResult {
+    let env = Env::new();
+    let mut lines: Vec<String> = jsonl(100, "p").lines().map(str::to_string).collect();
+    lines[46] = r#"{"data": 1, "metadata": {"id": "p46", "colour": "red"}, "extra": 1}"#.to_string();
+    lines.insert(20, String::new());
+    let input = lines.join("\n") + "\n";
+    let run = env.run_with_stdin(&["import", "--batch-size", "10", "-"], input.as_bytes()).expect_code(1);
+    assert!(run.stderr.contains("line 48:"), "the blank line 21 counts in line numbers: {}", run.stderr);
+    assert!(run.stderr.contains("(lines 42-48)"), "names its batch: {}", run.stderr);
+    assert!(run.stderr.contains("40 items before it were"), "{}", run.stderr);
+    assert_eq!(env.run(&["query", "--count"]).ok().text(), "40\n", "batches 1-4 were written, no more");
+    env.run(&["get", "p39"]).ok();
+    env.run(&["get", "p40"]).expect_code(3);
+    Ok(())
+}
+
 #[test]
 fn skip_bad_reports_skipped_lines_and_exits_0() -> TestResult {
     let env = Env::new();

@@ -6,9 +6,12 @@
 //! `offset`, `timestamp`, `size`, `md5`) are accepted and ignored, so an
 //! export imports again as it is. A batch is parsed and validated whole
 //! before it is written with one `put_batch`, so a bad line leaves nothing
-//! of its batch in the store.
+//! of its batch in the store. Reading and parsing run on their own thread a
+//! batch ahead of the writer (at most two batches in memory); batches are
+//! written in input order, so the outcome is that of a sequential import.
 
 use std::io::{BufRead, BufReader, Write};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -120,7 +123,7 @@ pub(crate) fn read_all_items(file: &str) -> Result<Vec<NewItem>, CliError> {
     }
 }
 
-fn open_input(file: &str) -> Result<Box<dyn BufRead>, CliError> {
+fn open_input(file: &str) -> Result<Box<dyn BufRead + Send>, CliError> {
     if file == "-" {
         return Ok(Box::new(BufReader::new(std::io::stdin())));
     }
@@ -148,83 +151,161 @@ impl Counts {
             }
         }
     }
+
+    fn written(&self) -> u64 {
+        self.new_items + self.new_versions + self.unchanged
+    }
 }
 
-/// A batch being gathered: its items and the lines they came from.
+/// A batch parsed and validated, on its way to the writer.
 #[derive(Default)]
 struct Batch {
     items: Vec<NewItem>,
     first_line: u64,
-    input_bytes: usize,
+    last_line: u64,
+    /// Input bytes this batch accounts for, blank and skipped lines included.
+    read_size_bytes: u64,
+    /// Lines that were not blank, skipped ones included.
+    line_count: u64,
+    skipped_count: u64,
+}
+
+/// What the parsing thread hands the writer, in input order.
+enum Parsed {
+    Batch(Batch),
+    /// A line that does not parse or validate, without --skip-bad: the
+    /// import stops after writing the batches before it.
+    BadLine {
+        line_number: u64,
+        why: String,
+        batch_first_line: u64,
+    },
+    /// The input could not be read.
+    Failed(CliError),
 }
 
 pub(crate) fn run(args: ImportArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_write()?;
     let progress = progress_bar(&args.file);
-    let mut reader = open_input(&args.file)?;
-    let mut counts = Counts::default();
-    let mut batch = Batch::default();
+    let reader = open_input(&args.file)?;
+    // Parsing runs on its own thread, one batch ahead of the writer, so that
+    // it overlaps the writer's fdatasync and views update instead of
+    // following them. The rendezvous channel keeps at most two batches in
+    // memory (one being written, one waiting) and hands them over in input
+    // order, so atomicity, line numbers and counts are as if sequential.
+    let counts = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(0);
+        let parser_progress = progress.clone();
+        let parser = std::thread::Builder::new()
+            .name("recstore-parse".into())
+            .spawn_scoped(scope, move || parse_batches(reader, &args, &parser_progress, &sender))
+            .map_err(|e| CliError { message: format!("starting the parsing thread: {e}"), kind: "io" })?;
+        // `write_batches` consumes the receiver, so if it stops early the
+        // parser's next send fails and it ends too, before the join below.
+        let written = write_batches(&store, receiver, &progress);
+        if parser.join().is_err() {
+            return Err(CliError { message: "the parsing thread panicked".into(), kind: "internal" });
+        }
+        written
+    });
+    progress.finish_and_clear();
+    drop(store);
+    print_counts(&counts?, context.json)
+}
+
+/// Reads and parses the input into batches and sends them in order. Stops
+/// at the first bad line (unless skipping), at a read error, or when the
+/// writer has gone.
+fn parse_batches(
+    mut reader: Box<dyn BufRead + Send>,
+    args: &ImportArgs,
+    progress: &ProgressBar,
+    sender: &SyncSender<Parsed>,
+) {
+    let batch_size = args.batch_size as usize;
+    let mut batch = Batch { items: Vec::with_capacity(batch_size), ..Batch::default() };
+    // Bytes of the lines that became this batch's items.
+    let mut items_size_bytes = 0usize;
     let mut line = Vec::new();
     let mut line_number = 0u64;
     loop {
         line.clear();
-        let read_bytes = reader.read_until(b'\n', &mut line)?;
-        if read_bytes == 0 {
-            break;
-        }
+        let read_bytes = match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(read_bytes) => read_bytes,
+            Err(error) => {
+                let _ = sender.send(Parsed::Failed(error.into()));
+                return;
+            }
+        };
         line_number += 1;
-        progress.inc(read_bytes as u64);
+        batch.read_size_bytes += read_bytes as u64;
         if line.trim_ascii().is_empty() {
             continue;
         }
-        counts.lines += 1;
-        if batch.items.is_empty() {
+        batch.line_count += 1;
+        if batch.items.is_empty() && batch.skipped_count == 0 {
             batch.first_line = line_number;
         }
+        batch.last_line = line_number;
         match parse_line(&line) {
             Ok(item) => {
                 batch.items.push(item);
-                batch.input_bytes += read_bytes;
+                items_size_bytes += read_bytes;
             }
             Err(why) if args.skip_bad => {
-                counts.skipped += 1;
+                batch.skipped_count += 1;
                 // Printed around the bar, so that neither garbles the other.
                 progress.suspend(|| eprintln!("skipped line {line_number}: {why}"));
             }
             Err(why) => {
-                progress.finish_and_clear();
-                return Err(CliError::invalid(format!(
-                    "line {line_number}: {why}; nothing from its batch (lines {}-{line_number}) was written, \
-                     {} items before it were",
-                    batch.first_line,
-                    counts.new_items + counts.new_versions + counts.unchanged
-                )));
+                let _ = sender.send(Parsed::BadLine { line_number, why, batch_first_line: batch.first_line });
+                return;
             }
         }
-        if batch.items.len() >= args.batch_size as usize || batch.input_bytes >= BATCH_INPUT_BYTES_MAX {
-            write_batch(&store, &mut batch, line_number, &mut counts)?;
+        if batch.items.len() >= batch_size || items_size_bytes >= BATCH_INPUT_BYTES_MAX {
+            items_size_bytes = 0;
+            let next = Batch { items: Vec::with_capacity(batch_size), ..Batch::default() };
+            if sender.send(Parsed::Batch(std::mem::replace(&mut batch, next))).is_err() {
+                return;
+            }
         }
     }
-    write_batch(&store, &mut batch, line_number, &mut counts)?;
-    progress.finish_and_clear();
-    drop(store);
-    print_counts(&counts, context.json)
+    let _ = sender.send(Parsed::Batch(batch));
 }
 
-fn write_batch(store: &crate::Store, batch: &mut Batch, last_line: u64, counts: &mut Counts) -> Result<(), CliError> {
-    if batch.items.is_empty() {
-        return Ok(());
+/// Writes each batch with one `put_batch`, in the order they arrive, until
+/// the input ends or something fails; returns the counts.
+fn write_batches(store: &crate::Store, batches: Receiver<Parsed>, progress: &ProgressBar) -> Result<Counts, CliError> {
+    let mut counts = Counts::default();
+    for parsed in batches {
+        let batch = match parsed {
+            Parsed::Batch(batch) => batch,
+            Parsed::BadLine { line_number, why, batch_first_line } => {
+                return Err(CliError::invalid(format!(
+                    "line {line_number}: {why}; nothing from its batch (lines {batch_first_line}-{line_number}) \
+                     was written, {} items before it were",
+                    counts.written()
+                )));
+            }
+            Parsed::Failed(error) => return Err(error),
+        };
+        counts.lines += batch.line_count;
+        counts.skipped += batch.skipped_count;
+        if !batch.items.is_empty() {
+            let refs = store.put_batch(batch.items).map_err(|error| {
+                let mut error = CliError::from(error);
+                error.message = format!(
+                    "lines {}-{}: {}; nothing from this batch was written",
+                    batch.first_line, batch.last_line, error.message
+                );
+                error
+            })?;
+            counts.add(&refs);
+        }
+        progress.inc(batch.read_size_bytes);
     }
-    let items = std::mem::take(&mut batch.items);
-    batch.input_bytes = 0;
-    let refs = store.put_batch(items).map_err(|error| {
-        let mut error = CliError::from(error);
-        error.message =
-            format!("lines {}-{last_line}: {}; nothing from this batch was written", batch.first_line, error.message);
-        error
-    })?;
-    counts.add(&refs);
-    Ok(())
+    Ok(counts)
 }
 
 fn print_counts(counts: &Counts, json: bool) -> Result<(), CliError> {
