@@ -313,96 +313,22 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordRef<'_>, String> {
 /// header on the way looks wrong; the caller then walks with every check,
 /// which tells a gap from corruption.
 pub fn find_record(bytes: &[u8], start: usize, offset: u64) -> Option<RecordRef<'_>> {
-    let found = find_first_record(bytes, start, |record_offset, _| record_offset >= offset)?;
-    decode_record(&bytes[found.position..found.frame_end]).ok().filter(|r| r.offset == offset)
-}
-
-/// Where [`find_first_record`] stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FoundRecord {
-    /// Byte position of the record.
-    pub position: usize,
-    /// End of its frame.
-    pub frame_end: usize,
-    /// Byte position of the record walked just before it, if any.
-    pub previous_position: Option<usize>,
-}
-
-/// The first record from `bytes[start]` on for which `stop(offset,
-/// timestamp_us)` holds, by hopping over frame and record headers without
-/// checking checksums; `None` if there is none or a header looks wrong.
-/// Callers confirm what they rely on with [`decode_record`].
-pub fn find_first_record(bytes: &[u8], start: usize, stop: impl Fn(u64, u64) -> bool) -> Option<FoundRecord> {
     let mut frame_position = start;
-    let mut previous_position = None;
     while frame_position + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
         let frame_end = frame_position.checked_add(read_u32(bytes, frame_position + 4) as usize)?;
         let frame = bytes.get(..frame_end)?;
         let mut position = frame_position + FRAME_HEADER_SIZE_BYTES;
         while position + RECORD_HEADER_SIZE_BYTES <= frame_end {
-            if stop(read_u64(frame, position), read_u64(frame, position + 8)) {
-                return Some(FoundRecord { position, frame_end, previous_position });
+            let record_offset = read_u64(frame, position);
+            if record_offset >= offset {
+                return (record_offset == offset).then(|| decode_record(&frame[position..]).ok()).flatten();
             }
-            previous_position = Some(position);
             position = position.checked_add(RECORD_HEADER_SIZE_BYTES + read_u32(frame, position + 20) as usize)?;
         }
         if position != frame_end {
             return None;
         }
         frame_position = frame_end;
-    }
-    None
-}
-
-/// A frame's place and the offsets of its first and last records, as its
-/// headers say: nothing here is checked by a checksum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameSpan {
-    /// One past the frame's last byte.
-    pub end: usize,
-    /// Offset of its first record, and where that record starts.
-    pub first_offset: u64,
-    /// Byte position of the first record.
-    pub first_record_position: usize,
-    /// Offset of its last record.
-    pub last_offset: u64,
-    /// Byte position of the last record.
-    pub last_record_position: usize,
-}
-
-/// The first frame from `bytes[start]` on whose span satisfies `wanted`,
-/// found by hopping over headers without checking checksums; `None` if
-/// there is none or a header on the way looks wrong. Callers confirm
-/// what they rely on with [`decode_record`].
-pub fn find_frame_span(bytes: &[u8], start: usize, wanted: impl Fn(&FrameSpan) -> bool) -> Option<FrameSpan> {
-    let mut frame_position = start;
-    while frame_position + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
-        let end = frame_position.checked_add(read_u32(bytes, frame_position + 4) as usize)?;
-        let frame = bytes.get(..end)?;
-        let first_record_position = frame_position + FRAME_HEADER_SIZE_BYTES;
-        let mut position = first_record_position;
-        let mut last_record_position = None;
-        let mut record_count: u32 = 0;
-        while position + RECORD_HEADER_SIZE_BYTES <= end {
-            last_record_position = Some(position);
-            record_count += 1;
-            position = position.checked_add(RECORD_HEADER_SIZE_BYTES + read_u32(frame, position + 20) as usize)?;
-        }
-        // A damaged size that still ends on a record boundary would cut the
-        // batch short; the record count in the header catches that.
-        let whole = position == end && record_count == read_u32(frame, frame_position + 8);
-        let last_record_position = last_record_position.filter(|_| whole)?;
-        let span = FrameSpan {
-            end,
-            first_offset: read_u64(frame, first_record_position),
-            first_record_position,
-            last_offset: read_u64(frame, last_record_position),
-            last_record_position,
-        };
-        if wanted(&span) {
-            return Some(span);
-        }
-        frame_position = end;
     }
     None
 }
@@ -567,28 +493,6 @@ mod tests {
             if first[0].offset > 0 {
                 prop_assert!(find_record(&bytes, 0, first[0].offset - 1).is_none());
             }
-        }
-
-        #[test]
-        fn find_frame_span_reports_each_frames_records(first in records(8, 64), second in records(8, 64)) {
-            let shift = first[first.len() - 1].offset + 1;
-            let second: Vec<Record> = second.into_iter().map(|r| Record { offset: r.offset + shift, ..r }).collect();
-            let mut bytes = encode(&first);
-            let second_start = bytes.len();
-            encode_frame(&refs(&second), &mut bytes);
-            for (frame, frame_start) in [(&first, 0), (&second, second_start)] {
-                let positions: Vec<usize> = record_positions(frame).iter().map(|p| p + frame_start).collect();
-                let last = frame[frame.len() - 1].offset;
-                let span = find_frame_span(&bytes, 0, |span| span.last_offset >= last);
-                prop_assert_eq!(span, Some(FrameSpan {
-                    end: if frame_start == 0 { second_start } else { bytes.len() },
-                    first_offset: frame[0].offset,
-                    first_record_position: positions[0],
-                    last_offset: last,
-                    last_record_position: positions[positions.len() - 1],
-                }));
-            }
-            prop_assert!(find_frame_span(&bytes, 0, |span| span.last_offset > second[second.len() - 1].offset).is_none());
         }
 
         #[test]

@@ -15,7 +15,7 @@ use memmap2::{Mmap, MmapOptions};
 use super::error::LogError;
 use super::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
-    decode_record, find_first_record, find_frame_span, find_record, record_payload_size,
+    decode_record, find_record, record_payload_size,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
@@ -88,9 +88,6 @@ impl Log {
     /// log's history that never splits an atomic batch. An offset in a gap
     /// left by compaction gives `offset + 1`.
     pub fn batch_end(&self, offset: u64) -> Result<u64, LogError> {
-        if let Some(end) = batch_end_indexed(&self.snapshot(), offset)? {
-            return Ok(end);
-        }
         let mut end = None;
         self.scan_frames(offset, |_, frame| {
             end = Some(if frame.first_offset <= offset { frame.last_offset + 1 } else { offset + 1 });
@@ -154,9 +151,6 @@ impl Log {
                 after.checked_sub(1).map_or(set.active.base_offset, |i| index[i].offset)
             }
         };
-        if let Some(offset) = offset_at_time_indexed(&set, start_offset, timestamp_us)? {
-            return Ok(offset);
-        }
         let mut found = set.published.next_offset;
         self.scan(start_offset, |record| {
             if record.timestamp_us >= timestamp_us {
@@ -220,48 +214,6 @@ fn active_floor(set: &SegmentSet, offset: u64) -> u64 {
 /// The record at `offset`, found from the segment index's floor by
 /// [`find_record`]; `None` sends the caller to the checked scan.
 fn find_indexed(set: &SegmentSet, offset: u64) -> Result<Option<Record>, LogError> {
-    with_floor(set, offset, |bytes, start| find_record(bytes, start, offset).map(|r| r.to_owned()))
-}
-
-/// End of the batch holding `offset`, from headers alone, trusting no
-/// offset that its record's checksum does not confirm; `None` sends the
-/// caller to the checked scan.
-fn batch_end_indexed(set: &SegmentSet, offset: u64) -> Result<Option<u64>, LogError> {
-    with_floor(set, offset, |bytes, start| {
-        let span = find_frame_span(bytes, start, |span| span.last_offset >= offset)?;
-        let confirmed = |position: usize, expected: u64| {
-            decode_record(&bytes[position..span.end]).is_ok_and(|r| r.offset == expected)
-        };
-        if !confirmed(span.first_record_position, span.first_offset)
-            || !confirmed(span.last_record_position, span.last_offset)
-        {
-            return None;
-        }
-        Some(if span.first_offset <= offset { span.last_offset + 1 } else { offset + 1 })
-    })
-}
-
-/// The first offset stamped at or after `timestamp_us`, found by hopping
-/// headers from `start_offset`'s floor. Timestamps never decrease along the
-/// log, so the answer is right when the record found and the one before it
-/// both pass their own checksums, the first stamped at or after the time and
-/// the second before it; otherwise `None` sends the caller to the checked scan.
-fn offset_at_time_indexed(set: &SegmentSet, start_offset: u64, timestamp_us: u64) -> Result<Option<u64>, LogError> {
-    with_floor(set, start_offset, |bytes, start| {
-        let found = find_first_record(bytes, start, |_, record_timestamp_us| record_timestamp_us >= timestamp_us)?;
-        let previous = decode_record(&bytes[found.previous_position?..found.position]).ok()?;
-        let record = decode_record(&bytes[found.position..found.frame_end]).ok()?;
-        (previous.timestamp_us < timestamp_us && record.timestamp_us >= timestamp_us).then_some(record.offset)
-    })
-}
-
-/// Calls `find` with the bytes of the segment that would hold `offset` and
-/// the position its index gives as the place to start looking.
-fn with_floor<T>(
-    set: &SegmentSet,
-    offset: u64,
-    find: impl FnOnce(&[u8], usize) -> Option<T>,
-) -> Result<Option<T>, LogError> {
     if offset >= set.published.next_offset {
         return Ok(None);
     }
@@ -269,11 +221,14 @@ fn with_floor<T>(
     if let Some(segment) = sealed.filter(|s| s.index.last_offset >= offset) {
         let start =
             segment.index.floor_by_offset(offset).map_or(SEGMENT_HEADER_SIZE_BYTES as u64, |e| e.position_bytes);
-        return Ok(usize::try_from(start).ok().and_then(|start| find(segment.bytes(), start)));
+        return Ok(usize::try_from(start)
+            .ok()
+            .and_then(|start| find_record(segment.bytes(), start, offset))
+            .map(|r| r.to_owned()));
     }
     let Some(bytes) = map_active(set)? else { return Ok(None) };
     let start = usize::try_from(active_floor(set, offset)).unwrap_or(usize::MAX);
-    Ok(find(&bytes, start))
+    Ok(find_record(&bytes, start, offset).map(|r| r.to_owned()))
 }
 
 /// The record at a hinted position, if the hint is right and it checks out.
