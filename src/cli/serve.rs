@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// File holding the bearer token clients must send.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Close a connection that sends no complete request for this many
+    /// seconds (never while a response, such as a log follow, is streaming).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_s: u64,
 }
 
 pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
@@ -42,6 +46,7 @@ pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
         listen: args.listen,
         token_file: args.token_file,
         store: StoreOptions::default(),
+        idle_timeout_ms: args.idle_timeout_s.saturating_mul(1000),
     };
     Ok(server::run(config)?)
 }

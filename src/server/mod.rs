@@ -12,6 +12,7 @@ mod auth;
 mod datasets;
 mod error;
 mod items;
+mod listen;
 mod params;
 mod state;
 mod stream;
@@ -47,6 +48,9 @@ pub struct ServeConfig {
     pub token_file: Option<PathBuf>,
     /// Store options.
     pub store: StoreOptions,
+    /// A connection that sends no complete request header for this long is
+    /// closed, whether it never sent one or went quiet between requests.
+    pub idle_timeout_ms: u64,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down cleanly.
@@ -95,10 +99,7 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = shutdown_sender.send(true);
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|source| Error::Io { context: "serving HTTP".into(), source })?;
+    listen::serve(listener, router(state), Duration::from_millis(config.idle_timeout_ms), stop).await;
     store.checkpoint()?;
     tracing::info!("clean shutdown: log synced, checkpoint written");
     Ok(())
