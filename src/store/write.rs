@@ -108,7 +108,13 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
 
 /// Lower-case hex of bytes: ids made from md5 sums.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// What the batch planner decided for one item.
@@ -354,4 +360,13 @@ fn item_refs(prepared: &[Prepared], plans: &[Plan], appended: Option<&crate::log
         refs.push(ItemRef { id: item.id.clone(), version: plan.version(), offset, timestamp, created });
     }
     refs
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case_and_two_digits_a_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
 }
