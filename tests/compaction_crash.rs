@@ -21,13 +21,14 @@
 //! acknowledged event at an item's end is lost; a compaction that drops
 //! nothing then leaves no put record behind a version the views call pruned.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::ExitStatusExt;
+mod kill9_support;
+
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kill9_support::Child;
 use recstore::compaction::Policy;
 use recstore::storage::{Fault, FaultInjector};
 use recstore::store::codec::kind;
@@ -43,7 +44,6 @@ const READY_LINE: &str = "READY";
 const ROUNDS: u64 = 36;
 const MAX_VERSIONS: u32 = 3;
 const ID_COUNT: u64 = 40;
-const SIGKILL: i32 = 9;
 
 fn id(n: u64) -> String {
     format!("item-{n:02}")
@@ -149,49 +149,18 @@ fn child_entry() -> TestResult {
     Ok(())
 }
 
-fn forward_lines(stdout: std::process::ChildStdout, lines: mpsc::Sender<String>) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            // A line cut short by the kill acknowledges nothing.
-            Ok(_) if !line.ends_with('\n') => return,
-            Ok(_) => {}
-        }
-        if lines.send(line.trim_end().to_string()).is_err() {
-            return;
-        }
-    }
-}
-
 /// Runs one child, kills it, and returns what it acknowledged.
 fn run_child_and_kill(dir: &Path, round: u64) -> Result<Vec<Ack>, Box<dyn std::error::Error>> {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (round + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR_ENV, dir)
-        .env(CHILD_ROUND_ENV, round.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("the child's stdout is piped")?;
-    let (line_tx, lines) = mpsc::channel();
-    let forwarder = std::thread::spawn(move || forward_lines(stdout, line_tx));
+    let child = Child::spawn(&[(CHILD_DIR_ENV, dir.display().to_string()), (CHILD_ROUND_ENV, round.to_string())])?;
     if round % 6 == 5 {
         // Kill early: while the store opens and replays, or in the first write.
         std::thread::sleep(Duration::from_millis(rng.next() % 40));
     } else {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))? != READY_LINE {}
+        child.wait_for(|line| line == READY_LINE)?;
         std::thread::sleep(Duration::from_millis(rng.next() % 250));
     }
-    child.kill()?;
-    let status = child.wait()?;
-    forwarder.join().map_err(|_| "the stdout reader panicked")?;
-    assert_eq!(status.signal(), Some(SIGKILL), "round {round}: the child stopped before the kill: {status}");
-    Ok(lines.try_iter().filter_map(|line| Ack::parse(&line)).collect())
+    Ok(child.kill(round)?.iter().filter_map(|line| Ack::parse(line)).collect())
 }
 
 /// The checks of the module docs, on a closed store directory.

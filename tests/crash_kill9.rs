@@ -9,14 +9,14 @@
 //! every fifth round kills the child while it may still be opening the log
 //! (and cutting the torn tail the previous kill left).
 
-use std::io::{BufRead, BufReader, Write};
+mod kill9_support;
+
+use std::io::Write;
 use std::ops::ControlFlow;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kill9_support::Child;
 use recstore::log::{Log, LogOptions, NewRecord, SyncMode};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -26,7 +26,6 @@ const CHILD_DIR_ENV: &str = "RECSTORE_CRASH_CHILD_DIR";
 /// Prefix of the line the child prints for each acknowledged batch.
 const ACK_PREFIX: &str = "ACK ";
 const ROUNDS: u64 = 50;
-const SIGKILL: i32 = 9;
 
 fn options() -> LogOptions {
     LogOptions { segment_size_bytes: 32 * 1024, sync: SyncMode::Always, ..LogOptions::default() }
@@ -76,54 +75,27 @@ fn child_entry() -> TestResult {
     Ok(())
 }
 
-/// Reads the child's stdout and sends each acknowledged offset; the
-/// channel closes when the child's stdout does.
-fn forward_acks(stdout: std::process::ChildStdout, acks: mpsc::Sender<u64>) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            // A line cut short by the kill acknowledges nothing.
-            Ok(_) if !line.ends_with('\n') => return,
-            Ok(_) => {}
-        }
-        let Some(offset) = line.trim_end().strip_prefix(ACK_PREFIX) else { continue };
-        let offset = offset.parse().expect("the child prints offsets as decimal numbers");
-        if acks.send(offset).is_err() {
-            return;
-        }
-    }
-}
-
 /// Runs one child, kills it, and returns the highest offset it acknowledged.
 fn run_child_and_kill(dir: &Path, round: u64) -> Result<Option<u64>, Box<dyn std::error::Error>> {
     let mut random = XorShift(0x9E37_79B9_7F4A_7C15 ^ (round + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR_ENV, dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("the child's stdout is piped")?;
-    let (ack_tx, acks) = mpsc::channel();
-    let forwarder = std::thread::spawn(move || forward_acks(stdout, ack_tx));
-    let mut acked = None;
+    let child = Child::spawn(&[(CHILD_DIR_ENV, dir.display().to_string())])?;
+    let mut seen = Vec::new();
     if round % 5 == 4 {
         // Kill early: during start-up, recovery, or the first appends.
         std::thread::sleep(Duration::from_millis(random.next() % 15));
     } else {
         // Let the child acknowledge one batch, so every such round makes
         // progress, then kill it somewhere in the next 60 ms of appends.
-        acked = acks.recv_timeout(Duration::from_secs(60)).ok();
+        seen = child.wait_for(|line| line.starts_with(ACK_PREFIX))?;
         std::thread::sleep(Duration::from_millis(random.next() % 60));
     }
-    child.kill()?;
-    let status = child.wait()?;
-    forwarder.join().map_err(|_| "the stdout reader panicked")?;
-    acked = acks.try_iter().fold(acked, |max, offset| max.max(Some(offset)));
-    assert_eq!(status.signal(), Some(SIGKILL), "round {round}: the child stopped before the kill: {status}");
+    seen.extend(child.kill(round)?);
+    let mut acked = None;
+    for line in &seen {
+        if let Some(offset) = line.strip_prefix(ACK_PREFIX) {
+            acked = acked.max(Some(offset.parse::<u64>()?));
+        }
+    }
     Ok(acked)
 }
 

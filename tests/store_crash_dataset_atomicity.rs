@@ -25,15 +25,15 @@
 //! - every acknowledged dataset version is among them, with exactly the
 //!   members it was acknowledged with.
 
+mod kill9_support;
+
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::ops::ControlFlow;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kill9_support::Child;
 use recstore::log::{ProblemKind, RecordRef};
 use recstore::store::codec::{self, DatasetRecord, kind};
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
@@ -49,7 +49,6 @@ const CHILD_ROUND_ENV: &str = "RECSTORE_DATASET_CRASH_ROUND";
 const ACK_PREFIX: &str = "ACK ";
 const READY_LINE: &str = "READY";
 const ROUNDS: u64 = 30;
-const SIGKILL: i32 = 9;
 const DATASET_NAMES: [&str; 3] = ["train", "eval", "holdout"];
 const ITEM_COUNT_MIN: u64 = 50;
 const ITEM_COUNT_MAX: u64 = 300;
@@ -195,36 +194,10 @@ fn child_entry() -> TestResult {
     Ok(())
 }
 
-fn forward_lines(stdout: std::process::ChildStdout, lines: mpsc::Sender<String>) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            // A line cut short by the kill acknowledges nothing.
-            Ok(_) if !line.ends_with('\n') => return,
-            Ok(_) => {}
-        }
-        if lines.send(line.trim_end().to_string()).is_err() {
-            return;
-        }
-    }
-}
-
 /// Runs one child, kills it, and returns what it acknowledged.
 fn run_child_and_kill(dir: &Path, round: u64) -> TestResult<Vec<Ack>> {
     let mut rng = Rng::new(round, 7);
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR_ENV, dir)
-        .env(CHILD_ROUND_ENV, round.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("the child's stdout is piped")?;
-    let (line_tx, lines) = mpsc::channel();
-    let forwarder = std::thread::spawn(move || forward_lines(stdout, line_tx));
+    let child = Child::spawn(&[(CHILD_DIR_ENV, dir.display().to_string()), (CHILD_ROUND_ENV, round.to_string())])?;
     let mut seen = Vec::new();
     if round % 5 == 4 {
         // Kill early: while the store opens, loads its checkpoint and
@@ -233,22 +206,10 @@ fn run_child_and_kill(dir: &Path, round: u64) -> TestResult<Vec<Ack>> {
     } else {
         // Wait for the first acknowledgement, so every such round makes
         // progress, then kill somewhere in the next datasets.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
-            let is_ack = line.starts_with(ACK_PREFIX);
-            seen.push(line);
-            if is_ack {
-                break;
-            }
-        }
+        seen = child.wait_for(|line| line.starts_with(ACK_PREFIX))?;
         std::thread::sleep(Duration::from_millis(rng.below(100)));
     }
-    child.kill()?;
-    let status = child.wait()?;
-    forwarder.join().map_err(|_| "the stdout reader panicked")?;
-    assert_eq!(status.signal(), Some(SIGKILL), "round {round}: the child stopped before the kill: {status}");
-    seen.extend(lines.try_iter());
+    seen.extend(child.kill(round)?);
     let mut acked = Vec::new();
     for line in &seen {
         if let Some(json) = line.strip_prefix(ACK_PREFIX) {
