@@ -31,6 +31,5 @@ pub mod retention;
 mod store_api;
 mod worker;
 
-pub(crate) use pins::PinnedCompactionRecord;
 pub use retention::{Policy, Reason, ReasonCounts};
 pub use store_api::{BackgroundCompaction, CompactionReport};

@@ -2,8 +2,8 @@
 //! latest version of some dataset names them.
 //!
 //! Owns finding those versions (reading each dataset's latest record from
-//! the log) and the `pinned` list of the compaction record, which carries
-//! them to the views. Only the latest version of each dataset name protects
+//! the log) for the `pinned` list of the compaction record
+//! ([`crate::store::codec::CompactionRecord`]), which carries them to the views. Only the latest version of each dataset name protects
 //! its members: a member of an older dataset version is pruned like any
 //! other version, and reads as pruned through that old dataset version.
 //!
@@ -16,32 +16,16 @@
 //! otherwise drop. A pin of a version the policy keeps anyway changes
 //! nothing, neither what is dropped nor what a purge removes.
 
-use serde::{Deserialize, Serialize};
 
 use super::retention::{self, Event, Policy};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::codec::{self, CompactionRecord, DatasetRecord};
+use crate::store::codec::{self, DatasetRecord};
 use crate::store::views::DatasetEntry;
 
 /// Pinned ids checked per hold of the views' read lock, so writers applying
 /// records wait for one chunk at most.
 const PIN_CHUNK_ID_COUNT: usize = 16_384;
-
-/// The compaction record as compaction writes it: [`CompactionRecord`]'s
-/// fields, flattened, plus `pinned`. Layout: segments-format.md,
-/// "Compaction record".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PinnedCompactionRecord {
-    /// Policy, eligible range and horizon.
-    #[serde(flatten)]
-    pub record: CompactionRecord,
-    /// `(id, version)` pairs the latest dataset versions pin and the policy
-    /// would otherwise drop, sorted, without duplicates. Absent (empty) in
-    /// records written before pins were honoured: nothing was pinned then.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pinned: Vec<(String, u32)>,
-}
 
 /// The pins one compaction honours, and what the views held when they
 /// were gathered, to notice dataset versions written after that.

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
-use super::pins::{PinnedCompactionRecord, Pins};
+use super::pins::Pins;
 use super::retention::Policy;
 use super::store_api::CompactionReport;
 use crate::error::{Error, Result};
@@ -50,7 +50,8 @@ pub(super) fn compact(store: &Store, policy: Policy) -> Result<CompactionReport>
     let count = plan(store, eligible_end, &policy, &pins.pinned);
     if count.dropped.total() > 0 {
         let (horizon_offset, horizon_timestamp_us) = count.horizon.expect("a drop implies a horizon");
-        let record = CompactionRecord { policy, eligible_end, horizon_offset, horizon_timestamp_us };
+        let record =
+            CompactionRecord { policy, eligible_end, horizon_offset, horizon_timestamp_us, pinned: Vec::new() };
         append_record(store, record, pins)?;
     }
     let horizon_offset = store.read_views().state.compaction_horizon.map_or(0, |(offset, _)| offset);
@@ -103,11 +104,12 @@ fn plan(store: &Store, eligible_end: u64, policy: &Policy, pinned: &[(String, u3
 /// still counts from the plan, which did not know those pins: a version
 /// such a dataset rescued is counted as dropped, and the horizon may lie
 /// later than needed (refusing a few more as-of reads, never too few).
-fn append_record(store: &Store, record: CompactionRecord, mut pins: Pins) -> Result<()> {
+fn append_record(store: &Store, mut record: CompactionRecord, mut pins: Pins) -> Result<()> {
     let (policy, eligible_end) = (record.policy, record.eligible_end);
     store.with_writer_lock(|| -> Result<()> {
         pins.catch_up(store, eligible_end, &policy)?;
-        let payload = codec::encode_json(&PinnedCompactionRecord { record, pinned: pins.pinned });
+        record.pinned = pins.pinned;
+        let payload = codec::encode_json(&record);
         let new_record = NewRecord { kind: kind::COMPACTION, flags: 0, payload: &payload };
         let appended = store.log().append_pending(&[new_record])?;
         let applied = RecordRef {

@@ -224,6 +224,11 @@ pub struct CompactionRecord {
     /// Timestamp of the record at `horizon_offset - 1`: as-of reads at or
     /// after this time are exact.
     pub horizon_timestamp_us: u64,
+    /// `(id, version)` pairs the latest dataset versions pin and the policy
+    /// would otherwise drop, sorted, without duplicates. Format version 2;
+    /// absent (empty) in version 1 records, when nothing was pinned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<(String, u32)>,
 }
 
 impl PutRecord<'_> {

@@ -74,6 +74,10 @@ pub struct LogEvent {
     /// 3339: as-of reads at or after it are exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon_timestamp: Option<String>,
+    /// `[id, version]` pairs a compaction kept because the latest version
+    /// of some dataset pins them; left out when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Vec<(String, u32)>>,
 }
 
 impl LogEvent {
@@ -119,6 +123,7 @@ impl LogEvent {
                 event.eligible_end = Some(compaction.eligible_end);
                 event.horizon_offset = Some(compaction.horizon_offset);
                 event.horizon_timestamp = Some(format_timestamp(compaction.horizon_timestamp_us));
+                event.pinned = (!compaction.pinned.is_empty()).then_some(compaction.pinned);
             }
             _ => {}
         }
@@ -204,13 +209,14 @@ mod tests {
     }
 
     #[test]
-    fn compaction_decodes_its_policy_range_and_horizon() -> Result<(), crate::Error> {
+    fn compaction_decodes_its_policy_range_horizon_and_pins() -> Result<(), crate::Error> {
         let policy = Policy::keep_everything().max_versions(Some(1)).cutoff_us(Some(1_700_000_000_000_000));
         let payload = codec::encode_json(&CompactionRecord {
             policy,
             eligible_end: 120,
             horizon_offset: 97,
             horizon_timestamp_us: 1_764_000_000_500_000,
+            pinned: vec![("a".into(), 1)],
         });
         let event = LogEvent::decode(&record(130, kind::COMPACTION, &payload))?;
         assert_eq!(event.kind, "compaction");
@@ -221,6 +227,7 @@ mod tests {
             "offset": 130, "timestamp": "2025-11-24T16:00:00.000000Z", "kind": "compaction",
             "policy": {"max_versions": 1, "cutoff_us": 1_700_000_000_000_000_u64, "expire": false, "purge": false},
             "eligible_end": 120, "horizon_offset": 97, "horizon_timestamp": "2025-11-24T16:00:00.500000Z",
+            "pinned": [["a", 1]],
         });
         assert_eq!(line, expected);
         Ok(())

@@ -17,7 +17,6 @@ use std::sync::PoisonError;
 use serde::{Deserialize, Serialize};
 
 use super::{ItemEvent, ItemRow, Views};
-use crate::compaction::PinnedCompactionRecord;
 use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
 use crate::log::RecordRef;
 use crate::store::codec::{self, kind};
@@ -113,9 +112,9 @@ impl Views {
 
     /// Applies a compaction record: the policy's marks, and the new horizon.
     fn apply_compaction(&mut self, record: RecordRef<'_>) -> Result<(), String> {
-        let PinnedCompactionRecord { record: compaction, pinned } = codec::decode_json(record.payload)?;
+        let compaction: codec::CompactionRecord = codec::decode_json(record.payload)?;
         let (policy, eligible_end) = (compaction.policy, compaction.eligible_end);
-        let pinned = self.pinned_versions(&pinned);
+        let pinned = self.pinned_versions(&compaction.pinned);
         let mut scratch = Scratch::default();
         let mut removed: Vec<(u32, u32)> = Vec::new();
         for item_no in 0..self.state.items.len() {
