@@ -1,4 +1,5 @@
-//! Logs in format version 1 stay readable, byte for byte.
+//! Logs in format version 1 stay readable, byte for byte, and a writer
+//! upgrades them by starting a version 2 segment.
 //!
 //! `tests/fixtures/v1/log/` is a three-segment log. It was written once by
 //! `regenerate` below, straight from `segments-format.md`, and committed. It
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use recstore::log::{FLAG_COMPRESSED, Log, LogOptions, ProblemKind, Record, verify};
+use recstore::log::{FLAG_COMPRESSED, FORMAT_VERSION, Log, LogOptions, ProblemKind, Record, verify};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -276,7 +277,9 @@ fn v1_log_opens_and_every_record_is_exact() -> TestResult {
 
     let log = Log::open(&log_dir, LogOptions::default())?;
     assert_eq!(read_all(&log)?, expected_records());
-    assert_eq!((log.first_offset(), log.next_offset(), log.segment_count()), (0, RECORD_COUNT, 3));
+    // The writer sealed the version 1 segment and appends to a version 2 one.
+    assert_eq!((log.first_offset(), log.next_offset(), log.segment_count()), (0, RECORD_COUNT, 4));
+    assert_eq!(header_versions(&log_dir)?, [(0, 1), (4, 1), (7, 1), (RECORD_COUNT, FORMAT_VERSION)]);
     assert_eq!(log.last_timestamp_us(), LAST_TIMESTAMP_US);
     for (offset, record) in (0..).zip(expected_records()) {
         assert_eq!(log.read(offset)?, record);
@@ -294,7 +297,47 @@ fn v1_log_opens_and_every_record_is_exact() -> TestResult {
     let appended = log.append(&[recstore::log::NewRecord { kind: 1, flags: 0, payload: b"new" }])?;
     assert_eq!(appended.first_offset, RECORD_COUNT, "appends continue after the fixture's last offset");
     assert!(appended.timestamp_us >= LAST_TIMESTAMP_US);
+    drop(log);
+    assert!(verify(&log_dir, false)?.problems.is_empty(), "a log mixing versions 1 and 2 verifies");
+    let reopened = Log::open(&log_dir, LogOptions::default())?;
+    assert_eq!(reopened.segment_count(), 4, "a version 2 newest segment is appended to, not sealed");
+    assert_eq!(reopened.read(RECORD_COUNT)?.payload, b"new");
     Ok(())
+}
+
+#[test]
+fn an_empty_v1_newest_segment_gets_a_v2_header_in_place() -> TestResult {
+    let (_data_dir, log_dir) = copy_fixture("v1")?;
+    let newest = log_dir.join(format!("{RECORD_COUNT:020}.seg"));
+    // The segment before it has no index file yet: opens derive one.
+    std::fs::write(&newest, encode_segment_header(RECORD_COUNT, T0 + 9_000))?;
+
+    drop(Log::open(&log_dir, LogOptions { read_only: true, ..LogOptions::default() })?);
+    assert_eq!(header_versions(&log_dir)?.last(), Some(&(RECORD_COUNT, 1)), "a read-only open changes nothing");
+
+    let log = Log::open(&log_dir, LogOptions::default())?;
+    assert_eq!(log.segment_count(), 4, "no segment was added: the empty one was upgraded");
+    assert_eq!(header_versions(&log_dir)?.last(), Some(&(RECORD_COUNT, FORMAT_VERSION)));
+    let appended = log.append(&[recstore::log::NewRecord { kind: 1, flags: 0, payload: b"new" }])?;
+    assert_eq!(appended.first_offset, RECORD_COUNT);
+    assert_eq!(std::fs::metadata(&newest)?.len(), 32 + 16 + 28 + 3, "the record went into the upgraded file");
+    assert_eq!(read_all(&log)?.len() as u64, RECORD_COUNT + 1);
+    Ok(())
+}
+
+/// `(base_offset, format_version)` of every segment, read from the headers.
+fn header_versions(log_dir: &Path) -> Result<Vec<(u64, u32)>, std::io::Error> {
+    let mut versions = Vec::new();
+    for entry in std::fs::read_dir(log_dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "seg") {
+            let bytes = std::fs::read(&path)?;
+            let base: u64 = path.file_stem().and_then(|s| s.to_str()?.parse().ok()).expect("a segment name");
+            versions.push((base, u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]])));
+        }
+    }
+    versions.sort_unstable();
+    Ok(versions)
 }
 
 #[test]

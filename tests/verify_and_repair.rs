@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use recstore::log::{Log, LogError, LogOptions, NewRecord, ProblemKind, SyncMode, verify};
+use recstore::log::{FORMAT_VERSION, Log, LogError, LogOptions, NewRecord, ProblemKind, SyncMode, verify};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -325,7 +325,8 @@ fn segment_of_a_newer_format_version_is_reported_and_repair_refuses() -> TestRes
     let (data_dir, log_dir) = write_log()?;
     let sealed = files_with_extension(&log_dir, "seg")?[1].clone();
     let mut bytes = std::fs::read(&sealed)?;
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let newer = FORMAT_VERSION + 1;
+    bytes[8..12].copy_from_slice(&newer.to_le_bytes());
     let crc = crc32fast::hash(&bytes[..28]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&sealed, &bytes)?;
@@ -333,7 +334,8 @@ fn segment_of_a_newer_format_version_is_reported_and_repair_refuses() -> TestRes
     let report = verify(&log_dir, false)?;
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert_eq!((report.problems[0].kind, &report.problems[0].path), (ProblemKind::Corruption, &sealed));
-    assert!(report.problems[0].message.contains("format_version=2"), "{}", report.problems[0].message);
+    let message = &report.problems[0].message;
+    assert!(message.contains(&format!("format_version={newer}, this build reads 1 to {FORMAT_VERSION}")), "{message}");
 
     match verify(&log_dir, true) {
         Err(LogError::Corruption { detail, .. }) => assert!(detail.contains("upgrade"), "{detail}"),

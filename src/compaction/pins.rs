@@ -3,9 +3,10 @@
 //!
 //! Owns finding those versions (reading each dataset's latest record from
 //! the log) for the `pinned` list of the compaction record
-//! ([`crate::store::codec::CompactionRecord`]), which carries them to the views. Only the latest version of each dataset name protects
-//! its members: a member of an older dataset version is pruned like any
-//! other version, and reads as pruned through that old dataset version.
+//! ([`crate::store::codec::CompactionRecord`]), which carries them to the
+//! views. Only the latest version of each dataset name protects its
+//! members: a member of an older dataset version is pruned like any other
+//! version, and reads as pruned through that old dataset version.
 //!
 //! The pins go into the record rather than being worked out again when the
 //! record is applied, for two reasons. The views keep no dataset members
@@ -15,7 +16,6 @@
 //! Only pins that change the decision are listed: versions the policy would
 //! otherwise drop. A pin of a version the policy keeps anyway changes
 //! nothing, neither what is dropped nor what a purge removes.
-
 
 use super::retention::{self, Event, Policy};
 use crate::error::{Error, Result};

@@ -11,7 +11,10 @@ use crate::limits::FRAME_SIZE_BYTES_MAX;
 /// catch a file that went through a text-mode transfer, as PNG's magic does.
 pub const SEGMENT_MAGIC: [u8; 8] = [0x89, b'R', b'S', b'E', b'G', b'\r', b'\n', 0x1a];
 /// The segment format this code writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest segment format this code reads. Version 2 changed no byte
+/// the log layer parses (segments-format.md, "Versioning and compatibility").
+pub const FORMAT_VERSION_OLDEST: u32 = 1;
 /// Size of the segment header.
 pub const SEGMENT_HEADER_SIZE_BYTES: usize = 32;
 /// Size of a frame header.
@@ -22,6 +25,16 @@ pub const RECORD_HEADER_SIZE_BYTES: usize = 28;
 pub const FLAG_COMPRESSED: u8 = 0x01;
 /// Record flags this version understands; a reader rejects any other bit.
 pub const FLAGS_KNOWN: u8 = FLAG_COMPRESSED;
+
+/// Whether this build reads segments of `format_version`.
+pub fn reads_format_version(format_version: u32) -> bool {
+    (FORMAT_VERSION_OLDEST..=FORMAT_VERSION).contains(&format_version)
+}
+
+/// Names a version this build does not read, and the ones it does.
+pub(crate) fn unreadable_version(format_version: u32) -> String {
+    format!("format_version={format_version}, this build reads {FORMAT_VERSION_OLDEST} to {FORMAT_VERSION}")
+}
 
 /// The fixed fields at the start of every segment file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +74,8 @@ impl SegmentHeader {
             return Err(format!("header crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}"));
         }
         let format_version = read_u32(bytes, 8);
-        if format_version != FORMAT_VERSION {
-            return Err(format!("format_version={format_version}, this build reads {FORMAT_VERSION}"));
+        if !reads_format_version(format_version) {
+            return Err(unreadable_version(format_version));
         }
         Ok(Self { format_version, base_offset: read_u64(bytes, 12), created_us: read_u64(bytes, 20) })
     }

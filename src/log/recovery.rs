@@ -26,11 +26,13 @@ pub(crate) struct ActiveScan {
     pub last_timestamp_us: u64,
     /// Sparse index entries of the valid frames.
     pub index: IndexBuilder,
+    /// The format version in the segment's header.
+    pub format_version: u32,
 }
 
 /// Scans the active segment's bytes from its header to the end.
 pub(crate) fn scan_active(path: &Path, bytes: &[u8], base_offset: u64) -> Result<ActiveScan, LogError> {
-    check_header(path, bytes, base_offset)?;
+    let header = check_header(path, bytes, base_offset)?;
     let mut index = IndexBuilder::default();
     let mut expected = base_offset;
     let mut misnumbered = None;
@@ -62,6 +64,7 @@ pub(crate) fn scan_active(path: &Path, bytes: &[u8], base_offset: u64) -> Result
         next_offset: expected,
         last_timestamp_us: index.last_timestamp_us,
         index,
+        format_version: header.format_version,
     })
 }
 

@@ -50,8 +50,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::LogError;
 use super::frame::{
-    FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_MAGIC,
-    decode_record, read_u32,
+    FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_MAGIC, decode_record,
+    read_u32, reads_format_version, unreadable_version,
 };
 use super::index::SegmentIndex;
 use super::lock;
@@ -159,8 +159,8 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
         // Written by a newer build, not damaged: quarantining it would throw
         // away good data, so the operator must upgrade instead.
         let detail = format!(
-            "format_version={format_version}, this build reads {FORMAT_VERSION}; refusing to repair \
-             a log written by a newer recstore: upgrade recstore instead"
+            "{}; refusing to repair a log written by a newer recstore: upgrade recstore instead",
+            unreadable_version(format_version)
         );
         return Err(LogError::Corruption { path, position_bytes: 8, offset: None, detail });
     }
@@ -370,7 +370,7 @@ fn unknown_version(bytes: &[u8]) -> Option<u32> {
     let header = bytes.get(..SEGMENT_HEADER_SIZE_BYTES)?;
     let crc_sound = read_u32(header, 28) == crc32fast::hash(&header[..28]);
     let format_version = read_u32(header, 8);
-    (header[..8] == SEGMENT_MAGIC && crc_sound && format_version != FORMAT_VERSION).then_some(format_version)
+    (header[..8] == SEGMENT_MAGIC && crc_sound && !reads_format_version(format_version)).then_some(format_version)
 }
 
 /// Walks every frame of a segment whose header is valid, recording a

@@ -114,7 +114,7 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
         .map(|&base| SealedSegment::open(log_dir, segment_path(log_dir, base), base, writable).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     check_chain(&sealed, active_base)?;
-    let (active, writer) = recover_active(log_dir, active_base, &options)?;
+    let (active, writer, older_format) = recover_active(log_dir, active_base, &options)?;
     let previous_timestamp = sealed.last().map_or(0, |s| s.index.last_timestamp_us);
     let tail = Tail {
         next_offset: writer.next_offset,
@@ -124,7 +124,14 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
     };
     let mut writer = writer;
     writer.last_timestamp_us = tail.last_timestamp_us;
-    Ok(assemble(log_dir, options, lock_file, sealed, active, writer, tail))
+    let inner = assemble(log_dir, options, lock_file, sealed, active, writer, tail);
+    if older_format {
+        // Records of this build's format must not land in a file whose
+        // header promises an older one, which older builds would then read.
+        tracing::info!(base_offset = active_base, "sealing a segment of an older format before appending");
+        roll_now(&inner)?;
+    }
+    Ok(inner)
 }
 
 fn assemble(
@@ -191,7 +198,13 @@ fn check_chain(sealed: &[Arc<SealedSegment>], active_base: u64) -> Result<(), Lo
     Ok(())
 }
 
-fn recover_active(log_dir: &Path, base: u64, options: &LogOptions) -> Result<(Arc<ActiveSegment>, Writer), LogError> {
+/// Recovers the newest segment and says whether it holds records in an
+/// older format version, which a writer must seal before appending.
+fn recover_active(
+    log_dir: &Path,
+    base: u64,
+    options: &LogOptions,
+) -> Result<(Arc<ActiveSegment>, Writer, bool), LogError> {
     let path = segment_path(log_dir, base);
     let map = map_file(&path)?;
     let scan = recovery::scan_active(&path, &map, base)?;
@@ -204,6 +217,10 @@ fn recover_active(log_dir: &Path, base: u64, options: &LogOptions) -> Result<(Ar
         file.set_len(scan.valid_len_bytes).map_err(LogError::io(&path, "truncate", scan.valid_len_bytes))?;
         sync_data(&file, options.faults.as_deref()).map_err(LogError::io(&path, "fdatasync", scan.valid_len_bytes))?;
     }
+    let older_format = scan.format_version < FORMAT_VERSION && !options.read_only;
+    if older_format && scan.next_offset == base {
+        upgrade_empty_header(&path, &file, base, options)?;
+    }
     let active =
         Arc::new(ActiveSegment { base_offset: base, path, file, index: RwLock::new(scan.index.entries.clone()) });
     let writer = Writer {
@@ -214,7 +231,17 @@ fn recover_active(log_dir: &Path, base: u64, options: &LogOptions) -> Result<(Ar
         index: scan.index,
         buffer: Vec::new(),
     };
-    Ok((active, writer))
+    Ok((active, writer, older_format && scan.next_offset > base))
+}
+
+/// Rewrites, in place, the header of a segment of an older format that
+/// holds no record. A crash mid-write leaves a header-only file whose
+/// header fails its crc: a torn creation, which the next open recreates.
+fn upgrade_empty_header(path: &Path, file: &File, base_offset: u64, options: &LogOptions) -> Result<(), LogError> {
+    let faults = options.faults.as_deref();
+    let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: now_us() };
+    write_all_at(file, faults, &header.encode(), 0).map_err(LogError::io(path, "write", 0))?;
+    sync_data(file, faults).map_err(LogError::io(path, "fdatasync", 0))
 }
 
 fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) -> Result<Inner, LogError> {
