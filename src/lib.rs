@@ -9,6 +9,7 @@
 //! - [`log`]: segments, frames, recovery, group commit, reads.
 //! - [`store`]: items, versions, datasets, lineage, the views, checkpoints.
 
+mod background;
 mod base64;
 pub mod cli;
 pub mod compaction;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::retention::{Policy, ReasonCounts};
 use super::worker;
+use crate::background;
 use crate::error::{Error, Result};
 use crate::log::CompactionPass;
 use crate::store::Store;
@@ -116,7 +117,10 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compact(&self, policy: Policy) -> Result<CompactionReport> {
-        let report = worker::compact(self, policy)?;
+        // Compaction is background work: on a busy machine it should take
+        // longer rather than slow down the writers (see `crate::background`).
+        let report = background::run_at_lower_priority("recstore-compact", || worker::compact(self, policy))
+            .map_err(|source| Error::Io { context: "start the compaction thread".into(), source })??;
         tracing::info!(
             segments_rewritten = report.segments_rewritten,
             segments_removed = report.segments_removed,

@@ -33,7 +33,7 @@ pub(super) fn spawn(shared: Arc<Shared>, indexer: Indexer) -> Result<JoinHandle<
     std::thread::Builder::new()
         .name("recstore-search".into())
         .spawn(move || {
-            super::lower_thread_priority();
+            crate::background::lower_thread_priority();
             run(&shared, indexer)
         })
         .map_err(|source| Error::Io { context: "start the search follower thread".into(), source })

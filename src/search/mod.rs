@@ -48,25 +48,6 @@ pub const COMMIT_INTERVAL_MS: u64 = 1_000;
 /// ... or after this many adds and deletes, whichever comes first.
 pub const COMMIT_OPS_MAX: usize = 100_000;
 
-/// Nice value of the search view's threads (0 is the default, 19 the lowest).
-const BACKGROUND_NICE: i32 = 10;
-
-/// Lowers the calling thread's CPU priority, and so that of every thread
-/// it starts from now on. The search view is derived and may lag, so its
-/// indexing should use the cores that writers and readers leave idle, as
-/// RocksDB lowers the priority of its compaction threads. On Linux the
-/// nice value belongs to a thread, not to the whole process. A failure only
-/// costs the foreground some CPU, so it is logged and otherwise ignored.
-pub(crate) fn lower_thread_priority() {
-    // SAFETY: setpriority only reads its integer arguments; `who = 0` names
-    // the calling thread.
-    #[allow(unsafe_code, reason = "setpriority has no safe wrapper in std")]
-    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, BACKGROUND_NICE) };
-    if result != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the search thread's priority");
-    }
-}
-
 /// How the search view is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchOptions {

@@ -30,13 +30,13 @@ const INDEXING_THREADS: usize = 1;
 
 /// Opens the index writer from a short-lived thread of lowered priority,
 /// so that the indexing and merge threads tantivy starts inherit it (see
-/// [`super::lower_thread_priority`]).
+/// [`crate::background::lower_thread_priority`]).
 fn new_writer(index: &Index) -> Result<IndexWriter> {
     let index = index.clone();
     let opener = std::thread::Builder::new()
         .name("recstore-search-open".into())
         .spawn(move || {
-            super::lower_thread_priority();
+            crate::background::lower_thread_priority();
             index.writer_with_num_threads(INDEXING_THREADS, WRITER_MEMORY_BYTES)
         })
         .map_err(|source| Error::Io { context: "start the search writer's thread".into(), source })?;
