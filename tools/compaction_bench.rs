@@ -205,6 +205,8 @@ fn compact_alone(store: &Store, dir: &Path, name: &'static str, policy: Policy) 
 /// Items/s of batched, fdatasynced ingest of new items while `busy` holds.
 struct Ingest {
     items: Arc<AtomicU64>,
+    /// Longest `put_batch` since the last `take_longest_batch_us`.
+    longest_batch_us: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<BenchResult<()>>,
 }
@@ -212,18 +214,25 @@ struct Ingest {
 impl Ingest {
     fn start(store: Arc<Store>, first_index: usize) -> Self {
         let items = Arc::new(AtomicU64::new(0));
+        let longest_batch_us = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (counter, stopped) = (items.clone(), stop.clone());
+        let (counter, longest, stopped) = (items.clone(), longest_batch_us.clone(), stop.clone());
         let thread = std::thread::spawn(move || -> BenchResult<()> {
             let mut next = first_index;
             while !stopped.load(Ordering::Relaxed) {
+                let started = Instant::now();
                 store.put_batch((next..next + BATCH_ITEM_COUNT).map(|i| item(i, 0)).collect())?;
+                longest.fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 next += BATCH_ITEM_COUNT;
                 counter.fetch_add(BATCH_ITEM_COUNT as u64, Ordering::Relaxed);
             }
             Ok(())
         });
-        Self { items, stop, thread }
+        Self { items, longest_batch_us, stop, thread }
+    }
+
+    fn take_longest_batch_us(&self) -> u64 {
+        self.longest_batch_us.swap(0, Ordering::Relaxed)
     }
 
     fn count(&self) -> u64 {
@@ -247,6 +256,8 @@ struct IngestRun {
     compaction_s: f64,
     cpu_cores_idle: f64,
     cpu_cores_during: f64,
+    /// Longest batch of `BATCH_ITEM_COUNT` puts: alone before, during, alone after.
+    longest_batch_ms: [f64; 3],
 }
 
 #[derive(serde::Serialize)]
@@ -297,13 +308,18 @@ fn ingest_during_compaction(built: &Path, dir: &Path, item_count: usize, repetit
     store.search_wait_for(store.log().next_offset())?;
     let ingest = Ingest::start(store.clone(), item_count * (2 + repetition));
     std::thread::sleep(Duration::from_millis(500));
+    ingest.take_longest_batch_us();
     let (idle_before, cores_idle_before) = items_per_s_over(&ingest, IDLE_INGEST);
+    let longest_before_us = ingest.take_longest_batch_us();
     let (start_count, started, cpu) = (ingest.count(), Instant::now(), process_cpu_s());
     let report = store.compact(Policy::keep_everything().max_versions(Some(1)).cutoff_us(Some(now_us())))?;
     let compaction_s = started.elapsed().as_secs_f64();
     let during = (ingest.count() - start_count) as f64 / compaction_s;
     let cores_during = (process_cpu_s() - cpu) / compaction_s;
+    let longest_during_us = ingest.take_longest_batch_us();
     let (idle_after, cores_idle_after) = items_per_s_over(&ingest, IDLE_INGEST);
+    let longest_batch_ms =
+        [longest_before_us, longest_during_us, ingest.take_longest_batch_us()].map(|us| us as f64 / 1e3);
     ingest.stop()?;
     drop(store);
     std::fs::remove_dir_all(&busy)?;
@@ -322,6 +338,7 @@ fn ingest_during_compaction(built: &Path, dir: &Path, item_count: usize, repetit
         compaction_s,
         cpu_cores_idle: (cores_idle_before + cores_idle_after) / 2.0,
         cpu_cores_during: cores_during,
+        longest_batch_ms,
     })
 }
 
@@ -398,7 +415,8 @@ fn print_table(report: &Report) {
     for (index, run) in report.ingest.iter().enumerate() {
         println!(
             "ingest #{index}: {:.0} items/s alone, {:.0} during compaction (b), {:.0} alone after: {:.0}% \
-             (compaction {:.0} MB/s over {:.2} s; CPU cores used {:.2} alone, {:.2} during)",
+             (compaction {:.0} MB/s over {:.2} s; CPU cores used {:.2} alone, {:.2} during; \
+             longest batch {:.1} / {:.1} / {:.1} ms)",
             run.idle_before_items_per_s,
             run.during_items_per_s,
             run.idle_after_items_per_s,
@@ -406,7 +424,10 @@ fn print_table(report: &Report) {
             run.compaction_mb_per_s,
             run.compaction_s,
             run.cpu_cores_idle,
-            run.cpu_cores_during
+            run.cpu_cores_during,
+            run.longest_batch_ms[0],
+            run.longest_batch_ms[1],
+            run.longest_batch_ms[2]
         );
     }
     let verdict = if report.ingest_ratio_median >= INGEST_RATIO_MIN { "ok" } else { "BELOW TARGET" };
