@@ -41,9 +41,7 @@ pub async fn get_dataset(
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(raw);
-    params.only(&["version", "as_of"])?;
-    let (version, as_of) = (params.number::<u32>("version")?, params.as_of()?);
+    let (version, as_of) = Params::parse(raw).version_as_of()?;
     let dataset = blocking(&state, move |store| store.at_or_latest(as_of)?.dataset_json(&name, version, true)).await?;
     Ok(Json(dataset).into_response())
 }

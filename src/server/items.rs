@@ -108,9 +108,7 @@ pub async fn get_item(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(raw);
-    params.only(&["version", "as_of"])?;
-    let (version, as_of) = (params.number::<u32>("version")?, params.as_of()?);
+    let (version, as_of) = Params::parse(raw).version_as_of()?;
     let data = blocking(&state, move |store| {
         let read = store.at_or_latest(as_of)?;
         match version {
@@ -138,9 +136,7 @@ pub async fn get_metadata(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(raw);
-    params.only(&["version", "as_of"])?;
-    let (version, as_of) = (params.number::<u32>("version")?, params.as_of()?);
+    let (version, as_of) = Params::parse(raw).version_as_of()?;
     let meta = blocking(&state, move |store| store.at_or_latest(as_of)?.metadata(&id, version)).await?;
     Ok(Json(meta).into_response())
 }

@@ -62,6 +62,13 @@ impl Params {
         self.get("as_of").map(|v| v.parse().map_err(ApiError::from)).transpose()
     }
 
+    /// `version` and `as_of`, refusing any other parameter: the query of
+    /// every read of one versioned thing (an item, its metadata, a dataset).
+    pub fn version_as_of(&self) -> ApiResult<(Option<u32>, Option<crate::timetravel::AsOf>)> {
+        self.only(&["version", "as_of"])?;
+        Ok((self.number("version")?, self.as_of()?))
+    }
+
     /// Refuses parameters this endpoint does not know, naming them.
     pub fn only(&self, known: &[&str]) -> ApiResult<()> {
         match self.0.iter().find(|(k, _)| !known.contains(&k.as_str())) {
