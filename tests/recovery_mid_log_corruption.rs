@@ -299,3 +299,63 @@ fn damaged_segment_header_fails_open() -> TestResult {
     }
     Ok(())
 }
+
+/// Every as-of bound of the undamaged log: the batch end of each offset,
+/// and the first offset at or after each record's stamp and its neighbours.
+struct Bounds {
+    batch_ends: Vec<u64>,
+    at_times: Vec<(u64, u64)>,
+}
+
+fn bounds_of(log: &Log) -> Result<Bounds, Box<dyn std::error::Error>> {
+    let mut timestamps_us = Vec::new();
+    log.scan(0, |record| {
+        timestamps_us.extend([record.timestamp_us - 1, record.timestamp_us, record.timestamp_us + 1]);
+        ControlFlow::Continue(())
+    })?;
+    timestamps_us.dedup();
+    let batch_ends = (0..log.next_offset()).map(|offset| log.batch_end(offset)).collect::<Result<_, _>>()?;
+    let at_times =
+        timestamps_us.into_iter().map(|t| log.offset_at_time(t).map(|o| (t, o))).collect::<Result<_, _>>()?;
+    Ok(Bounds { batch_ends, at_times })
+}
+
+#[test]
+fn damaged_frame_in_sealed_segment_never_moves_an_as_of_bound() -> TestResult {
+    // As-of bounds come from frame headers and the few records they rest
+    // on (see `src/log/reader/bounds.rs`), not from a checked scan: damage
+    // they do not read leaves the bound right, and damage they do read
+    // sends them to the checked scan, which names the frame.
+    let written = write_log()?;
+    let expected = bounds_of(&Log::open(written.dir.path(), options())?)?;
+    let victim = sealed_victim(&written);
+    for damaged_position in victim.position_bytes..frame_end(&written, victim)? {
+        let context = format!("byte {damaged_position} of the frame at {}", victim.position_bytes);
+        let copy = damaged_copy(&written, victim.segment_base, damaged_position, true)?;
+        let path = segment_path(copy.path(), victim.segment_base);
+        let log = Log::open(copy.path(), options())?;
+        for (offset, &end) in (0..).zip(&expected.batch_ends) {
+            match log.batch_end(offset) {
+                Ok(found) => assert_eq!(found, end, "{context}: batch_end({offset})"),
+                read => {
+                    assert_corruption_at(
+                        read,
+                        &path,
+                        victim.position_bytes,
+                        &format!("{context}, batch_end({offset})"),
+                    )?;
+                }
+            }
+        }
+        for &(timestamp_us, at) in &expected.at_times {
+            match log.offset_at_time(timestamp_us) {
+                Ok(found) => assert_eq!(found, at, "{context}: offset_at_time({timestamp_us})"),
+                read => {
+                    let context = format!("{context}, offset_at_time({timestamp_us})");
+                    assert_corruption_at(read, &path, victim.position_bytes, &context)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

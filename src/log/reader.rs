@@ -20,6 +20,10 @@ use super::frame::{
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
 
+mod bounds;
+#[cfg(test)]
+mod tests;
+
 impl Log {
     /// Reads the record at `offset`, checking its own checksum.
     pub fn read(&self, offset: u64) -> Result<Record, LogError> {
@@ -87,7 +91,19 @@ impl Log {
     /// The offset just past the batch that holds `offset`: a point in the
     /// log's history that never splits an atomic batch. An offset in a gap
     /// left by compaction gives `offset + 1`.
+    ///
+    /// Found from frame headers (see `reader/bounds.rs`), with the checked
+    /// scan of `batch_end_checked` when they cannot decide.
     pub fn batch_end(&self, offset: u64) -> Result<u64, LogError> {
+        match bounds::batch_end(&self.snapshot(), offset)? {
+            Some(end) => Ok(end),
+            None => self.batch_end_checked(offset),
+        }
+    }
+
+    /// [`Log::batch_end`] by a scan that checks every frame from the index
+    /// floor to the one holding `offset`: it names the damage if any.
+    fn batch_end_checked(&self, offset: u64) -> Result<u64, LogError> {
         let mut end = None;
         self.scan_frames(offset, |_, frame| {
             end = Some(if frame.first_offset <= offset { frame.last_offset + 1 } else { offset + 1 });
@@ -139,7 +155,19 @@ impl Log {
 
     /// The offset of the first record stamped at or after `timestamp_us`, or
     /// [`Log::next_offset`] if there is none.
+    ///
+    /// Found from frame headers (see `reader/bounds.rs`), with the checked
+    /// scan of `offset_at_time_checked` when they cannot decide.
     pub fn offset_at_time(&self, timestamp_us: u64) -> Result<u64, LogError> {
+        match bounds::offset_at_time(&self.snapshot(), timestamp_us)? {
+            Some(offset) => Ok(offset),
+            None => self.offset_at_time_checked(timestamp_us),
+        }
+    }
+
+    /// [`Log::offset_at_time`] by a scan that checks every record from the
+    /// time index's floor on.
+    fn offset_at_time_checked(&self, timestamp_us: u64) -> Result<u64, LogError> {
         let set = self.snapshot();
         let in_segment = set.sealed.iter().position(|s| s.index.last_timestamp_us >= timestamp_us);
         let start_offset = match in_segment {
