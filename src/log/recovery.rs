@@ -79,7 +79,9 @@ pub(crate) fn is_torn_creation(bytes: &[u8]) -> bool {
 /// Looks for a frame that decodes and continues the log at or after
 /// `min_offset`, anywhere after the bad one: byte by byte, because the bad
 /// frame's size field cannot be trusted. Runs only when a defect was found.
-fn find_valid_frame_after(bytes: &[u8], bad_position: usize, min_offset: u64) -> Option<usize> {
+/// It is the rule that tells a torn tail (nothing valid follows) from
+/// corruption, for recovery and verify alike.
+pub(crate) fn find_valid_frame_after(bytes: &[u8], bad_position: usize, min_offset: u64) -> Option<usize> {
     (bad_position + 1..bytes.len())
         .find(|&position| Frame::decode(&bytes[position..]).is_ok_and(|frame| frame.first_offset >= min_offset))
 }
