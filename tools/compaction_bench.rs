@@ -25,8 +25,12 @@
 //! again. The ratio of items/s during compaction to the mean of the two
 //! idle windows around it is the one issue 5 targets (>= 70%); the median
 //! of the three is judged, because the fdatasync latency of a shared or
-//! virtual disk moves several-fold within seconds. The search view is on, as in every store: its follower indexes
-//! the ingested items in both phases. Units: MB = 10^6 bytes.
+//! virtual disk moves several-fold within seconds. The search view is on,
+//! as in every store: its follower indexes the ingested items in both
+//! phases. Each window also reports its longest batch, which shows whether
+//! a lock that compaction holds stalled a writer. Compaction runs at a lower
+//! CPU priority (see `src/background.rs`), so during it the MB/s are those
+//! of the cores that ingest leaves. Units: MB = 10^6 bytes.
 
 use std::error::Error;
 use std::path::Path;
