@@ -212,7 +212,7 @@ fn decide_record(
 /// The item number and event of the record at `offset`, if the views hold it.
 fn find_event<'a>(views: &'a Views, id: &str, offset: u64) -> Option<(u32, &'a ItemEvent)> {
     let item_no = views.item_number(id)?;
-    let events = &views.row(item_no).events;
+    let events = views.row(item_no).events.as_slice();
     events.binary_search_by_key(&offset, |e| e.offset).ok().map(|index| (item_no, &events[index]))
 }
 
@@ -226,12 +226,7 @@ fn refresh_hints(store: &Store, rewrite: &SegmentRewrite, hints: &[(u64, HintTar
         while hints.next_if(|(hinted, _)| *hinted < offset).is_some() {}
         let Some((_, target)) = hints.next_if(|(hinted, _)| *hinted == offset) else { continue };
         match target {
-            HintTarget::Item(item_no) => {
-                let events = &mut views.state.items[*item_no as usize].events;
-                if let Ok(index) = events.binary_search_by_key(&offset, |e| e.offset) {
-                    events[index].position_bytes = u32::try_from(position_bytes).unwrap_or(u32::MAX);
-                }
-            }
+            HintTarget::Item(item_no) => views.state.items.set_position_hint(*item_no, offset, position_bytes),
             HintTarget::Dataset(name) => {
                 let Some(versions) = views.state.datasets.get_mut(name) else { continue };
                 if let Ok(index) = versions.binary_search_by_key(&offset, |e| e.offset) {

@@ -124,6 +124,13 @@ pub struct ParentRef {
 impl ParentRef {
     /// Parses `id` or `id@version`.
     pub fn parse(text: &str) -> Result<Self> {
+        let (id, version) = Self::parse_borrowed(text)?;
+        Ok(Self { id: id.to_string(), version })
+    }
+
+    /// Parses `id` or `id@version` without copying the id: the views
+    /// parse every parent link of every put they replay.
+    pub fn parse_borrowed(text: &str) -> Result<(&str, Option<u32>)> {
         let (id, version) = match text.rsplit_once('@') {
             Some((id, version)) if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) => {
                 let version =
@@ -136,7 +143,7 @@ impl ParentRef {
         if version == Some(0) {
             return Err(Error::invalid(format!("parent {text:?}: versions count from 1")));
         }
-        Ok(Self { id: id.to_string(), version })
+        Ok((id, version))
     }
 }
 

@@ -111,18 +111,32 @@ impl Query {
             if !has_time {
                 return views.live.clone();
             }
-            return views.by_time.range((since, 0)..(until, 0)).map(|&(_, item_no)| item_no).collect();
+            let entries = views.by_time.between(since, until);
+            return entries.filter(|&(time_us, n)| views.is_current_time(time_us, n)).map(|(_, n)| n).collect();
         }
         filters.sort_by_key(|b| b.len());
-        let mut result = filters[0].clone();
-        for bitmap in &filters[1..] {
-            result &= *bitmap;
-        }
+        let mut result = filters[1..].iter().fold(filters[0].clone(), |result, bitmap| result & *bitmap);
         if has_time {
-            result = result.iter().filter(|&n| (since..until).contains(&views.row(n).last().timestamp_us)).collect();
+            let items = &views.state.items;
+            result = result.iter().filter(|&n| (since..until).contains(&items.latest(n).timestamp_us)).collect();
         }
         result
     }
+}
+
+/// The first item number in `0..item_count` for which `before` is false;
+/// `before` must be true for a prefix of the numbers and false after it.
+fn partition_point(item_count: usize, before: impl Fn(u32) -> bool) -> u32 {
+    let (mut low, mut high) = (0u32, u32::try_from(item_count).expect("fewer than 4 billion items"));
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if before(middle) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
 }
 
 /// Parses an RFC 3339 time into microseconds since the epoch.
@@ -141,7 +155,8 @@ impl Query {
         let limit = self.limit.unwrap_or(usize::MAX);
         if bound >= views.state.next_offset {
             let matching = self.matching(views);
-            return matching.iter().skip(self.offset).take(limit).map(|n| (n, *views.row(n).last())).collect();
+            let items = &views.state.items;
+            return matching.iter().skip(self.offset).take(limit).map(|n| (n, *items.latest(n))).collect();
         }
         self.candidates_before(views, bound)
             .filter_map(|n| views.row(n).last_before(bound).filter(|e| self.accepts(views, e)).map(|e| (n, *e)))
@@ -156,20 +171,21 @@ impl Query {
         };
         let mut filters = Vec::new();
         if let Some(item_type) = &self.item_type {
-            filters.push(ever(&views.ever_by_type, views.state.types.get(item_type)));
+            filters.push(ever(&views.ever.by_type, views.state.types.get(item_type)));
         }
         if let Some(source) = &self.source {
-            filters.push(ever(&views.ever_by_source, views.state.sources.get(source)));
+            filters.push(ever(&views.ever.by_source, views.state.sources.get(source)));
         }
         for tag in &self.tags {
-            filters.push(ever(&views.ever_by_tag, views.state.tags.get(tag)));
+            filters.push(ever(&views.ever.by_tag, views.state.tags.get(tag)));
         }
         match filters.into_iter().reduce(|a, b| a & b) {
             Some(bitmap) => Box::new(bitmap.into_iter()),
             None => {
                 // Items are numbered in order of their first put, which is offset order.
-                let existing = views.state.items.partition_point(|row| row.events[0].offset < bound);
-                Box::new(0..u32::try_from(existing).unwrap_or(u32::MAX))
+                let items = &views.state.items;
+                let existing = partition_point(items.len(), |n| items.row(n).events[0].offset < bound);
+                Box::new(0..existing)
             }
         }
     }
@@ -199,13 +215,10 @@ impl Store {
     pub(crate) fn query_hits_at(&self, query: &Query, bound: u64) -> Result<Vec<QueryHit>> {
         let views = self.read_views();
         let selected = query.select(&views, bound);
+        let items = &views.state.items;
         Ok(selected
             .into_iter()
-            .map(|(n, event)| QueryHit {
-                id: views.row(n).id.to_string(),
-                version: event.version,
-                offset: event.offset,
-            })
+            .map(|(n, event)| QueryHit { id: items.id(n).to_string(), version: event.version, offset: event.offset })
             .collect())
     }
 
@@ -231,7 +244,7 @@ impl Store {
     pub(crate) fn query_at(&self, query: &Query, bound: u64) -> Result<Vec<ItemMeta>> {
         let selected: Vec<(String, ItemEvent)> = {
             let views = self.read_views();
-            query.select(&views, bound).into_iter().map(|(n, e)| (views.row(n).id.to_string(), e)).collect()
+            query.select(&views, bound).into_iter().map(|(n, e)| (views.state.items.id(n).to_string(), e)).collect()
         };
         selected.iter().map(|(id, event)| self.read_meta(id, event)).collect()
     }

@@ -552,11 +552,14 @@ impl Store {
 
     fn children_of(&self, id: &str, bound: u64) -> Vec<(String, Option<u32>)> {
         let views = self.read_views();
-        let Some(children) = views.state.children.get(id) else { return Vec::new() };
+        let children = match views.item_number(id) {
+            Some(item_no) => views.state.children.of_item(item_no),
+            None => views.state.children.of_name(id),
+        };
         children
-            .iter()
-            .filter(|&&(item_no, version)| views.row(item_no).version(version).is_some_and(|e| e.offset < bound))
-            .map(|&(item_no, version)| (views.row(item_no).id.to_string(), Some(version)))
+            .into_iter()
+            .filter(|&(item_no, version)| views.row(item_no).version(version).is_some_and(|e| e.offset < bound))
+            .map(|(item_no, version)| (views.state.items.id(item_no).to_string(), Some(version)))
             .collect()
     }
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{DatasetEntry, ItemEvent, ItemRow, NONE, Stored, Views};
+use super::{DatasetEntry, ItemEvent, NONE, Stored, Views};
 use crate::log::RecordRef;
 use crate::store::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
 use crate::store::item::ParentRef;
@@ -20,16 +20,6 @@ struct IndexedFields<'a> {
     tags: Vec<Cow<'a, str>>,
     #[serde(borrow, default)]
     parents: Vec<Cow<'a, str>>,
-}
-
-/// Appends to an item's events. Most items have one version, and `Vec`'s
-/// first push reserves room for four (192 bytes, three of them unused), so
-/// capacity grows from one by doubling.
-fn push_event(events: &mut Vec<ItemEvent>, event: ItemEvent) {
-    if events.len() == events.capacity() {
-        events.reserve_exact(events.len().max(1));
-    }
-    events.push(event);
 }
 
 /// A position as a read hint; `u32::MAX` (a hint that never matches) past 4 GiB.
@@ -48,7 +38,9 @@ impl Views {
             self.state.next_offset
         );
         match record.kind {
-            kind::PUT => self.apply_put(record, position_bytes)?,
+            kind::PUT => {
+                self.apply_put(record, position_bytes)?;
+            }
             kind::DELETE => self.apply_delete(record, position_bytes)?,
             kind::DATASET => self.apply_dataset(record, position_bytes)?,
             kind::AUDIT_STUB | kind::COMPACTION => self.apply_compaction_kinds(record, position_bytes)?,
@@ -67,34 +59,31 @@ impl Views {
     }
 
     /// Applies a put, or (called from `prune.rs`) an audit stub, whose
-    /// payload starts like a put's.
-    pub(super) fn apply_put(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
+    /// payload starts like a put's. Returns the item's number.
+    pub(super) fn apply_put(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<u32, String> {
         let put = codec::decode_put(record.payload)?;
         let fields: IndexedFields<'_> =
             serde_json::from_slice(put.metadata_json).map_err(|e| format!("metadata of put: {e}"))?;
         let parent_ids = fields
             .parents
             .iter()
-            .map(|p| ParentRef::parse(p).map(|p| p.id).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let expected = self.item_number(put.id).map_or(1, |n| self.row(n).last_put().map_or(1, |e| e.version + 1));
+            .map(|p| ParentRef::parse_borrowed(p).map(|(id, _)| id).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<&str>, _>>()?;
+        let existing = self.item_number(put.id);
+        let expected = existing.map_or(1, |n| self.row(n).last_put().map_or(1, |e| e.version + 1));
         // A version above the next one is a gap that a purging compaction
         // left (segments-format.md, "Compaction"); one below it is a bug.
         if put.version < expected {
             return Err(format!("put of {:?} has version {} but the next version is {expected}", put.id, put.version));
         }
-        let item_no = self.item_number_for(put.id);
-        let was_live = expected > 1 && self.row(item_no).is_live();
-        if was_live {
+        let was_live = existing.is_some_and(|n| !self.state.items.latest(n).is_delete());
+        if let (Some(item_no), true) = (existing, was_live) {
             self.unindex_item(item_no);
         }
         let type_id = fields.item_type.as_deref().map_or(NONE, |t| self.state.types.intern(t));
         let source_id = fields.source_id.as_deref().map_or(NONE, |s| self.state.sources.intern(s));
         let tag_ids = fields.tags.iter().map(|t| self.state.tags.intern(t)).collect();
         let tagset_id = self.state.tagsets.intern(tag_ids);
-        for parent_id in parent_ids {
-            self.state.children.entry(parent_id).or_default().push((item_no, put.version));
-        }
         let event = ItemEvent {
             offset: record.offset,
             position_bytes: hint(position_bytes),
@@ -106,7 +95,19 @@ impl Views {
             tagset_id,
             stored: Stored { size_bytes: u32::try_from(record.payload.len()).unwrap_or(u32::MAX), pruned: None },
         };
-        push_event(&mut self.state.items[item_no as usize].events, event);
+        let item_no = match existing {
+            Some(item_no) => {
+                self.state.items.push_event(item_no, event);
+                item_no
+            }
+            None => self.new_item(put.id, event),
+        };
+        for parent_id in parent_ids {
+            match self.item_number(parent_id) {
+                Some(parent_no) => self.state.children.add_to_item(parent_no, item_no, put.version),
+                None => self.state.children.add_to_name(parent_id, item_no, put.version),
+            }
+        }
         self.index_item(item_no);
         self.index_ever(item_no, &event);
         let counters = &mut self.state.counters;
@@ -115,11 +116,11 @@ impl Views {
         counters.stored_bytes += record.payload.len() as u64;
         if !was_live {
             counters.items_live += 1;
-            if expected > 1 {
+            if existing.is_some() {
                 counters.items_deleted -= 1;
             }
         }
-        Ok(())
+        Ok(item_no)
     }
 
     fn apply_delete(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<(), String> {
@@ -131,9 +132,9 @@ impl Views {
             return Err(format!("delete of item {:?}, which is already deleted", delete.id));
         }
         self.unindex_item(item_no);
-        let ended = *self.row(item_no).last();
-        push_event(
-            &mut self.state.items[item_no as usize].events,
+        let ended = *self.state.items.latest(item_no);
+        self.state.items.push_event(
+            item_no,
             ItemEvent {
                 offset: record.offset,
                 position_bytes: hint(position_bytes),
@@ -169,13 +170,12 @@ impl Views {
         Ok(())
     }
 
-    fn item_number_for(&mut self, id: &str) -> u32 {
-        if let Some(item_no) = self.item_number(id) {
-            return item_no;
-        }
-        let item_no = u32::try_from(self.state.items.len()).expect("fewer than 4 billion items");
-        self.state.items.push(ItemRow { id: id.into(), events: Vec::new() });
+    /// Adds a new item with its first event, to the id index too, and
+    /// gives it the children that named its id before it existed.
+    fn new_item(&mut self, id: &str, first: ItemEvent) -> u32 {
+        let item_no = self.state.items.push(id, first);
         self.ids.insert(&self.state.items, item_no);
+        self.state.children.adopt(id, item_no);
         item_no
     }
 }

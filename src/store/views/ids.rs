@@ -1,15 +1,15 @@
 //! The id → item number map, keeping each id once.
 //!
 //! A `HashMap<Box<str>, u32>` would hold a second copy of every id beside
-//! the one in its item row: a pointer, a length and a heap block, about
+//! the one in the item table: a pointer, a length and a heap block, about
 //! 50 bytes an item. This table holds item numbers only and compares
-//! against the ids in the rows, so an item costs about 5 bytes here.
+//! against the ids in the item table, so an item costs 5 bytes a bucket here.
 
 use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::ItemRow;
+use super::Items;
 
 /// Item numbers, found by the id in their row.
 #[derive(Debug, Default)]
@@ -25,15 +25,15 @@ impl IdIndex {
     }
 
     /// The item number of `id`.
-    pub fn get(&self, rows: &[ItemRow], id: &str) -> Option<u32> {
-        self.table.find(self.hasher.hash_one(id), |&n| &*rows[n as usize].id == id).copied()
+    pub fn get(&self, items: &Items, id: &str) -> Option<u32> {
+        self.table.find(self.hasher.hash_one(id), |&n| items.id(n) == id).copied()
     }
 
-    /// Adds `item_no`, whose row (already in `rows`) holds an id not yet indexed.
-    pub fn insert(&mut self, rows: &[ItemRow], item_no: u32) {
+    /// Adds `item_no`, whose row (already in `items`) holds an id not yet indexed.
+    pub fn insert(&mut self, items: &Items, item_no: u32) {
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(&*rows[item_no as usize].id);
-        debug_assert!(self.get(rows, &rows[item_no as usize].id).is_none(), "each id is indexed once");
-        self.table.insert_unique(hash, item_no, |&n| hasher.hash_one(&*rows[n as usize].id));
+        let hash = hasher.hash_one(items.id(item_no));
+        debug_assert!(self.get(items, items.id(item_no)).is_none(), "each id is indexed once");
+        self.table.insert_unique(hash, item_no, |&n| hasher.hash_one(items.id(n)));
     }
 }

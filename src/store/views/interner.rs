@@ -1,7 +1,9 @@
 //! Small integer ids for repeated strings (types, sources, tags) and tag sets,
-//! so an item row stores 4-byte ids instead of strings.
+//! so an item row stores 4-byte ids instead of strings. The reverse maps
+//! hash with hashbrown's default hasher: a replay interns several names
+//! per put, and SipHash made that a visible cost.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use serde::{Deserialize, Serialize};
 

@@ -9,19 +9,26 @@
 
 mod apply;
 pub mod checkpoint;
+mod children;
 mod ids;
 mod interner;
+mod items;
 pub(crate) mod prune;
+mod state_codec;
+mod time_index;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use ids::IdIndex;
 
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
+pub use children::{Children, Link, Parent};
 pub use interner::{Interner, NONE, TagSets};
+pub use items::{EventList, ItemRow, Items};
 pub use prune::Stored;
+pub use time_index::TimeIndex;
 
 /// One event in an item's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,44 +59,6 @@ impl ItemEvent {
     /// Whether this event is a delete.
     pub fn is_delete(&self) -> bool {
         self.version == 0
-    }
-}
-
-/// Everything the views keep about one item.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ItemRow {
-    /// The id.
-    pub id: Box<str>,
-    /// Puts and deletes, in offset order. A delete carries the attributes
-    /// of the version it ended, so the indices can drop exactly those.
-    pub events: Vec<ItemEvent>,
-}
-
-impl ItemRow {
-    /// The latest event.
-    pub fn last(&self) -> &ItemEvent {
-        self.events.last().expect("an item row is created by its first put")
-    }
-
-    /// The latest put.
-    pub fn last_put(&self) -> Option<&ItemEvent> {
-        self.events.iter().rev().find(|e| !e.is_delete())
-    }
-
-    /// The put that created `version`.
-    pub fn version(&self, version: u32) -> Option<&ItemEvent> {
-        self.events.iter().find(|e| e.version == version)
-    }
-
-    /// Whether the latest event is a put.
-    pub fn is_live(&self) -> bool {
-        !self.last().is_delete()
-    }
-
-    /// The latest event below `next_offset`: the item's state as of then.
-    pub fn last_before(&self, next_offset: u64) -> Option<&ItemEvent> {
-        let count = self.events.partition_point(|e| e.offset < next_offset);
-        count.checked_sub(1).map(|i| &self.events[i])
     }
 }
 
@@ -130,14 +99,14 @@ pub struct Counters {
 }
 
 /// The persistent part of the views: what a checkpoint stores.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ViewState {
     /// Log offset the views cover: every record below it is applied.
     pub next_offset: u64,
     /// Timestamp of the record at `next_offset - 1`, to recognise the log.
     pub last_timestamp_us: u64,
     /// Item rows, by item number (order of first put).
-    pub items: Vec<ItemRow>,
+    pub items: Items,
     /// Type names.
     pub types: Interner,
     /// Source names.
@@ -149,7 +118,7 @@ pub struct ViewState {
     /// Dataset versions by name.
     pub datasets: HashMap<String, Vec<DatasetEntry>>,
     /// Children of each parent id (which need not exist): `(child item number, child version)`.
-    pub children: HashMap<String, Vec<(u32, u32)>>,
+    pub children: Children,
     /// Committed offsets of consumer groups.
     pub consumer_offsets: HashMap<String, u64>,
     /// Counters.
@@ -175,13 +144,9 @@ pub struct Views {
     /// Live items.
     pub live: RoaringBitmap,
     /// Live items by the timestamp of their latest version.
-    pub by_time: BTreeSet<(u64, u32)>,
-    /// Items that ever had a version of each type: as-of candidates.
-    pub ever_by_type: Vec<RoaringBitmap>,
-    /// Items that ever had a version from each source.
-    pub ever_by_source: Vec<RoaringBitmap>,
-    /// Items that ever had a version with each tag.
-    pub ever_by_tag: Vec<RoaringBitmap>,
+    pub by_time: TimeIndex,
+    /// Items that ever had a version of each type, source and tag.
+    pub ever: EverIndices,
 }
 
 impl Views {
@@ -197,30 +162,28 @@ impl Views {
         // below is an append, and the time index is built in one go.
         let mut by_time = Vec::with_capacity(item_count);
         for item_no in 0..item_count {
-            let row = &views.state.items[item_no];
-            let (event_count, live, last) = (row.events.len(), row.is_live(), *row.last());
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
             views.ids.insert(&views.state.items, item_no);
-            for event_index in 0..event_count {
-                let event = views.state.items[item_no as usize].events[event_index];
+            let row = views.state.items.row(item_no);
+            for event in row.events.as_slice() {
                 if !event.is_delete() {
-                    views.index_ever(item_no, &event);
+                    index_ever(&mut views.ever, &views.state.tagsets, item_no, event);
                 }
             }
-            if live {
+            let last = *row.last();
+            if !last.is_delete() {
                 views.update_indices(item_no, &last, true);
                 add(&mut views.live, item_no);
                 by_time.push((last.timestamp_us, item_no));
             }
         }
-        by_time.sort_unstable();
-        views.by_time = by_time.into_iter().collect();
+        views.by_time = TimeIndex::from_entries(by_time);
         views
     }
 
     /// The row of `id`, if the id was ever stored.
-    pub fn item(&self, id: &str) -> Option<&ItemRow> {
-        self.item_number(id).map(|n| &self.state.items[n as usize])
+    pub fn item(&self, id: &str) -> Option<ItemRow<'_>> {
+        self.item_number(id).map(|n| self.state.items.row(n))
     }
 
     /// The item number of `id`, if the id was ever stored.
@@ -229,24 +192,36 @@ impl Views {
     }
 
     /// The row of item number `item_no`.
-    pub fn row(&self, item_no: u32) -> &ItemRow {
-        &self.state.items[item_no as usize]
+    pub fn row(&self, item_no: u32) -> ItemRow<'_> {
+        self.state.items.row(item_no)
+    }
+
+    /// Whether the time index entry `(timestamp_us, item_no)` is the live
+    /// item's latest version (the index keeps stale entries for a while).
+    pub fn is_current_time(&self, timestamp_us: u64, item_no: u32) -> bool {
+        let latest = self.state.items.latest(item_no);
+        !latest.is_delete() && latest.timestamp_us == timestamp_us
     }
 
     /// Adds a live item's latest version to the current indices.
     fn index_item(&mut self, item_no: u32) {
-        let last = *self.state.items[item_no as usize].last();
+        let last = *self.state.items.latest(item_no);
         self.update_indices(item_no, &last, true);
         add(&mut self.live, item_no);
-        self.by_time.insert((last.timestamp_us, item_no));
+        self.by_time.push(last.timestamp_us, item_no);
     }
 
     /// Removes a live item's latest version from the current indices.
     fn unindex_item(&mut self, item_no: u32) {
-        let last = *self.state.items[item_no as usize].last();
+        let last = *self.state.items.latest(item_no);
         self.update_indices(item_no, &last, false);
         self.live.remove(item_no);
-        self.by_time.remove(&(last.timestamp_us, item_no));
+        if self.by_time.mark_stale() {
+            // Called before the item's new event is applied, so its current
+            // entry is stale too by the rule below: it is dropped with the rest.
+            let (items, live) = (&self.state.items, &self.live);
+            self.by_time.compact(|time_us, n| live.contains(n) && items.latest(n).timestamp_us == time_us);
+        }
     }
 
     fn update_indices(&mut self, item_no: u32, event: &ItemEvent, insert: bool) {
@@ -269,15 +244,30 @@ impl Views {
 
     /// Records that an item had a version with these attributes, ever.
     fn index_ever(&mut self, item_no: u32, event: &ItemEvent) {
-        if event.type_id != NONE {
-            add(bitmap_at(&mut self.ever_by_type, event.type_id), item_no);
-        }
-        if event.source_id != NONE {
-            add(bitmap_at(&mut self.ever_by_source, event.source_id), item_no);
-        }
-        for &tag in self.state.tagsets.tags(event.tagset_id) {
-            add(bitmap_at(&mut self.ever_by_tag, tag), item_no);
-        }
+        index_ever(&mut self.ever, &self.state.tagsets, item_no, event);
+    }
+}
+
+/// Items that ever had a version of each type, source and tag: as-of candidates.
+#[derive(Debug, Default)]
+pub struct EverIndices {
+    /// By type id.
+    pub by_type: Vec<RoaringBitmap>,
+    /// By source id.
+    pub by_source: Vec<RoaringBitmap>,
+    /// By tag id.
+    pub by_tag: Vec<RoaringBitmap>,
+}
+
+fn index_ever(ever: &mut EverIndices, tagsets: &TagSets, item_no: u32, event: &ItemEvent) {
+    if event.type_id != NONE {
+        add(bitmap_at(&mut ever.by_type, event.type_id), item_no);
+    }
+    if event.source_id != NONE {
+        add(bitmap_at(&mut ever.by_source, event.source_id), item_no);
+    }
+    for &tag in tagsets.tags(event.tagset_id) {
+        add(bitmap_at(&mut ever.by_tag, tag), item_no);
     }
 }
 

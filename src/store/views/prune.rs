@@ -16,7 +16,7 @@ use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ItemEvent, ItemRow, Views};
+use super::{ItemEvent, ItemRow, Items, Parent, Views};
 use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
 use crate::log::RecordRef;
 use crate::store::codec::{self, kind};
@@ -69,7 +69,7 @@ struct Scratch {
 
 impl Scratch {
     /// Runs the policy over one row; returns whether it drops anything.
-    fn decide(&mut self, row: &ItemRow, pinned_versions: &[u32], eligible_end: u64, policy: &Policy) -> bool {
+    fn decide(&mut self, row: ItemRow<'_>, pinned_versions: &[u32], eligible_end: u64, policy: &Policy) -> bool {
         self.events.clear();
         self.events.extend(row.events.iter().map(Event::from));
         self.fates.clear();
@@ -102,9 +102,7 @@ impl Views {
         let stub = codec::decode_stub(record.payload)?;
         let trailer = stub.stub.expect("decode_stub sets the trailer");
         let reason = Reason::from_code(trailer.reason).ok_or_else(|| format!("stub reason code {}", trailer.reason))?;
-        let id = stub.id.to_string();
-        self.apply_put(record, position_bytes)?;
-        let item_no = self.item_number(&id).expect("apply_put created the row");
+        let item_no = self.apply_put(record, position_bytes)?;
         let index = self.row(item_no).events.len() - 1;
         self.mark_pruned(item_no, index, reason);
         Ok(())
@@ -144,10 +142,10 @@ impl Views {
 
     /// Marks a put pruned and takes its data out of the byte counters.
     fn mark_pruned(&mut self, item_no: u32, index: usize, reason: Reason) {
-        let event = &mut self.state.items[item_no as usize].events[index];
+        let event = self.row(item_no).events[index];
         assert!(!event.is_delete(), "only puts are pruned");
         assert!(event.stored.pruned.is_none(), "a version is pruned once");
-        event.stored.pruned = Some(reason);
+        self.state.items.update_event(item_no, index, |event| event.stored.pruned = Some(reason));
         let (data_bytes, stored_bytes) = (u64::from(event.size_bytes), u64::from(event.stored.size_bytes));
         let counters = &mut self.state.counters;
         counters.logical_bytes = counters.logical_bytes.saturating_sub(data_bytes);
@@ -158,10 +156,10 @@ impl Views {
     /// prefix `retention::decide` removes) and their counts; adds each
     /// removed put's `(item_no, version)` to `removed`.
     fn remove_prefix(&mut self, item_no: u32, removed_count: usize, removed: &mut Vec<(u32, u32)>) {
-        let row = &mut self.state.items[item_no as usize];
-        let was_live = row.is_live();
+        let was_live = self.row(item_no).is_live();
+        let dropped = self.state.items.remove_prefix(item_no, removed_count);
         let counters = &mut self.state.counters;
-        for event in row.events.drain(..removed_count) {
+        for event in dropped {
             if event.is_delete() {
                 counters.deletes = counters.deletes.saturating_sub(1);
                 continue;
@@ -173,6 +171,7 @@ impl Views {
                 counters.stored_bytes = counters.stored_bytes.saturating_sub(u64::from(event.stored.size_bytes));
             }
         }
+        let row = self.state.items.row(item_no);
         if row.events.is_empty() {
             let count = if was_live { &mut counters.items_live } else { &mut counters.items_deleted };
             *count = count.saturating_sub(1);
@@ -192,45 +191,48 @@ impl Views {
     fn after_purge(&mut self, removed: &[(u32, u32)]) {
         let items = &self.state.items;
         let emptied = items.iter().any(|row| row.events.is_empty());
-        if emptied || items.windows(2).any(|w| w[0].events[0].offset > w[1].events[0].offset) {
+        let first_offsets = || items.iter().map(|row| row.events[0].offset);
+        if emptied || first_offsets().zip(first_offsets().skip(1)).any(|(a, b)| a > b) {
             self.forget_empty_rows();
             return;
         }
         let removed: HashSet<(u32, u32)> = removed.iter().copied().collect();
-        self.state.children.retain(|_, children| {
-            children.retain(|child| !removed.contains(child));
-            !children.is_empty()
-        });
+        self.state.children.rebuild(|parent, child| (!removed.contains(&child)).then(|| (parent.clone(), child)));
     }
 
     /// After a purge: drops rows left empty, renumbers the rest in order of
     /// their first remaining event (the order a replay of the compacted log
     /// creates them in), and rebuilds the derived indices from the state.
     fn forget_empty_rows(&mut self) {
-        let old_count = self.state.items.len();
-        let mut rows: Vec<(u32, ItemRow)> = std::mem::take(&mut self.state.items)
-            .into_iter()
-            .enumerate()
-            .filter(|(_, row)| !row.events.is_empty())
-            .map(|(old, row)| (u32::try_from(old).expect("fewer than 4 billion items"), row))
+        let old = std::mem::take(&mut self.state.items);
+        let mut kept: Vec<u32> = (0..old.len())
+            .map(|n| u32::try_from(n).expect("fewer than 4 billion items"))
+            .filter(|&n| !old.row(n).events.is_empty())
             .collect();
-        rows.sort_by_key(|(_, row)| row.events[0].offset);
-        let mut renumbered: Vec<Option<u32>> = vec![None; old_count];
-        for (new, (old, _)) in rows.iter().enumerate() {
-            renumbered[*old as usize] = Some(u32::try_from(new).expect("fewer than 4 billion items"));
+        kept.sort_by_key(|&n| old.row(n).events[0].offset);
+        let mut renumbered: Vec<Option<u32>> = vec![None; old.len()];
+        let mut items = Items::default();
+        for &old_no in &kept {
+            let events = old.row(old_no).events;
+            let new_no = items.push(old.id(old_no), events[0]);
+            for event in &events[1..] {
+                items.push_event(new_no, *event);
+            }
+            renumbered[old_no as usize] = Some(new_no);
         }
-        self.state.items = rows.into_iter().map(|(_, row)| row).collect();
-        let items = &self.state.items;
-        self.state.children.retain(|_, children| {
-            children.retain_mut(|(item_no, version)| match renumbered[*item_no as usize] {
-                Some(new) if items[new as usize].version(*version).is_some() => {
-                    *item_no = new;
-                    true
-                }
-                _ => false,
-            });
-            !children.is_empty()
+        self.state.children.rebuild(|parent, (child_no, version)| {
+            let child_no = renumbered[child_no as usize].filter(|&n| items.row(n).version(version).is_some())?;
+            let parent = match parent {
+                Parent::Item(old_no) => match renumbered[*old_no as usize] {
+                    Some(new_no) => Parent::Item(new_no),
+                    // The parent's row is gone: its children stay listed under its id.
+                    None => Parent::Name(old.id(*old_no).into()),
+                },
+                Parent::Name(name) => Parent::Name(name.clone()),
+            };
+            Some((parent, (child_no, version)))
         });
+        self.state.items = items;
         *self = Views::from_state(std::mem::take(&mut self.state));
     }
 
