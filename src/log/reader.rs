@@ -20,6 +20,7 @@ use super::frame::{
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
 
+mod active_map;
 mod bounds;
 #[cfg(test)]
 mod tests;

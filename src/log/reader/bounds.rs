@@ -41,7 +41,7 @@
 //! not data: the reads that follow check every record they return, and
 //! scans and `verify` still report the damage.
 
-use super::map_active;
+use super::active_map::with_active_bytes;
 use crate::limits::FRAME_SIZE_BYTES_MAX;
 use crate::log::SegmentSet;
 use crate::log::error::LogError;
@@ -67,9 +67,11 @@ pub(super) fn batch_end(set: &SegmentSet, offset: u64) -> Result<Option<u64>, Lo
         // A gap left by compaction at the end of a sealed segment.
         return Ok(None);
     }
-    let Some(bytes) = map_active(set)? else { return Ok(None) };
     let entry = active_floor_entry(set, |e| e.offset <= offset);
-    Ok(Chain::new(&bytes, entry, Some(set.published.next_offset)).and_then(|chain| chain.batch_end(offset)))
+    let end = with_active_bytes(set, |bytes| {
+        Chain::new(bytes, entry, Some(set.published.next_offset)).and_then(|chain| chain.batch_end(offset))
+    })?;
+    Ok(end.flatten())
 }
 
 /// The offset of the first record stamped at or after `timestamp_us`, or
@@ -85,15 +87,16 @@ pub(super) fn offset_at_time(set: &SegmentSet, timestamp_us: u64) -> Result<Opti
         // a walk that does not find it goes to the scan.
         return Ok(chain.and_then(|chain| chain.first_at_time(timestamp_us)).flatten());
     }
-    let Some(bytes) = map_active(set)? else {
-        // An active segment without frames: nothing is stamped that late.
-        let empty = set.published.segment_base == set.active.base_offset;
-        return Ok(empty.then_some(set.published.next_offset));
-    };
     let entry = active_floor_entry(set, |e| e.timestamp_us < timestamp_us);
-    let chain = Chain::new(&bytes, entry, Some(set.published.next_offset));
-    let found = chain.and_then(|chain| chain.first_at_time(timestamp_us));
-    Ok(found.map(|found| found.unwrap_or(set.published.next_offset)))
+    let found = with_active_bytes(set, |bytes| {
+        let chain = Chain::new(bytes, entry, Some(set.published.next_offset));
+        chain.and_then(|chain| chain.first_at_time(timestamp_us))
+    })?;
+    Ok(match found {
+        Some(found) => found.map(|found| found.unwrap_or(set.published.next_offset)),
+        // An active segment without frames: nothing is stamped that late.
+        None => (set.published.segment_base == set.active.base_offset).then_some(set.published.next_offset),
+    })
 }
 
 /// The last entry of the active segment's in-memory index for which

@@ -144,6 +144,39 @@ fn check_against_appends(log: &Log, batches: &[Batch]) -> Result<(), TestCaseErr
     Ok(())
 }
 
+#[test]
+fn bounds_follow_appends_to_the_active_segment() -> Result<(), Box<dyn std::error::Error>> {
+    // Each thread keeps its map of the active segment between calls
+    // (`active_map.rs`): appends must show through it, a map the segment
+    // outgrew must be replaced, and so must one of a segment rolled away.
+    let dir = tempfile::tempdir()?;
+    let log = Log::open(dir.path(), options(crate::limits::SEGMENT_SIZE_BYTES_DEFAULT))?;
+    let mut batches = Vec::new();
+    for batch_index in 0..120u64 {
+        if batch_index % 50 == 49 {
+            log.roll()?;
+        }
+        let payloads: Vec<Vec<u8>> = (0..1 + batch_index % 5).map(|i| vec![b'a'; (50 * i) as usize]).collect();
+        let records: Vec<NewRecord<'_>> =
+            payloads.iter().map(|p| NewRecord { kind: 1, flags: 0, payload: p }).collect();
+        let appended = log.append(&records)?;
+        batches.push(Batch {
+            first_offset: appended.first_offset,
+            last_offset: appended.last_offset,
+            timestamp_us: appended.timestamp_us,
+        });
+        let first_after =
+            |timestamp_us: u64| batches.iter().find(|b| b.timestamp_us >= timestamp_us).map(|b| b.first_offset);
+        for offset in appended.first_offset..=appended.last_offset {
+            assert_eq!(bounds::batch_end(&log.snapshot(), offset)?, Some(appended.last_offset + 1), "@{offset}");
+        }
+        let time = appended.timestamp_us;
+        assert_eq!(bounds::offset_at_time(&log.snapshot(), time)?, first_after(time), "time {time}");
+        assert_eq!(bounds::offset_at_time(&log.snapshot(), time + 1)?, Some(log.next_offset()), "time {time} + 1");
+    }
+    Ok(())
+}
+
 fn reopen(dir: &Path, options: LogOptions) -> Result<Log, TestCaseError> {
     Log::open(dir, options).map_err(|e| TestCaseError::fail(e.to_string()))
 }
