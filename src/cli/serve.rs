@@ -15,9 +15,11 @@ const AFTER_HELP: &str = "\
 Examples:
   recstore serve                                   # http://127.0.0.1:7070
   recstore serve --listen 0.0.0.0:8080 --token-file /etc/recstore/token
+  recstore serve --compact-every-s 3600 --max-versions 3   # hourly retention in the background
   curl -s localhost:7070/v1/items/reading-1
 
-Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM.";
+Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM, after a background
+compaction in progress has finished.";
 
 /// Serve the store over HTTP/JSON.
 ///
@@ -38,15 +40,34 @@ pub struct ServeArgs {
     /// seconds (never while a response, such as a log follow, is streaming).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_s: u64,
+    /// Compact in the background every SECONDS, with --max-versions and
+    /// --retention-days (off unless given; `recstore compact` and
+    /// `POST /v1/admin/compact` run one at any time).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub compact_every_s: Option<u64>,
+    /// Versions of each item that background compaction keeps [default: 5].
+    #[arg(long, value_name = "N", requires = "compact_every_s", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_versions: Option<u32>,
+    /// Days of history that background compaction keeps [default: 30].
+    #[arg(long, value_name = "N", requires = "compact_every_s")]
+    pub retention_days: Option<u32>,
 }
 
 pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
+    let mut store = StoreOptions::default();
+    if let Some(versions) = args.max_versions {
+        store = store.max_versions(versions);
+    }
+    if let Some(days) = args.retention_days {
+        store = store.retention_days(days);
+    }
     let config = ServeConfig {
         data_dir: context.data_dir.clone(),
         listen: args.listen,
         token_file: args.token_file,
-        store: StoreOptions::default(),
+        store,
         idle_timeout_ms: args.idle_timeout_s.saturating_mul(1000),
+        compact_interval_ms: args.compact_every_s.map(|seconds| seconds.saturating_mul(1000)),
     };
     Ok(server::run(config)?)
 }

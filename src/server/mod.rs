@@ -32,6 +32,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::compaction::Policy;
 use crate::error::{Error, Result};
 use crate::limits::{HTTP_BODY_SIZE_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS};
 use crate::{Store, StoreOptions};
@@ -51,6 +52,9 @@ pub struct ServeConfig {
     /// A connection that sends no complete request header for this long is
     /// closed, whether it never sent one or went quiet between requests.
     pub idle_timeout_ms: u64,
+    /// Compact in the background this often, with the policy of the store
+    /// options (`max_versions`, `retention_days`); `None`: only on request.
+    pub compact_interval_ms: Option<u64>,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down cleanly.
@@ -99,7 +103,13 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = shutdown_sender.send(true);
     };
+    let background_compaction = config.compact_interval_ms.map(|interval_ms| {
+        let options = config.store.clone();
+        store.spawn_background_compaction(Duration::from_millis(interval_ms), move || Policy::from_options(&options))
+    });
     listen::serve(listener, router(state), Duration::from_millis(config.idle_timeout_ms), stop).await;
+    // Waits for a compaction in progress: it holds the store.
+    drop(background_compaction);
     store.checkpoint()?;
     tracing::info!("clean shutdown: log synced, checkpoint written");
     Ok(())
