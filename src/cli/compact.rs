@@ -3,9 +3,10 @@
 use std::io::Write;
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::query::parse_time;
-use super::{CliError, Context, stdout, write_json_line};
+use super::{CliError, Context, show_progress, stdout, write_json_line};
 use crate::compaction::Policy;
 
 const AFTER_HELP: &str = "\
@@ -57,7 +58,13 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
         policy = policy.max_versions(Some(versions));
     }
     policy.validate().map_err(CliError::invalid)?;
-    let report = store.compact(policy)?;
+    let bar = progress_bar();
+    let report = store.compact_with_progress(policy, |progress| {
+        bar.set_length(progress.segments_total as u64);
+        bar.set_position(progress.segments_done as u64);
+    });
+    bar.finish_and_clear();
+    let report = report?;
     let mut out = stdout();
     if context.json {
         write_json_line(&mut out, &report)?;
@@ -74,4 +81,16 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
     }
     out.flush()?;
     Ok(())
+}
+
+/// Sealed segments read and rewritten, on a terminal only.
+fn progress_bar() -> ProgressBar {
+    if !show_progress() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} segments, eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -15,6 +15,16 @@ use crate::store::Store;
 use crate::store::views::ItemEvent;
 use crate::store::views::prune::PruneCount;
 
+/// How far a running compaction has come, reported after each sealed
+/// segment it read (and rewrote, if anything in it changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionProgress {
+    /// Sealed segments finished so far.
+    pub segments_done: usize,
+    /// Sealed segments this compaction reads in all.
+    pub segments_total: usize,
+}
+
 /// What one compaction did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompactionReport {
@@ -117,9 +127,34 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compact(&self, policy: Policy) -> Result<CompactionReport> {
+        self.compact_with_progress(policy, |_| {})
+    }
+
+    /// [`Store::compact`], calling `on_progress` (from the compaction's own
+    /// thread) after each sealed segment, for a progress bar.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use recstore::{Data, Metadata, Store, StoreOptions, compaction::Policy};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions::default())?;
+    /// store.put(Data::Json(1.into()), Metadata { id: Some("x".into()), ..Default::default() })?;
+    /// let segments_done = AtomicUsize::new(0);
+    /// let report = store.compact_with_progress(Policy::default(), |progress| {
+    ///     segments_done.store(progress.segments_done, Ordering::Relaxed);
+    /// })?;
+    /// assert_eq!(segments_done.into_inner() as u64, report.segments_scanned);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compact_with_progress(
+        &self,
+        policy: Policy,
+        on_progress: impl Fn(CompactionProgress) + Sync,
+    ) -> Result<CompactionReport> {
         // Compaction is background work: on a busy machine it should take
         // longer rather than slow down the writers (see `crate::background`).
-        let report = background::run_at_lower_priority("recstore-compact", || worker::compact(self, policy))
+        let compact = || worker::compact(self, policy, &on_progress);
+        let report = background::run_at_lower_priority("recstore-compact", compact)
             .map_err(|source| Error::Io { context: "start the compaction thread".into(), source })??;
         tracing::info!(
             segments_rewritten = report.segments_rewritten,

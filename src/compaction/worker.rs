@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::pins::Pins;
 use super::retention::Policy;
-use super::store_api::CompactionReport;
+use super::store_api::{CompactionProgress, CompactionReport};
 use crate::error::{Error, Result};
 use crate::log::{DirGuard, LogError, NewRecord, RecordAction, RecordRef, SegmentPlanner, SegmentRewrite};
 use crate::store::Store;
@@ -34,8 +34,13 @@ enum HintTarget {
     Dataset(String),
 }
 
-/// Runs one compaction of `store` with `policy`.
-pub(super) fn compact(store: &Store, policy: Policy) -> Result<CompactionReport> {
+/// Runs one compaction of `store` with `policy`, telling `on_progress`
+/// after each sealed segment.
+pub(super) fn compact(
+    store: &Store,
+    policy: Policy,
+    on_progress: &dyn Fn(CompactionProgress),
+) -> Result<CompactionReport> {
     policy.validate().map_err(Error::invalid)?;
     if store.options().read_only {
         return Err(Error::Log(LogError::ReadOnly { path: store.log().dir().to_path_buf() }));
@@ -55,7 +60,7 @@ pub(super) fn compact(store: &Store, policy: Policy) -> Result<CompactionReport>
         append_record(store, record, pins)?;
     }
     let horizon_offset = store.read_views().state.compaction_horizon.map_or(0, |(offset, _)| offset);
-    let mut planner = Planner { store, horizon_offset, hints: Vec::new() };
+    let mut planner = Planner { store, horizon_offset, hints: Vec::new(), on_progress };
     let pass = store.log().compact_sealed(eligible_end, &mut planner)?;
     if pass.rewrites.iter().any(|rewrite| rewrite.records_dropped > 0) {
         // A checkpoint whose last record was purged no longer matches the
@@ -135,6 +140,7 @@ struct Planner<'a> {
     horizon_offset: u64,
     /// What each item or dataset record of the current segment is, in offset order.
     hints: Vec<(u64, HintTarget)>,
+    on_progress: &'a dyn Fn(CompactionProgress),
 }
 
 impl SegmentPlanner for Planner<'_> {
@@ -148,6 +154,10 @@ impl SegmentPlanner for Planner<'_> {
 
     fn swapped(&mut self, rewrite: &SegmentRewrite) {
         refresh_hints(self.store, rewrite, &self.hints);
+    }
+
+    fn segment_done(&mut self, done: usize, total: usize) {
+        (self.on_progress)(CompactionProgress { segments_done: done, segments_total: total });
     }
 }
 

@@ -80,6 +80,12 @@ pub trait SegmentPlanner {
     fn swapped(&mut self, rewrite: &SegmentRewrite) {
         let _ = rewrite;
     }
+
+    /// `done` of the pass's `total` sealed segments are finished: read, and
+    /// rewritten if anything in them changed. For progress reports.
+    fn segment_done(&mut self, done: usize, total: usize) {
+        let _ = (done, total);
+    }
 }
 
 /// One segment that a compaction rewrote or removed.
@@ -137,18 +143,18 @@ pub(crate) fn compact_sealed(
         set.sealed.iter().filter(|s| s.base_offset < end_offset).cloned().collect()
     };
     let mut pass = CompactionPass::default();
-    for segment in segments {
+    for (index, segment) in segments.iter().enumerate() {
         pass.segments_scanned += 1;
         pass.bytes_scanned += segment.map.len() as u64;
         planner.begin_segment(segment.base_offset);
-        let plan = plan_segment(&segment, planner)?;
-        if plan.iter().all(|frame| frame.records.iter().all(|(_, action)| *action == RecordAction::Keep)) {
-            continue;
+        let plan = plan_segment(segment, planner)?;
+        if plan.iter().any(|frame| frame.records.iter().any(|(_, action)| *action != RecordAction::Keep)) {
+            let mut rewrite = rewrite_segment(inner, segment, &plan)?;
+            planner.swapped(&rewrite);
+            rewrite.positions = Vec::new();
+            pass.rewrites.push(rewrite);
         }
-        let mut rewrite = rewrite_segment(inner, &segment, &plan)?;
-        planner.swapped(&rewrite);
-        rewrite.positions = Vec::new();
-        pass.rewrites.push(rewrite);
+        planner.segment_done(index + 1, segments.len());
     }
     Ok(pass)
 }
