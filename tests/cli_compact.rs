@@ -12,6 +12,14 @@ fn compact_prunes_old_versions_and_guards_the_horizon() -> TestResult {
     for value in 0..5 {
         env.put_json(&format!(r#"{{"v": {value}}}"#), &["--id", "x", "--type", "t"]);
     }
+    let log_before = env.run(&["--json", "stats"]).ok().json();
+    let preview = env.run(&["--json", "compact", "--max-versions", "2", "--dry-run"]).ok().json();
+    assert_eq!(preview["records_dropped"]["max_versions"], 3, "{preview}");
+    assert_eq!(preview["horizon"][0], 4, "just past v4, which superseded the last dropped version: {preview}");
+    assert_eq!(env.run(&["--json", "stats"]).ok().json(), log_before, "a dry run writes nothing");
+    let text = env.run(&["compact", "--max-versions", "2", "--dry-run"]).ok().text();
+    assert!(text.starts_with("would drop 3 records (max_versions 3,"), "{text}");
+    assert!(text.contains("as-of reads before @4"), "{text}");
     let report = env.run(&["--json", "compact", "--max-versions", "2"]).ok().json();
     assert_eq!(report["records_dropped"]["max_versions"], 3, "{report}");
     assert_eq!(env.run(&["get", "x"]).ok().text(), r#"{"v":4}"#);

@@ -194,6 +194,12 @@ fn compaction_over_http_prunes_and_reports() -> TestResult {
             let body = json!({"data": {"v": value}, "metadata": {"type": "t"}});
             http.put(server.url("/v1/items/x")).json(&body).send().await?.error_for_status()?;
         }
+        let dry_run = json!({"max_versions": 1, "dry_run": true});
+        let (status, preview) =
+            json_of(http.post(server.url("/v1/admin/compact")).json(&dry_run).send().await?).await?;
+        assert_eq!((status, preview["records_dropped"]["max_versions"].clone()), (200, json!(3)), "{preview}");
+        let old = http.get(server.url("/v1/items/x?version=1")).send().await?.json::<Value>().await?;
+        assert_eq!(old, json!({"v": 0}), "a dry run changes nothing");
         let (status, report) =
             json_of(http.post(server.url("/v1/admin/compact")).json(&json!({"max_versions": 1})).send().await?).await?;
         assert_eq!((status, report["records_dropped"]["max_versions"].clone()), (200, json!(3)));

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::query::parse_time;
 use super::{CliError, Context, show_progress, stdout, write_json_line};
-use crate::compaction::Policy;
+use crate::compaction::{CompactionPreview, Policy};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -15,6 +15,7 @@ Examples:
   recstore compact --max-versions 2 --retention-days 7
   recstore compact --before 2026-11-01T00:00:00Z --expire   # the old store's cleanup: also drop stale live items
   recstore compact --purge                      # leave no audit stubs behind
+  recstore compact --max-versions 1 --dry-run   # what would go, changing nothing
 
 Dropped versions leave metadata-only audit stubs (unless --purge): history and lineage still show them,
 and reading their data says they were pruned. Offsets of surviving records never change.";
@@ -43,6 +44,9 @@ pub struct CompactArgs {
     /// Leave no audit stubs for what is dropped.
     #[arg(long)]
     pub purge: bool,
+    /// Only print what would be dropped, and the horizon it would set.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> {
@@ -58,6 +62,9 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
         policy = policy.max_versions(Some(versions));
     }
     policy.validate().map_err(CliError::invalid)?;
+    if args.dry_run {
+        return print_preview(&store.compaction_preview(policy)?, context);
+    }
     let bar = progress_bar();
     let report = store.compact_with_progress(policy, |progress| {
         bar.set_length(progress.segments_total as u64);
@@ -78,6 +85,34 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
             report.stubs_written,
             report.duration().as_millis(),
         )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_preview(preview: &CompactionPreview, context: &Context) -> Result<(), CliError> {
+    let mut out = stdout();
+    if context.json {
+        write_json_line(&mut out, preview)?;
+    } else {
+        let dropped = &preview.records_dropped;
+        write!(
+            out,
+            "would drop {} records (max_versions {}, retention {}, expired {}, deleted {})",
+            dropped.total(),
+            dropped.max_versions,
+            dropped.retention,
+            dropped.expired,
+            dropped.deleted
+        )?;
+        match preview.horizon {
+            Some((offset, timestamp_us)) => writeln!(
+                out,
+                "; as-of reads before @{offset} ({}) would fail",
+                crate::store::format_timestamp(timestamp_us)
+            )?,
+            None => writeln!(out)?,
+        }
     }
     out.flush()?;
     Ok(())

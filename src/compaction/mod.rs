@@ -32,4 +32,4 @@ mod store_api;
 mod worker;
 
 pub use retention::{Policy, Reason, ReasonCounts};
-pub use store_api::{BackgroundCompaction, CompactionProgress, CompactionReport};
+pub use store_api::{BackgroundCompaction, CompactionPreview, CompactionProgress, CompactionReport};

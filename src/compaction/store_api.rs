@@ -15,6 +15,34 @@ use crate::store::Store;
 use crate::store::views::ItemEvent;
 use crate::store::views::prune::PruneCount;
 
+/// What a compaction would drop if it ran now ([`Store::compaction_preview`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompactionPreview {
+    /// The policy, with its cutoff as an absolute time.
+    pub policy: Policy,
+    /// Records below this offset would be eligible: everything written so far.
+    pub eligible_end: u64,
+    /// Records the policy would newly drop, by reason (tombstones included).
+    pub records_dropped: ReasonCounts,
+    /// Of those, tombstones (purge only).
+    pub tombstones_dropped: u64,
+    /// The compaction horizon it would set, `(offset, timestamp_us)`:
+    /// as-of reads before it would fail. `None` if nothing would be dropped.
+    pub horizon: Option<(u64, u64)>,
+}
+
+impl CompactionPreview {
+    pub(super) fn new(policy: Policy, eligible_end: u64, count: &PruneCount) -> Self {
+        Self {
+            policy,
+            eligible_end,
+            records_dropped: count.dropped,
+            tombstones_dropped: count.tombstones,
+            horizon: count.horizon,
+        }
+    }
+}
+
 /// How far a running compaction has come, reported after each sealed
 /// segment it read (and rewrote, if anything in it changed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +156,28 @@ impl Store {
     /// ```
     pub fn compact(&self, policy: Policy) -> Result<CompactionReport> {
         self.compact_with_progress(policy, |_| {})
+    }
+
+    /// What [`Store::compact`] with `policy` would drop if it ran now,
+    /// changing nothing: no segment is sealed, no record written. A
+    /// compaction started later may drop more (newer versions supersede
+    /// older ones) or less (a dataset put meanwhile pins a version).
+    ///
+    /// ```
+    /// use recstore::{Data, Metadata, Store, StoreOptions, compaction::Policy};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions::default())?;
+    /// let id = Metadata { id: Some("x".into()), ..Default::default() };
+    /// for value in 0..4 {
+    ///     store.put(Data::Json(value.into()), id.clone())?;
+    /// }
+    /// let preview = store.compaction_preview(Policy::keep_everything().max_versions(Some(2)))?;
+    /// assert_eq!(preview.records_dropped.max_versions, 2);
+    /// assert_eq!(store.get_version("x", 1)?.json()?, serde_json::json!(0), "nothing changed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compaction_preview(&self, policy: Policy) -> Result<CompactionPreview> {
+        worker::preview(self, policy)
     }
 
     /// [`Store::compact`], calling `on_progress` (from the compaction's own

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::pins::Pins;
 use super::retention::Policy;
-use super::store_api::{CompactionProgress, CompactionReport};
+use super::store_api::{CompactionPreview, CompactionProgress, CompactionReport};
 use crate::error::{Error, Result};
 use crate::log::{DirGuard, LogError, NewRecord, RecordAction, RecordRef, SegmentPlanner, SegmentRewrite};
 use crate::store::Store;
@@ -69,6 +69,18 @@ pub(super) fn compact(
         store.checkpoint()?;
     }
     Ok(CompactionReport::new(policy, eligible_end, &count, &pass, store.compaction_horizon(), started.elapsed()))
+}
+
+/// What `compact` with `policy` would drop if it started now: the same
+/// pins and plan, against everything written so far, changing nothing.
+pub(super) fn preview(store: &Store, policy: Policy) -> Result<CompactionPreview> {
+    policy.validate().map_err(Error::invalid)?;
+    // Under the writer lock no write is between its append and its apply,
+    // so the views hold every record below this offset.
+    let eligible_end = store.with_writer_lock(|| store.log().next_offset());
+    let pins = Pins::gather(store, eligible_end, &policy)?;
+    let count = plan(store, eligible_end, &policy, &pins.pinned);
+    Ok(CompactionPreview::new(policy, eligible_end, &count))
 }
 
 /// Seals the active segment while no write is between its append and its

@@ -41,10 +41,14 @@ struct CompactBody {
     expire: bool,
     #[serde(default)]
     purge: bool,
+    /// Only say what would be dropped.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// `POST /v1/admin/compact`: runs a compaction (defaults: 5 versions, 30
-/// days) and returns its report. Writers keep working meanwhile.
+/// days) and returns its report. Writers keep working meanwhile. With
+/// `"dry_run": true` it returns what would be dropped and changes nothing.
 pub async fn compact(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
     let body: CompactBody = match &body {
         Ok(bytes) if bytes.is_empty() => CompactBody::default(),
@@ -61,6 +65,10 @@ pub async fn compact(State(state): State<AppState>, body: Result<Bytes, BytesRej
         policy = policy.max_versions(Some(versions));
     }
     policy.validate().map_err(ApiError::bad_request)?;
+    if body.dry_run {
+        let preview = blocking(&state, move |store| store.compaction_preview(policy)).await?;
+        return Ok(Json(preview).into_response());
+    }
     let report = blocking(&state, move |store| store.compact(policy)).await?;
     Counters::add(&state.counters.compactions, 1);
     Ok(Json(report).into_response())
