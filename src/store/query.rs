@@ -97,21 +97,24 @@ impl Query {
         let mut filters: Vec<&RoaringBitmap> = Vec::new();
         let empty = RoaringBitmap::new();
         if let Some(item_type) = &self.item_type {
-            filters.push(lookup(&views.by_type, views.state.types.get(item_type)).unwrap_or(&empty));
+            filters
+                .push(lookup(&views.state.indices.current.by_type, views.state.types.get(item_type)).unwrap_or(&empty));
         }
         if let Some(source) = &self.source {
-            filters.push(lookup(&views.by_source, views.state.sources.get(source)).unwrap_or(&empty));
+            filters.push(
+                lookup(&views.state.indices.current.by_source, views.state.sources.get(source)).unwrap_or(&empty),
+            );
         }
         for tag in &self.tags {
-            filters.push(lookup(&views.by_tag, views.state.tags.get(tag)).unwrap_or(&empty));
+            filters.push(lookup(&views.state.indices.current.by_tag, views.state.tags.get(tag)).unwrap_or(&empty));
         }
         let has_time = self.since_us.is_some() || self.until_us.is_some();
         let (since, until) = (self.since_us.unwrap_or(0), self.until_us.unwrap_or(u64::MAX));
         if filters.is_empty() {
             if !has_time {
-                return views.live.clone();
+                return views.state.indices.live.clone();
             }
-            let entries = views.by_time.between(since, until);
+            let entries = views.state.indices.by_time.between(since, until);
             return entries.filter(|&(time_us, n)| views.is_current_time(time_us, n)).map(|(_, n)| n).collect();
         }
         filters.sort_by_key(|b| b.len());
@@ -171,13 +174,13 @@ impl Query {
         };
         let mut filters = Vec::new();
         if let Some(item_type) = &self.item_type {
-            filters.push(ever(&views.ever.by_type, views.state.types.get(item_type)));
+            filters.push(ever(&views.state.indices.ever.by_type, views.state.types.get(item_type)));
         }
         if let Some(source) = &self.source {
-            filters.push(ever(&views.ever.by_source, views.state.sources.get(source)));
+            filters.push(ever(&views.state.indices.ever.by_source, views.state.sources.get(source)));
         }
         for tag in &self.tags {
-            filters.push(ever(&views.ever.by_tag, views.state.tags.get(tag)));
+            filters.push(ever(&views.state.indices.ever.by_tag, views.state.tags.get(tag)));
         }
         match filters.into_iter().reduce(|a, b| a & b) {
             Some(bitmap) => Box::new(bitmap.into_iter()),

@@ -389,9 +389,9 @@ impl Store {
             next_offset: self.log.next_offset(),
             datasets: views.state.datasets.len(),
             dataset_versions: counters.dataset_versions,
-            by_type: count(&views.by_type, &views.state.types),
-            by_source: count(&views.by_source, &views.state.sources),
-            by_tag: count(&views.by_tag, &views.state.tags),
+            by_type: count(&views.state.indices.current.by_type, &views.state.types),
+            by_source: count(&views.state.indices.current.by_source, &views.state.sources),
+            by_tag: count(&views.state.indices.current.by_tag, &views.state.tags),
         }
     }
 

@@ -11,6 +11,7 @@ mod apply;
 pub mod checkpoint;
 mod children;
 mod ids;
+mod indices;
 mod interner;
 mod items;
 pub(crate) mod prune;
@@ -21,10 +22,10 @@ use std::collections::HashMap;
 
 use ids::IdIndex;
 
-use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 pub use children::{Children, Link, Parent};
+pub use indices::{ByAttribute, Indices};
 pub use interner::{Interner, NONE, TagSets};
 pub use items::{EventList, ItemRow, Items};
 pub use prune::Stored;
@@ -126,59 +127,33 @@ pub struct ViewState {
     /// `(offset, timestamp_us)` before which as-of reads are no longer
     /// exact, once a compaction dropped anything (see `prune.rs`).
     pub compaction_horizon: Option<(u64, u64)>,
+    /// The query indices over `items`, kept in step with them.
+    pub indices: Indices,
 }
 
-/// The views: persistent state plus indices derived from it.
+/// The views: persistent state plus the id index derived from it.
 #[derive(Debug, Default)]
 pub struct Views {
     /// What a checkpoint stores.
     pub state: ViewState,
     /// Item number of each id.
     ids: IdIndex,
-    /// Live items by type id.
-    pub by_type: Vec<RoaringBitmap>,
-    /// Live items by source id.
-    pub by_source: Vec<RoaringBitmap>,
-    /// Live items by tag id.
-    pub by_tag: Vec<RoaringBitmap>,
-    /// Live items.
-    pub live: RoaringBitmap,
-    /// Live items by the timestamp of their latest version.
-    pub by_time: TimeIndex,
-    /// Items that ever had a version of each type, source and tag.
-    pub ever: EverIndices,
 }
 
 impl Views {
-    /// Builds the derived indices for a state loaded from a checkpoint.
+    /// The views of a state loaded from a checkpoint (or rebuilt after a
+    /// purge): its indices must match its items.
     pub fn from_state(mut state: ViewState) -> Self {
         for interner in [&mut state.types, &mut state.sources, &mut state.tags] {
             interner.reindex();
         }
         state.tagsets.reindex();
         let item_count = state.items.len();
-        let mut views = Views { ids: IdIndex::with_capacity(item_count), state, ..Views::default() };
-        // Item numbers come in increasing order, so every bitmap insert
-        // below is an append, and the time index is built in one go.
-        let mut by_time = Vec::with_capacity(item_count);
+        let mut ids = IdIndex::with_capacity(item_count);
         for item_no in 0..item_count {
-            let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
-            views.ids.insert(&views.state.items, item_no);
-            let row = views.state.items.row(item_no);
-            for event in row.events.as_slice() {
-                if !event.is_delete() {
-                    index_ever(&mut views.ever, &views.state.tagsets, item_no, event);
-                }
-            }
-            let last = *row.last();
-            if !last.is_delete() {
-                views.update_indices(item_no, &last, true);
-                add(&mut views.live, item_no);
-                by_time.push((last.timestamp_us, item_no));
-            }
+            ids.insert(&state.items, u32::try_from(item_no).expect("fewer than 4 billion items"));
         }
-        views.by_time = TimeIndex::from_entries(by_time);
-        views
+        Views { state, ids }
     }
 
     /// The row of `id`, if the id was ever stored.
@@ -205,84 +180,19 @@ impl Views {
 
     /// Adds a live item's latest version to the current indices.
     fn index_item(&mut self, item_no: u32) {
-        let last = *self.state.items.latest(item_no);
-        self.update_indices(item_no, &last, true);
-        add(&mut self.live, item_no);
-        self.by_time.push(last.timestamp_us, item_no);
+        let state = &mut self.state;
+        state.indices.index_item(&state.tagsets, item_no, state.items.latest(item_no));
     }
 
     /// Removes a live item's latest version from the current indices.
     fn unindex_item(&mut self, item_no: u32) {
-        let last = *self.state.items.latest(item_no);
-        self.update_indices(item_no, &last, false);
-        self.live.remove(item_no);
-        if self.by_time.mark_stale() {
-            // Called before the item's new event is applied, so its current
-            // entry is stale too by the rule below: it is dropped with the rest.
-            let (items, live) = (&self.state.items, &self.live);
-            self.by_time.compact(|time_us, n| live.contains(n) && items.latest(n).timestamp_us == time_us);
-        }
-    }
-
-    fn update_indices(&mut self, item_no: u32, event: &ItemEvent, insert: bool) {
-        let update = |bitmaps: &mut Vec<RoaringBitmap>, id: u32| {
-            if id != NONE {
-                let bitmap = bitmap_at(bitmaps, id);
-                if insert {
-                    add(bitmap, item_no);
-                } else {
-                    bitmap.remove(item_no);
-                }
-            }
-        };
-        update(&mut self.by_type, event.type_id);
-        update(&mut self.by_source, event.source_id);
-        for &tag in self.state.tagsets.tags(event.tagset_id) {
-            update(&mut self.by_tag, tag);
-        }
+        let state = &mut self.state;
+        let latest = *state.items.latest(item_no);
+        state.indices.unindex_item(&state.tagsets, &state.items, item_no, &latest);
     }
 
     /// Records that an item had a version with these attributes, ever.
     fn index_ever(&mut self, item_no: u32, event: &ItemEvent) {
-        index_ever(&mut self.ever, &self.state.tagsets, item_no, event);
+        self.state.indices.index_ever(&self.state.tagsets, item_no, event);
     }
-}
-
-/// Items that ever had a version of each type, source and tag: as-of candidates.
-#[derive(Debug, Default)]
-pub struct EverIndices {
-    /// By type id.
-    pub by_type: Vec<RoaringBitmap>,
-    /// By source id.
-    pub by_source: Vec<RoaringBitmap>,
-    /// By tag id.
-    pub by_tag: Vec<RoaringBitmap>,
-}
-
-fn index_ever(ever: &mut EverIndices, tagsets: &TagSets, item_no: u32, event: &ItemEvent) {
-    if event.type_id != NONE {
-        add(bitmap_at(&mut ever.by_type, event.type_id), item_no);
-    }
-    if event.source_id != NONE {
-        add(bitmap_at(&mut ever.by_source, event.source_id), item_no);
-    }
-    for &tag in tagsets.tags(event.tagset_id) {
-        add(bitmap_at(&mut ever.by_tag, tag), item_no);
-    }
-}
-
-/// Adds `item_no` to `bitmap`; new items carry the highest number yet, and
-/// appending them skips the search an insert does.
-fn add(bitmap: &mut RoaringBitmap, item_no: u32) {
-    if bitmap.try_push(item_no).is_err() {
-        bitmap.insert(item_no);
-    }
-}
-
-fn bitmap_at(bitmaps: &mut Vec<RoaringBitmap>, id: u32) -> &mut RoaringBitmap {
-    let index = id as usize;
-    if bitmaps.len() <= index {
-        bitmaps.resize_with(index + 1, RoaringBitmap::new);
-    }
-    &mut bitmaps[index]
 }

@@ -16,7 +16,7 @@ use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ItemEvent, ItemRow, Items, Parent, Views};
+use super::{Indices, ItemEvent, ItemRow, Items, Parent, Views};
 use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
 use crate::log::RecordRef;
 use crate::store::codec::{self, kind};
@@ -186,7 +186,7 @@ impl Views {
     /// only lineage links to removed versions go. Otherwise every item is
     /// renumbered and the derived indices rebuilt, which costs a pass over
     /// all items under the views' write lock. The "ever had" bitmaps keep
-    /// bits of removed versions until then (or until the next open): they
+    /// bits of removed versions until then (checkpoints keep them too): they
     /// only name candidates, which every as-of read checks against the rows.
     fn after_purge(&mut self, removed: &[(u32, u32)]) {
         let items = &self.state.items;
@@ -232,6 +232,7 @@ impl Views {
             };
             Some((parent, (child_no, version)))
         });
+        self.state.indices = Indices::build(&items, &self.state.tagsets);
         self.state.items = items;
         *self = Views::from_state(std::mem::take(&mut self.state));
     }

@@ -13,15 +13,23 @@
 //!   per item its number (u32), its event count (u32) and the events;
 //! - lineage heads by parent item number: u64 count, u32 each;
 //! - lineage links: u64 count, then child item number, child version and
-//!   previous link (u32 each).
+//!   previous link (u32 each);
+//! - the query indices (`indices.rs`): for the current and the "ever"
+//!   bitmaps, by type, source and tag in turn, a u64 bitmap count and each
+//!   bitmap as a u64 size and roaring's own serialization; the live
+//!   bitmap the same way; the time index as its times (u64 count, u64
+//!   each), its item numbers (u64 count, u32 each) and its stale count (u64).
 //!
-//! The derived indices (id index, bitmaps, time index) are not stored: they
-//! are rebuilt from these columns in one pass (`Views::from_state`).
+//! Only the id index is rebuilt on load (`Views::from_state`).
 
 use hashbrown::HashMap;
+use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use super::{Children, Counters, DatasetEntry, Interner, ItemEvent, Items, Link, Stored, TagSets, ViewState};
+use super::{
+    ByAttribute, Children, Counters, DatasetEntry, Indices, Interner, ItemEvent, Items, Link, Stored, TagSets,
+    TimeIndex, ViewState,
+};
 use crate::compaction::retention::Reason;
 
 /// Bytes of one encoded event.
@@ -97,7 +105,67 @@ pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
             out.extend_from_slice(&field.to_le_bytes());
         }
     }
+    put_indices(&mut out, &state.indices)?;
     Ok(out)
+}
+
+fn put_indices(out: &mut Vec<u8>, indices: &Indices) -> Result<(), String> {
+    for bitmaps in indices.current.groups().into_iter().chain(indices.ever.groups()) {
+        put_u64(out, bitmaps.len());
+        for bitmap in bitmaps {
+            put_bitmap(out, bitmap)?;
+        }
+    }
+    put_bitmap(out, &indices.live)?;
+    let (times_us, item_nos, stale_count) = indices.by_time.parts();
+    put_u64(out, times_us.len());
+    times_us.iter().for_each(|time_us| out.extend_from_slice(&time_us.to_le_bytes()));
+    put_u64(out, item_nos.len());
+    item_nos.iter().for_each(|item_no| out.extend_from_slice(&item_no.to_le_bytes()));
+    put_u64(out, stale_count);
+    Ok(())
+}
+
+fn put_bitmap(out: &mut Vec<u8>, bitmap: &RoaringBitmap) -> Result<(), String> {
+    put_u64(out, bitmap.serialized_size());
+    bitmap.serialize_into(&mut *out).map_err(|e| format!("encoding a bitmap: {e}"))
+}
+
+/// The inverse of [`put_indices`], checking that no bitmap names an item
+/// at or past `item_count`.
+fn get_indices(reader: &mut Reader<'_>, item_count: usize) -> Result<Indices, String> {
+    let mut groups = Vec::with_capacity(6);
+    for _ in 0..6 {
+        let bitmap_count = reader.count(8)?;
+        let bitmaps = (0..bitmap_count).map(|_| get_bitmap(reader, item_count)).collect::<Result<Vec<_>, _>>()?;
+        groups.push(bitmaps);
+    }
+    let live = get_bitmap(reader, item_count)?;
+    let times_us = reader.column(8, |bytes| u64::from_le_bytes(array(bytes)))?;
+    let item_nos = reader.column(4, |bytes| u32::from_le_bytes(array(bytes)))?;
+    if let Some(item_no) = item_nos.iter().find(|&&n| n as usize >= item_count) {
+        return Err(format!("time index names item {item_no} of {item_count}"));
+    }
+    let stale_count = reader.count(0)?;
+    let by_time = TimeIndex::from_parts(times_us, item_nos, stale_count)?;
+    let mut groups = groups.into_iter();
+    let mut by_attribute = || ByAttribute {
+        by_type: groups.next().unwrap_or_default(),
+        by_source: groups.next().unwrap_or_default(),
+        by_tag: groups.next().unwrap_or_default(),
+    };
+    let current = by_attribute();
+    let ever = by_attribute();
+    Ok(Indices { current, live, by_time, ever })
+}
+
+fn get_bitmap(reader: &mut Reader<'_>, item_count: usize) -> Result<RoaringBitmap, String> {
+    let size_bytes = reader.count(1)?;
+    let bitmap = RoaringBitmap::deserialize_from(reader.take(size_bytes)?).map_err(|e| format!("a bitmap: {e}"))?;
+    match bitmap.max() {
+        Some(max) if max as usize >= item_count => Err(format!("a bitmap names item {max} of {item_count}")),
+        _ => Ok(bitmap),
+    }
 }
 
 /// Decodes a checkpoint body; any inconsistency is an error (the caller
@@ -127,6 +195,7 @@ pub fn decode(body: &[u8]) -> Result<ViewState, String> {
         child_version: u32::from_le_bytes(array(&bytes[4..8])),
         previous: u32::from_le_bytes(array(&bytes[8..12])),
     })?;
+    let indices = get_indices(&mut reader, latest.len())?;
     if reader.position_bytes != body.len() {
         return Err(format!("{} bytes after the last column", body.len() - reader.position_bytes));
     }
@@ -144,6 +213,7 @@ pub fn decode(body: &[u8]) -> Result<ViewState, String> {
         consumer_offsets: meta.consumer_offsets,
         counters: meta.counters,
         compaction_horizon: meta.compaction_horizon,
+        indices,
     })
 }
 

@@ -31,6 +31,28 @@ impl TimeIndex {
         Self { times_us, item_nos, stale_count: 0 }
     }
 
+    /// The index's parts, for a checkpoint: times, item numbers and the
+    /// count of stale entries.
+    pub fn parts(&self) -> (&[u64], &[u32], usize) {
+        (&self.times_us, &self.item_nos, self.stale_count)
+    }
+
+    /// An index from the parts [`TimeIndex::parts`] gave, after checking
+    /// that they fit together and the times are in order.
+    pub fn from_parts(times_us: Vec<u64>, item_nos: Vec<u32>, stale_count: usize) -> Result<Self, String> {
+        if times_us.len() != item_nos.len() || stale_count > times_us.len() {
+            return Err(format!(
+                "time index of {} times, {} items, {stale_count} stale",
+                times_us.len(),
+                item_nos.len()
+            ));
+        }
+        if times_us.windows(2).any(|pair| pair[0] > pair[1]) {
+            return Err("time index out of order".to_string());
+        }
+        Ok(Self { times_us, item_nos, stale_count })
+    }
+
     /// Number of entries, stale ones included.
     pub fn len(&self) -> usize {
         self.times_us.len()
