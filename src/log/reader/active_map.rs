@@ -1,23 +1,20 @@
-//! A memory map of the active segment kept between calls on one thread.
+//! Memory maps of active segments, kept between calls.
 //!
 //! [`map_active`](super::map_active) maps the published part of the active
 //! segment afresh on every call: an mmap, a page fault on every page read,
 //! and an munmap (with its TLB shootdown) each time. For a scan that is
 //! noise; for resolving an as-of point, which reads two or three cache
 //! lines, it was 95% of the cost (12 us of 13 in timetravel_bench). So the
-//! batch-bound lookups (`bounds.rs`) keep one map per thread and reuse it
-//! while the active segment stays the same and its published part fits.
+//! batch-bound lookups (`bounds.rs`) share one map per active segment and
+//! reuse it while its published part fits.
 //!
-//! The map is longer than the file (see [`map_len_bytes`]), which is sound
+//! A map is longer than its file (see [`map_len_bytes`]), which is sound
 //! because nothing reads past the published length, which is never past
 //! the end of the file: the active segment only grows while the log is
-//! open. Once the log rolls, the next call sees another active segment and
-//! replaces the map; until then, or until the thread ends, a thread holds
-//! a map of at most one segment file.
+//! open. A map is dropped at the first call after its segment is (the log
+//! rolled or closed), so it never holds a replaced file for long.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use memmap2::{Mmap, MmapOptions};
 
@@ -33,15 +30,15 @@ const MAP_LEN_BYTES_MIN: usize = if cfg!(test) { 4096 } else { 64 * 1024 * 1024 
 
 /// A map of one active segment's file.
 struct CachedMap {
-    /// Which segment: held weakly, so the cache keeps no log alive, and
-    /// compared by address, which the weak reference keeps from reuse.
+    /// Which segment: held weakly, so that the cache keeps no log alive,
+    /// and compared by address, which the weak reference keeps from reuse.
     segment: Weak<ActiveSegment>,
-    map: Rc<Mmap>,
+    map: Arc<Mmap>,
 }
 
-thread_local! {
-    static ACTIVE_MAP: RefCell<Option<CachedMap>> = const { RefCell::new(None) };
-}
+/// One entry per active segment of every open log that resolved an as-of
+/// point; held only to look up, insert or drop entries, never while mapping.
+static ACTIVE_MAPS: Mutex<Vec<CachedMap>> = Mutex::new(Vec::new());
 
 /// Calls `read` with the published bytes of the active segment (header
 /// included), or returns `None` if it holds no frame.
@@ -58,28 +55,26 @@ pub(super) fn with_active_bytes<T>(set: &SegmentSet, read: impl FnOnce(&[u8]) ->
     Ok(Some(read(&map[..len])))
 }
 
-/// This thread's map of `segment`, made (again) if it has none that covers
+/// The shared map of `segment`, made (again) if there is none that covers
 /// `len` bytes.
-fn cached_map(segment: &Arc<ActiveSegment>, len: usize) -> Result<Rc<Mmap>, LogError> {
-    let cached = ACTIVE_MAP.with_borrow(|cached| {
-        cached
-            .as_ref()
-            .filter(|c| std::ptr::eq(c.segment.as_ptr(), Arc::as_ptr(segment)) && c.map.len() >= len)
-            .map(|c| Rc::clone(&c.map))
-    });
-    if let Some(map) = cached {
-        return Ok(map);
+fn cached_map(segment: &Arc<ActiveSegment>, len: usize) -> Result<Arc<Mmap>, LogError> {
+    let is_this = |cached: &CachedMap| std::ptr::eq(cached.segment.as_ptr(), Arc::as_ptr(segment));
+    {
+        let mut maps = ACTIVE_MAPS.lock().unwrap_or_else(PoisonError::into_inner);
+        maps.retain(|cached| cached.segment.strong_count() > 0);
+        if let Some(cached) = maps.iter().find(|cached| is_this(cached) && cached.map.len() >= len) {
+            return Ok(Arc::clone(&cached.map));
+        }
     }
-    let map_len = map_len_bytes(len);
     // SAFETY: the active segment only grows while the log is open (see
     // `segment::map_file`), and readers touch only the published bytes,
     // which the file holds: never the map's part past the end of the file.
     #[allow(unsafe_code, reason = "memory-mapped reads of the written part of the active segment")]
-    let map = unsafe { MmapOptions::new().len(map_len).map(&segment.file) };
-    let map = Rc::new(map.map_err(LogError::io(&segment.path, "mmap", 0))?);
-    ACTIVE_MAP.with_borrow_mut(|cached| {
-        *cached = Some(CachedMap { segment: Arc::downgrade(segment), map: Rc::clone(&map) });
-    });
+    let map = unsafe { MmapOptions::new().len(map_len_bytes(len)).map(&segment.file) };
+    let map = Arc::new(map.map_err(LogError::io(&segment.path, "mmap", 0))?);
+    let mut maps = ACTIVE_MAPS.lock().unwrap_or_else(PoisonError::into_inner);
+    maps.retain(|cached| !is_this(cached));
+    maps.push(CachedMap { segment: Arc::downgrade(segment), map: Arc::clone(&map) });
     Ok(map)
 }
 

@@ -146,9 +146,9 @@ fn check_against_appends(log: &Log, batches: &[Batch]) -> Result<(), TestCaseErr
 
 #[test]
 fn bounds_follow_appends_to_the_active_segment() -> Result<(), Box<dyn std::error::Error>> {
-    // Each thread keeps its map of the active segment between calls
-    // (`active_map.rs`): appends must show through it, a map the segment
-    // outgrew must be replaced, and so must one of a segment rolled away.
+    // The map of the active segment is kept between calls (`active_map.rs`):
+    // appends must show through it, a map the segment outgrew must be
+    // replaced, and a segment rolled away must not be read through its map.
     let dir = tempfile::tempdir()?;
     let log = Log::open(dir.path(), options(crate::limits::SEGMENT_SIZE_BYTES_DEFAULT))?;
     let mut batches = Vec::new();
