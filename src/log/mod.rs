@@ -18,6 +18,7 @@ mod reader;
 mod recovery;
 mod restore;
 mod segment;
+mod syncer;
 mod tail;
 mod verify;
 mod writer;
@@ -123,8 +124,8 @@ pub(crate) struct SegmentSet {
 /// ```
 pub struct Log {
     inner: Arc<Inner>,
-    /// The `Interval` sync mode's thread, stopped when the log is dropped.
-    syncer: Option<writer::IntervalSyncer>,
+    /// The sync mode's background thread, stopped when the log is dropped.
+    syncer: Option<syncer::Syncer>,
 }
 
 pub(crate) struct Inner {
@@ -134,6 +135,8 @@ pub(crate) struct Inner {
     pub segments: RwLock<SegmentSet>,
     pub commit: Mutex<CommitState>,
     pub commit_changed: Condvar,
+    /// Wakes the sync-ahead thread; waited on with the commit lock.
+    pub sync_ahead_wanted: Condvar,
     pub published_tx: tokio::sync::watch::Sender<u64>,
     pub failure: Mutex<Option<String>>,
     pub metrics: LogMetrics,
@@ -147,10 +150,7 @@ impl Log {
     pub fn open(log_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
         let inner = writer::open_inner(log_dir, options)?;
         let inner = Arc::new(inner);
-        let syncer = match inner.options.sync {
-            SyncMode::Interval { interval_ms } => writer::spawn_interval_syncer(Arc::downgrade(&inner), interval_ms),
-            SyncMode::Always | SyncMode::Never => None,
-        };
+        let syncer = syncer::Syncer::spawn(&inner);
         if inner.options.read_only {
             // Without it a reader process would never see the writer's
             // appends after its open; see `tail.rs`.
@@ -179,6 +179,13 @@ impl Log {
     /// [`Log::wait_durable`] before it acknowledges the batch to anyone: this
     /// split lets a caller release its own lock before waiting, so that
     /// concurrent writers share one fdatasync.
+    ///
+    /// In [`SyncMode::Always`], a batch of at least 128 records or 64 KiB
+    /// has its fdatasync started at once on a background thread, so that
+    /// the caller's work before [`Log::wait_durable`] overlaps with the
+    /// disk. If that fdatasync fails, the log is poisoned as by any failed
+    /// fdatasync, and `wait_durable` returns [`LogError::Poisoned`] naming
+    /// the failure.
     pub fn append_pending(&self, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
         writer::append_pending(&self.inner, records)
     }

@@ -7,8 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak, mpsc};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use super::error::LogError;
 use super::frame::{
@@ -18,6 +17,7 @@ use super::frame::{
 use super::index::IndexEntry;
 use super::naming::{index_path, segment_path};
 use super::segment::{IndexBuilder, SealedSegment, map_file, write_derived};
+use super::syncer::{SyncAheadRequests, wants_sync_ahead};
 use super::{Inner, LogOptions, SegmentSet, SyncMode, Tail, lock, recovery};
 use crate::limits::BATCH_RECORD_COUNT_MAX;
 use crate::storage::{sync_data, sync_dir, write_all_at};
@@ -69,13 +69,17 @@ pub(crate) struct Writer {
 
 /// Group-commit state.
 pub(crate) struct CommitState {
-    written: Tail,
+    /// The tail of what has been written, synced or not.
+    pub(super) written: Tail,
     written_segment: Arc<ActiveSegment>,
     synced_next_offset: u64,
+    /// An fdatasync is under way; its leader will announce the outcome.
     syncing: bool,
+    /// What `append_pending` asks of the sync-ahead thread (`syncer.rs`).
+    pub(super) sync_ahead: SyncAheadRequests,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -148,6 +152,7 @@ fn assemble(
         written_segment: active.clone(),
         synced_next_offset: tail.next_offset,
         syncing: false,
+        sync_ahead: SyncAheadRequests::default(),
     };
     let writer = (!options.read_only).then_some(writer);
     Inner {
@@ -157,6 +162,7 @@ fn assemble(
         segments: RwLock::new(SegmentSet { sealed, active, published: tail }),
         commit: Mutex::new(commit),
         commit_changed: Condvar::new(),
+        sync_ahead_wanted: Condvar::new(),
         published_tx: tokio::sync::watch::Sender::new(tail.next_offset),
         failure: Mutex::new(None),
         metrics: super::LogMetrics::default(),
@@ -300,6 +306,7 @@ fn check_failure(inner: &Inner) -> Result<(), LogError> {
 }
 
 /// Records the first failure; every later write is refused until reopen.
+/// May be called with the commit lock held (failure is the innermost lock).
 fn fail(inner: &Inner, error: LogError) -> LogError {
     let mut failure = lock(&inner.failure);
     if failure.is_none() {
@@ -330,7 +337,10 @@ fn check_limits(options: &LogOptions, records: &[NewRecord<'_>]) -> Result<u64, 
 }
 
 pub(crate) fn append(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
-    let appended = append_pending(inner, records)?;
+    // The caller waits at once, with nothing to overlap with the disk, so
+    // it leads the fdatasync itself rather than hand it to the sync-ahead
+    // thread.
+    let appended = write_batch(inner, records, false)?;
     wait_durable_for_mode(inner, appended.last_offset + 1)?;
     Ok(appended)
 }
@@ -340,9 +350,17 @@ pub(crate) fn wait_durable_for_mode(inner: &Inner, target: u64) -> Result<(), Lo
     if inner.options.sync == SyncMode::Always { wait_durable(inner, target) } else { Ok(()) }
 }
 
-/// Writes a batch without waiting for its fdatasync.
+/// Writes a batch without waiting for its fdatasync; a large batch has its
+/// fdatasync started ahead on the sync-ahead thread (`syncer.rs`).
 pub(crate) fn append_pending(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
-    check_limits(&inner.options, records)?;
+    write_batch(inner, records, true)
+}
+
+/// Writes a batch, and asks the sync-ahead thread to start its fdatasync
+/// when `may_sync_ahead` and the batch is large enough to be worth it.
+fn write_batch(inner: &Inner, records: &[NewRecord<'_>], may_sync_ahead: bool) -> Result<Appended, LogError> {
+    let frame_size_bytes = check_limits(&inner.options, records)?;
+    let sync_ahead = may_sync_ahead && wants_sync_ahead(inner.options.sync, records.len(), frame_size_bytes);
     let mut guard = lock(&inner.writer);
     let writer = guard.as_mut().ok_or_else(|| LogError::ReadOnly { path: inner.log_dir.clone() })?;
     check_failure(inner)?;
@@ -360,6 +378,10 @@ pub(crate) fn append_pending(inner: &Inner, records: &[NewRecord<'_>]) -> Result
         let mut commit = lock(&inner.commit);
         commit.written = tail;
         commit.written_segment = writer.active.clone();
+        commit.sync_ahead.requested |= sync_ahead;
+    }
+    if sync_ahead {
+        inner.sync_ahead_wanted.notify_one();
     }
     if inner.options.sync != SyncMode::Always {
         publish(inner, tail);
@@ -421,7 +443,7 @@ fn publish(inner: &Inner, tail: Tail) {
 
 /// Blocks until every offset below `target` is durable, leading an
 /// fdatasync if nobody else is (group commit).
-fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
+pub(super) fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
     let mut commit = lock(&inner.commit);
     loop {
         check_failure(inner)?;
@@ -448,11 +470,15 @@ fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
             }
             Err(source) => {
                 let position_bytes = tail.active_len_bytes;
+                // Poisoned before the commit lock is released: otherwise a
+                // waiter arriving in between would find no sync under way
+                // and no failure, lead a new fdatasync, and could see it
+                // succeed after the kernel dropped the pages this one
+                // failed to write, acknowledging data that is not on disk.
+                let error =
+                    fail(inner, LogError::Io { path: segment.path.clone(), op: "fdatasync", position_bytes, source });
                 drop(commit);
-                return Err(fail(
-                    inner,
-                    LogError::Io { path: segment.path.clone(), op: "fdatasync", position_bytes, source },
-                ));
+                return Err(error);
             }
         }
     }
@@ -512,45 +538,4 @@ fn roll(inner: &Inner, writer: &mut Writer) -> Result<(), LogError> {
     writer.active = active;
     writer.len_bytes = tail.active_len_bytes;
     Ok(())
-}
-
-/// The thread behind the `Interval` sync mode.
-pub(crate) struct IntervalSyncer {
-    /// Dropping it wakes the thread and tells it to stop.
-    stop: mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl IntervalSyncer {
-    /// Stops the thread and waits for it. While it syncs, the thread holds
-    /// the log alive, lock file included; `Log::drop` calls this first so
-    /// that the directory can be reopened as soon as the drop returns.
-    pub(crate) fn stop(self) {
-        drop(self.stop);
-        if self.thread.join().is_err() {
-            tracing::error!("the interval sync thread panicked");
-        }
-    }
-}
-
-/// Runs the `Interval` sync mode: fdatasyncs what was written, every
-/// `interval_ms`, until stopped.
-pub(crate) fn spawn_interval_syncer(inner: Weak<Inner>, interval_ms: u64) -> Option<IntervalSyncer> {
-    let (stop, stopped) = mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new().name("recstore-log-sync".into()).spawn(move || {
-        let interval = Duration::from_millis(interval_ms.max(1));
-        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-            let Some(inner) = inner.upgrade() else { return };
-            if sync_all(&inner).is_err() {
-                return;
-            }
-        }
-    });
-    match spawned {
-        Ok(thread) => Some(IntervalSyncer { stop, thread }),
-        Err(error) => {
-            tracing::error!(%error, "could not start the interval sync thread; appends will sync on close only");
-            None
-        }
-    }
 }
