@@ -217,6 +217,8 @@ struct Pair<T> {
 /// What one open in a fresh process measured (`probe_open_child`).
 struct OpenProbe {
     open_s: f64,
+    /// The type+tag queries' median right after the open, in that process.
+    query_median_us: f64,
     item_count: u64,
     log_bytes: u64,
     /// kB from /proc/self/status, before and after the open.
@@ -241,7 +243,8 @@ impl OpenProbe {
 
     fn json(&self) -> Value {
         json!({
-            "open_s": self.open_s, "item_count": self.item_count, "log_bytes": self.log_bytes,
+            "open_s": self.open_s, "query_median_us": self.query_median_us, "item_count": self.item_count,
+            "log_bytes": self.log_bytes,
             "log_mb_per_s": self.log_mb_per_s(),
             "vm_rss_kb": [self.rss_kb.0, self.rss_kb.1], "rss_anon_kb": [self.rss_anon_kb.0, self.rss_anon_kb.1],
             "rss_file_kb": [self.rss_file_kb.0, self.rss_file_kb.1], "vm_hwm_kb": self.hwm_kb,
@@ -456,6 +459,7 @@ fn probe_open(store_dir: &Path) -> BenchResult<OpenProbe> {
     };
     Ok(OpenProbe {
         open_s: value["open_s"].as_f64().ok_or("open probe printed no open_s")?,
+        query_median_us: value["query_median_us"].as_f64().unwrap_or(f64::NAN),
         item_count: number("item_count")?,
         log_bytes: number("log_bytes")?,
         rss_kb: pair("vm_rss_kb")?,
@@ -473,9 +477,11 @@ fn probe_open_child(store_dir: &Path) -> BenchResult<()> {
     let open_s = started.elapsed().as_secs_f64();
     let after = proc_status()?;
     let stats = store.stats();
+    let query_median_us = time_queries_after_open(&store, &stats)?;
     let field = |status: &[(String, u64)], name: &str| status.iter().find(|(n, _)| n == name).map_or(0, |(_, kb)| *kb);
     let value = json!({
         "open_s": open_s,
+        "query_median_us": query_median_us,
         "item_count": stats.items_live + stats.items_deleted,
         "log_bytes": stats.log_bytes,
         "vm_rss_kb_before": field(&before, "VmRSS"), "vm_rss_kb_after": field(&after, "VmRSS"),
@@ -486,6 +492,19 @@ fn probe_open_child(store_dir: &Path) -> BenchResult<()> {
     println!("{value}");
     drop(store);
     Ok(())
+}
+
+/// Median time of the type+tag queries in the process that just opened
+/// the store: the heap holds the views as a checkpoint load lays them out,
+/// not as a long ingest left them. NaN for a store without items.
+fn time_queries_after_open(store: &Store, stats: &recstore::StoreStats) -> BenchResult<f64> {
+    let queries: Vec<Query> = (0..stats.by_type.len()).filter_map(|t| pick_query(stats, t).ok()).collect();
+    let mut latencies = Latencies::default();
+    let query_count = if queries.is_empty() { 0 } else { QUERY_COUNT };
+    for repeat in 0..query_count {
+        latencies.time(|| store.query_hits(&queries[repeat % queries.len()]))?;
+    }
+    Ok(latencies.finish().quantile_us(0.5))
 }
 
 /// The `kB` lines of /proc/self/status, as (name, kB).
@@ -655,8 +674,10 @@ impl Report {
         ];
         for (name, probe) in probes {
             println!(
-                "open {name:<17}: {:.3} s; VmRSS {} -> {} kB, RssAnon {} -> {} kB, RssFile {} -> {} kB, VmHWM {} kB",
+                "open {name:<17}: {:.3} s, then query median {:.0} us; VmRSS {} -> {} kB, RssAnon {} -> {} kB, \
+                 RssFile {} -> {} kB, VmHWM {} kB",
                 probe.open_s,
+                probe.query_median_us,
                 probe.rss_kb.0,
                 probe.rss_kb.1,
                 probe.rss_anon_kb.0,

@@ -78,8 +78,9 @@ pub(super) fn batch_end(set: &SegmentSet, offset: u64) -> Result<Option<u64>, Lo
 /// the published next offset if there is none; `None` when the frame
 /// headers cannot decide it and the caller must scan.
 pub(super) fn offset_at_time(set: &SegmentSet, timestamp_us: u64) -> Result<Option<u64>, LogError> {
-    // Every segment before this one ends before the time, so the first
-    // frame of this one has no earlier frame to compare with.
+    // The first segment whose last record is stamped at or after the time.
+    // Every earlier segment ends before the time, which is what lets this
+    // one's first frame be the answer (see `Chain::first_at_time`).
     if let Some(segment) = set.sealed.iter().find(|s| s.index.last_timestamp_us >= timestamp_us) {
         let Some(entry) = segment.index.floor_by_time(timestamp_us) else { return Ok(None) };
         let chain = Chain::new(segment.bytes(), entry, segment.index.last_offset.checked_add(1));

@@ -1,26 +1,10 @@
 //! Applying one log record to the views: the only way views change.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-
+use super::fields::IndexedFields;
 use super::{DatasetEntry, ItemEvent, NONE, Stored, Views};
 use crate::log::RecordRef;
 use crate::store::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
 use crate::store::item::ParentRef;
-
-/// The metadata fields the indices need, borrowed where the JSON allows.
-#[derive(Deserialize)]
-struct IndexedFields<'a> {
-    #[serde(rename = "type", borrow, default)]
-    item_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    source_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    tags: Vec<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    parents: Vec<Cow<'a, str>>,
-}
 
 /// A position as a read hint; `u32::MAX` (a hint that never matches) past 4 GiB.
 fn hint(position_bytes: u64) -> u32 {
@@ -62,8 +46,7 @@ impl Views {
     /// payload starts like a put's. Returns the item's number.
     pub(super) fn apply_put(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<u32, String> {
         let put = codec::decode_put(record.payload)?;
-        let fields: IndexedFields<'_> =
-            serde_json::from_slice(put.metadata_json).map_err(|e| format!("metadata of put: {e}"))?;
+        let fields = IndexedFields::parse(put.metadata_json)?;
         let parent_ids = fields
             .parents
             .iter()

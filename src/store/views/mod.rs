@@ -10,6 +10,7 @@
 mod apply;
 pub mod checkpoint;
 mod children;
+mod fields;
 mod ids;
 mod indices;
 mod interner;
