@@ -218,19 +218,20 @@ impl Store {
     pub(crate) fn query_hits_at(&self, query: &Query, bound: u64) -> Result<Vec<QueryHit>> {
         let views = self.read_views();
         let items = &views.state.items;
-        let hit = |n: u32, event: &ItemEvent| QueryHit {
-            id: items.id(n).to_string(),
-            version: event.version,
-            offset: event.offset,
-        };
-        if bound >= views.state.next_offset {
-            // Straight from the bitmap to the hits: a million-item store's
-            // 1% query has 10,000 of them, and a list of (item, event) pairs
-            // in between cost a half-megabyte allocation, page faults and all.
-            let (matching, limit) = (query.matching(&views), query.limit.unwrap_or(usize::MAX));
-            return Ok(matching.iter().skip(query.offset).take(limit).map(|n| hit(n, items.latest(n))).collect());
+        if bound < views.state.next_offset {
+            let hit = |(n, event): (u32, ItemEvent)| QueryHit {
+                id: items.id(n).to_string(),
+                version: event.version,
+                offset: event.offset,
+            };
+            return Ok(query.select(&views, bound).into_iter().map(hit).collect());
         }
-        Ok(query.select(&views, bound).into_iter().map(|(n, event)| hit(n, &event)).collect())
+        // From the bitmap to the hits through the dense table, which lays
+        // out its reads for a thousand hits at a time (`Items::latest_hits`).
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let numbers: Vec<u32> = query.matching(&views).iter().skip(query.offset).take(limit).collect();
+        let hits = items.latest_hits(&numbers).into_iter();
+        Ok(hits.map(|h| QueryHit { id: h.id.to_string(), version: h.version, offset: h.offset }).collect())
     }
 
     /// Number of matching items (ignores `limit` and `offset`).

@@ -32,6 +32,17 @@ pub struct Items {
     multi: MultiEvents,
 }
 
+/// A latest event's id, version and offset, borrowed from [`Items`].
+#[derive(Debug, Clone, Copy)]
+pub struct LatestHit<'a> {
+    /// The id.
+    pub id: &'a str,
+    /// The version.
+    pub version: u32,
+    /// The offset.
+    pub offset: u64,
+}
+
 /// One item's id and events, borrowed from [`Items`].
 #[derive(Debug, Clone, Copy)]
 pub struct ItemRow<'a> {
@@ -110,13 +121,43 @@ impl Items {
         self.latest.is_empty()
     }
 
+    /// The ids, versions and offsets of the latest events of `item_numbers`:
+    /// a query's hits.
+    ///
+    /// A hit costs three cache misses in tables of megabytes: its id's end,
+    /// its latest event, its id's bytes. Each pass here makes loads that do
+    /// not depend on each other, so the CPU overlaps the misses of many
+    /// hits; one pass doing all three, or allocating between them, pays
+    /// them one after the other. The first pass reads the ends and events,
+    /// the second slices the ids (the char-boundary checks load their
+    /// bytes), and the caller copies them from lines already cached.
+    pub fn latest_hits(&self, item_numbers: &[u32]) -> Vec<LatestHit<'_>> {
+        let gathered: Vec<((usize, usize), u32, u64)> = item_numbers
+            .iter()
+            .map(|&n| {
+                let latest = &self.latest[n as usize];
+                (self.id_span(n), latest.version, latest.offset)
+            })
+            .collect();
+        gathered
+            .into_iter()
+            .map(|((start, end), version, offset)| LatestHit { id: &self.id_bytes[start..end], version, offset })
+            .collect()
+    }
+
     /// The id of item `item_no`.
     pub fn id(&self, item_no: u32) -> &str {
+        let (start, end) = self.id_span(item_no);
+        &self.id_bytes[start..end]
+    }
+
+    /// Where item `item_no`'s id lies in `id_bytes`.
+    fn id_span(&self, item_no: u32) -> (usize, usize) {
         let index = item_no as usize;
         let start = if index == 0 { 0 } else { self.id_ends[index - 1] };
         // Ends are bounded by `id_bytes.len()`, a usize, when they are stored.
         #[allow(clippy::cast_possible_truncation, reason = "every end was a usize when it was pushed")]
-        &self.id_bytes[start as usize..self.id_ends[index] as usize]
+        (start as usize, self.id_ends[index] as usize)
     }
 
     /// The latest event of item `item_no`, read from the dense array.
