@@ -245,13 +245,22 @@ fn checkpoint_matches_log(state: &views::ViewState, log: &Log) -> std::result::R
 fn replay(views: &mut Views, log: &Log) -> Result<()> {
     let from = views.state.next_offset;
     let mut failure = None;
-    log.scan_positioned(from, |record, position| match views.apply(record, position) {
-        Ok(()) => ControlFlow::Continue(()),
-        Err(detail) => {
-            failure = Some(Error::BadRecord { offset: record.offset, detail });
-            ControlFlow::Break(())
-        }
-    })?;
+    let mut scan = |views: &mut Views| {
+        log.scan_positioned(from, |record, position| match views.apply(record, position) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(detail) => {
+                failure = Some(Error::BadRecord { offset: record.offset, detail });
+                ControlFlow::Break(())
+            }
+        })
+    };
+    // A tail longer than the item table: building the indices once is cheaper.
+    let tail_records = usize::try_from(log.next_offset().saturating_sub(from)).unwrap_or(usize::MAX);
+    if tail_records > views.state.items.len() {
+        views.with_indices_deferred(tail_records, scan)?;
+    } else {
+        scan(views)?;
+    }
     match failure {
         Some(error) => Err(error),
         None => {

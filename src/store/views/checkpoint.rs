@@ -110,11 +110,20 @@ impl Drop for WriteGuard {
 /// Loads the checkpoint, or says (as a warning) why it cannot be used.
 pub fn load(views_dir: &Path) -> Result<ViewState, String> {
     let path = path(views_dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
+    let file = match File::open(&path) {
+        Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err("no checkpoint".into()),
         Err(error) => return Err(format!("{}: {error}", path.display())),
     };
+    // Mapped, not read into the heap: a read buffer as large as the views,
+    // freed once they are decoded, stayed in the allocator's free lists
+    // instead of going back to the system (glibc serves it from the heap
+    // once an earlier large block was freed), and the open kept its size
+    // in resident memory.
+    // SAFETY: a checkpoint file is never written in place: `write` makes a
+    // new file and renames it over the old one, which leaves this map intact.
+    #[allow(unsafe_code, reason = "a read-only map of a file that is only ever replaced by rename")]
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: mmap: {e}", path.display()))?;
     if bytes.len() < HEADER_SIZE_BYTES || bytes[..8] != MAGIC {
         return Err(format!("{}: not a checkpoint (bad magic or too short)", path.display()));
     }

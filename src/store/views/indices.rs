@@ -62,25 +62,34 @@ pub struct Indices {
 
 impl Indices {
     /// The indices of `items`, built by a pass over every event.
+    ///
+    /// Appending to the bitmaps item by item would cost a cache miss per
+    /// append (thousands of bitmaps, each append on another one). Instead
+    /// each group's `(attribute, item)` pairs are collected in item order
+    /// and every bitmap is built from its own sorted run at once.
     pub fn build(items: &Items, tagsets: &TagSets) -> Self {
-        let mut indices = Indices::default();
-        let mut by_time = Vec::with_capacity(items.len());
+        let (mut current, mut ever) = (Pairs::default(), Pairs::default());
+        let (mut live, mut by_time) = (Vec::with_capacity(items.len()), Vec::with_capacity(items.len()));
         for (item_no, row) in items.iter().enumerate() {
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
             for event in row.events.as_slice() {
                 if !event.is_delete() {
-                    indices.ever.update(tagsets, item_no, event, true);
+                    ever.add(tagsets, item_no, event);
                 }
             }
             let last = row.last();
             if !last.is_delete() {
-                indices.current.update(tagsets, item_no, last, true);
-                add(&mut indices.live, item_no);
+                current.add(tagsets, item_no, last);
+                live.push(item_no);
                 by_time.push((last.timestamp_us, item_no));
             }
         }
-        indices.by_time = TimeIndex::from_entries(by_time);
-        indices
+        Indices {
+            current: current.into_bitmaps(),
+            live: sorted_bitmap(live),
+            by_time: TimeIndex::from_entries(by_time),
+            ever: ever.into_bitmaps(),
+        }
     }
 
     /// Adds a live item's latest version, `latest`.
@@ -106,6 +115,65 @@ impl Indices {
     pub fn index_ever(&mut self, tagsets: &TagSets, item_no: u32, event: &ItemEvent) {
         self.ever.update(tagsets, item_no, event, true);
     }
+}
+
+/// `(attribute id, item number)` pairs for one [`ByAttribute`], added in
+/// item number order.
+#[derive(Default)]
+struct Pairs {
+    types: Vec<(u32, u32)>,
+    sources: Vec<(u32, u32)>,
+    tags: Vec<(u32, u32)>,
+}
+
+impl Pairs {
+    fn add(&mut self, tagsets: &TagSets, item_no: u32, event: &ItemEvent) {
+        if event.type_id != NONE {
+            self.types.push((event.type_id, item_no));
+        }
+        if event.source_id != NONE {
+            self.sources.push((event.source_id, item_no));
+        }
+        self.tags.extend(tagsets.tags(event.tagset_id).iter().map(|&tag| (tag, item_no)));
+    }
+
+    fn into_bitmaps(self) -> ByAttribute {
+        ByAttribute {
+            by_type: bitmaps_by_attribute(&self.types),
+            by_source: bitmaps_by_attribute(&self.sources),
+            by_tag: bitmaps_by_attribute(&self.tags),
+        }
+    }
+}
+
+/// One bitmap per attribute id, from pairs in item number order (a pair
+/// may repeat). A counting sort by attribute is stable, so each
+/// attribute's run of items stays in order.
+fn bitmaps_by_attribute(pairs: &[(u32, u32)]) -> Vec<RoaringBitmap> {
+    let Some(max_id) = pairs.iter().map(|&(id, _)| id as usize).max() else { return Vec::new() };
+    let mut run_starts = vec![0usize; max_id + 2];
+    for &(id, _) in pairs {
+        run_starts[id as usize + 1] += 1;
+    }
+    for id in 1..run_starts.len() {
+        run_starts[id] += run_starts[id - 1];
+    }
+    let mut sorted = vec![0u32; pairs.len()];
+    let mut next = run_starts.clone();
+    for &(id, item_no) in pairs {
+        sorted[next[id as usize]] = item_no;
+        next[id as usize] += 1;
+    }
+    run_starts.windows(2).map(|run| sorted_bitmap(dedup_sorted(&sorted[run[0]..run[1]]))).collect()
+}
+
+/// The distinct values of an ascending run.
+fn dedup_sorted(run: &[u32]) -> impl Iterator<Item = u32> + '_ {
+    run.iter().enumerate().filter(|&(i, n)| i == 0 || run[i - 1] != *n).map(|(_, &n)| n)
+}
+
+fn sorted_bitmap(ascending: impl IntoIterator<Item = u32>) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(ascending).expect("item numbers are collected in ascending order")
 }
 
 /// Adds `item_no` to `bitmap`; new items carry the highest number yet, and

@@ -10,6 +10,8 @@
 mod apply;
 pub mod checkpoint;
 mod children;
+#[cfg(test)]
+mod deferred_tests;
 mod fields;
 mod ids;
 mod indices;
@@ -139,6 +141,9 @@ pub struct Views {
     pub state: ViewState,
     /// Item number of each id.
     ids: IdIndex,
+    /// Whether `state.indices` is left behind until a bulk build (see
+    /// [`Views::with_indices_deferred`]).
+    indices_deferred: bool,
 }
 
 impl Views {
@@ -154,7 +159,25 @@ impl Views {
         for item_no in 0..item_count {
             ids.insert(&state.items, u32::try_from(item_no).expect("fewer than 4 billion items"));
         }
-        Views { state, ids }
+        Views { state, ids, indices_deferred: false }
+    }
+
+    /// Runs `apply_all`, which applies up to `record_count` records, without
+    /// keeping the query indices in step, then builds them once from the
+    /// item table: for a replay of many records, a bulk build costs a
+    /// fraction of keeping thousands of bitmaps up to date record by record.
+    /// The indices are the same either way (a function of the item table),
+    /// but for bits that the "ever had" bitmaps keep after a purge, which
+    /// name candidates only (see `prune.rs`). The id index is sized for
+    /// `record_count` new items first, as growing it rehashes every id.
+    pub fn with_indices_deferred<T>(&mut self, record_count: usize, apply_all: impl FnOnce(&mut Self) -> T) -> T {
+        self.ids.reserve(&self.state.items, record_count);
+        self.indices_deferred = true;
+        let result = apply_all(self);
+        self.indices_deferred = false;
+        self.ids.shrink_to_fit(&self.state.items);
+        self.state.indices = Indices::build(&self.state.items, &self.state.tagsets);
+        result
     }
 
     /// The row of `id`, if the id was ever stored.
@@ -181,12 +204,18 @@ impl Views {
 
     /// Adds a live item's latest version to the current indices.
     fn index_item(&mut self, item_no: u32) {
+        if self.indices_deferred {
+            return;
+        }
         let state = &mut self.state;
         state.indices.index_item(&state.tagsets, item_no, state.items.latest(item_no));
     }
 
     /// Removes a live item's latest version from the current indices.
     fn unindex_item(&mut self, item_no: u32) {
+        if self.indices_deferred {
+            return;
+        }
         let state = &mut self.state;
         let latest = *state.items.latest(item_no);
         state.indices.unindex_item(&state.tagsets, &state.items, item_no, &latest);
@@ -194,6 +223,9 @@ impl Views {
 
     /// Records that an item had a version with these attributes, ever.
     fn index_ever(&mut self, item_no: u32, event: &ItemEvent) {
+        if self.indices_deferred {
+            return;
+        }
         self.state.indices.index_ever(&self.state.tagsets, item_no, event);
     }
 }
