@@ -7,7 +7,7 @@
 //! Nothing here may hold or take a lock: it only sets a thread's nice value.
 
 /// Nice value of background threads (0 is the default, 19 the lowest).
-const BACKGROUND_NICE: i32 = 10;
+const BACKGROUND_NICE: i32 = 19;
 
 /// Lowers the calling thread's CPU priority, and so that of every thread
 /// it starts from now on. On Linux the nice value belongs to a thread, not

@@ -32,6 +32,8 @@ type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const BATCH_ITEM_COUNT: usize = 1_000;
 const GET_COUNT: usize = 100_000;
+/// How long the search view may take to catch up after an ingest phase.
+const SEARCH_CATCH_UP_MAX: Duration = Duration::from_secs(900);
 /// Queries per store: each of the ten types in turn, with one tag.
 const QUERY_COUNT: usize = 200;
 
@@ -374,7 +376,13 @@ fn recstore_phase(store: &Store, run: impl FnOnce() -> BenchResult<Ingest>) -> B
     let ingest = run()?;
     let after = store.log().metrics();
     let started = Instant::now();
-    store.search_wait_for(store.log().next_offset())?;
+    // Each wait gives up after recstore::search::SEARCH_WAIT_MS_MAX; a
+    // million items' updates take longer to index than that.
+    while let Err(error) = store.search_wait_for(store.log().next_offset()) {
+        if started.elapsed() > SEARCH_CATCH_UP_MAX {
+            return Err(error.into());
+        }
+    }
     let phase = RecstorePhase {
         fsync_count: after.fsyncs - before.fsyncs,
         fsync_time: Duration::from_micros(after.fsync_sum_us - before.fsync_sum_us),

@@ -252,9 +252,10 @@ impl Store {
         let applied: Vec<(u8, u8, &[u8])> = records.iter().map(|(k, f, p)| (*k, *f, p.as_slice())).collect();
         self.apply_appended(&applied, &appended);
         drop(guard);
+        // Built while the batch's fdatasync may still run (see `Log::append_pending`).
+        let refs = item_refs(&prepared, &plans, Some(&appended));
         self.log.wait_durable(appended.last_offset + 1)?;
         self.note_records_written(records.len() as u64);
-        let refs = item_refs(&prepared, &plans, Some(&appended));
         let dataset = dataset_version.map(|v| (v, appended.last_offset, appended.timestamp_us));
         Ok((refs, dataset))
     }
