@@ -226,8 +226,8 @@ impl Store {
             };
             return Ok(query.select(&views, bound).into_iter().map(hit).collect());
         }
-        // From the bitmap to the hits through the dense table, which lays
-        // out its reads for a thousand hits at a time (`Items::latest_hits`).
+        // From the bitmap to the hits through the dense table, whose reads
+        // are ordered so that the CPU overlaps their cache misses.
         let limit = query.limit.unwrap_or(usize::MAX);
         let numbers: Vec<u32> = query.matching(&views).iter().skip(query.offset).take(limit).collect();
         let hits = items.latest_hits(&numbers).into_iter();

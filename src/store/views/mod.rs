@@ -134,6 +134,11 @@ pub struct ViewState {
     pub indices: Indices,
 }
 
+/// The most new items a replay sizes the id index for up front (about 40
+/// MiB): a log of many updates to few items has far fewer items than
+/// records, and the room it does not use lasts only until the replay ends.
+pub const ID_RESERVE_ITEMS_MAX: usize = 1 << 22;
+
 /// The views: persistent state plus the id index derived from it.
 #[derive(Debug, Default)]
 pub struct Views {
@@ -169,9 +174,10 @@ impl Views {
     /// The indices are the same either way (a function of the item table),
     /// but for bits that the "ever had" bitmaps keep after a purge, which
     /// name candidates only (see `prune.rs`). The id index is sized for
-    /// `record_count` new items first, as growing it rehashes every id.
+    /// `record_count` new items first (up to [`ID_RESERVE_ITEMS_MAX`]), as
+    /// growing it rehashes every id, and shrunk to fit after.
     pub fn with_indices_deferred<T>(&mut self, record_count: usize, apply_all: impl FnOnce(&mut Self) -> T) -> T {
-        self.ids.reserve(&self.state.items, record_count);
+        self.ids.reserve(&self.state.items, record_count.min(ID_RESERVE_ITEMS_MAX));
         self.indices_deferred = true;
         let result = apply_all(self);
         self.indices_deferred = false;
