@@ -6,6 +6,7 @@
 //! guards what readers see and is held only for pointer swaps.
 
 use std::fs::{File, OpenOptions};
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -87,6 +88,16 @@ fn now_us() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
 }
 
+/// The first bytes of a segment file, one past its header: all that
+/// `recovery::is_torn_creation` needs (the file itself may be 128 MiB).
+fn read_prefix(path: &Path) -> Result<Vec<u8>, LogError> {
+    let mut prefix = Vec::with_capacity(SEGMENT_HEADER_SIZE_BYTES + 1);
+    File::open(path)
+        .and_then(|file| file.take(SEGMENT_HEADER_SIZE_BYTES as u64 + 1).read_to_end(&mut prefix))
+        .map_err(LogError::io(path, "read", 0))?;
+    Ok(prefix)
+}
+
 pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, LogError> {
     if !options.read_only {
         std::fs::create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
@@ -96,8 +107,7 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
     let writable = !options.read_only;
     if let Some(&newest) = bases.last() {
         let path = segment_path(log_dir, newest);
-        let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
-        if recovery::is_torn_creation(&bytes) && writable {
+        if recovery::is_torn_creation(&read_prefix(&path)?) && writable {
             tracing::warn!(path = %path.display(), "replacing a segment whose creation a crash interrupted");
             std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
             sync_dir(log_dir, options.faults.as_deref()).map_err(LogError::io(log_dir, "fsync dir", 0))?;
