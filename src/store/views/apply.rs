@@ -65,8 +65,11 @@ impl Views {
         }
         let type_id = fields.item_type.as_deref().map_or(NONE, |t| self.state.types.intern(t));
         let source_id = fields.source_id.as_deref().map_or(NONE, |s| self.state.sources.intern(s));
-        let tag_ids = fields.tags.iter().map(|t| self.state.tags.intern(t)).collect();
-        let tagset_id = self.state.tagsets.intern(tag_ids);
+        let mut tag_ids = std::mem::take(&mut self.tag_ids_scratch);
+        tag_ids.clear();
+        tag_ids.extend(fields.tags.iter().map(|t| self.state.tags.intern(t)));
+        let tagset_id = self.state.tagsets.intern(&mut tag_ids);
+        self.tag_ids_scratch = tag_ids;
         let event = ItemEvent {
             offset: record.offset,
             position_bytes: hint(position_bytes),

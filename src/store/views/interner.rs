@@ -55,15 +55,17 @@ pub struct TagSets {
 }
 
 impl TagSets {
-    /// The id of this set of tag ids (sorted and deduplicated first).
-    pub fn intern(&mut self, mut tags: Vec<u32>) -> u32 {
+    /// The id of this set of tag ids, which it sorts and deduplicates in
+    /// place: the caller's buffer, reused from put to put, spares a replay
+    /// an allocation per put for the sets it has seen before.
+    pub fn intern(&mut self, tags: &mut Vec<u32>) -> u32 {
         tags.sort_unstable();
         tags.dedup();
         if let Some(&id) = self.ids.get(tags.as_slice()) {
             return id;
         }
         let id = u32::try_from(self.sets.len()).expect("fewer than 4 billion tag sets");
-        let tags: Box<[u32]> = tags.into();
+        let tags: Box<[u32]> = tags.as_slice().into();
         self.sets.push(tags.clone());
         self.ids.insert(tags, id);
         id

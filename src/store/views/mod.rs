@@ -149,6 +149,8 @@ pub struct Views {
     /// Whether `state.indices` is left behind until a bulk build (see
     /// [`Views::with_indices_deferred`]).
     indices_deferred: bool,
+    /// A put's tag ids, kept between puts for its capacity.
+    tag_ids_scratch: Vec<u32>,
 }
 
 impl Views {
@@ -164,7 +166,7 @@ impl Views {
         for item_no in 0..item_count {
             ids.insert(&state.items, u32::try_from(item_no).expect("fewer than 4 billion items"));
         }
-        Views { state, ids, indices_deferred: false }
+        Views { state, ids, indices_deferred: false, tag_ids_scratch: Vec::new() }
     }
 
     /// Runs `apply_all`, which applies up to `record_count` records, without
@@ -175,13 +177,13 @@ impl Views {
     /// but for bits that the "ever had" bitmaps keep after a purge, which
     /// name candidates only (see `prune.rs`). The id index is sized for
     /// `record_count` new items first (up to [`ID_RESERVE_ITEMS_MAX`]), as
-    /// growing it rehashes every id, and shrunk to fit after.
+    /// growing it rehashes every id, and shrunk after if that left it far too large.
     pub fn with_indices_deferred<T>(&mut self, record_count: usize, apply_all: impl FnOnce(&mut Self) -> T) -> T {
         self.ids.reserve(&self.state.items, record_count.min(ID_RESERVE_ITEMS_MAX));
         self.indices_deferred = true;
         let result = apply_all(self);
         self.indices_deferred = false;
-        self.ids.shrink_to_fit(&self.state.items);
+        self.ids.shrink_if_oversized(&self.state.items);
         self.state.indices = Indices::build(&self.state.items, &self.state.tagsets);
         result
     }
