@@ -74,7 +74,10 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let log = std::sync::Arc::new(Log::open(&dir.join(LOG_DIR_NAME), options.log_options())?);
-        let views = load_views(&dir.join(VIEWS_DIR_NAME), &log)?;
+        // Records the checkpoint did not cover count as unsaved work: a
+        // store opened by a replay writes a checkpoint when it closes, and
+        // the next open does not replay them again.
+        let (views, records_replayed) = load_views(&dir.join(VIEWS_DIR_NAME), &log)?;
         let search = crate::search::open_for_store(&dir, &log, options.read_only);
         Ok(Self {
             dir,
@@ -82,7 +85,7 @@ impl Store {
             log,
             views: RwLock::new(views),
             writer: Mutex::new(()),
-            records_since_checkpoint: AtomicU64::new(0),
+            records_since_checkpoint: AtomicU64::new(records_replayed),
             search,
         })
     }
@@ -144,8 +147,17 @@ impl Store {
         }
     }
 
-    /// Makes every write durable and writes a checkpoint: a clean close.
+    /// Makes every write durable and, if the views hold records that the
+    /// checkpoint does not cover (written or replayed since it was made),
+    /// writes a checkpoint: a clean close. Closing a store that nothing
+    /// changed rewrites nothing.
     pub fn close(self) -> Result<()> {
+        if self.options.read_only {
+            return Ok(());
+        }
+        if self.records_since_checkpoint.load(Ordering::Relaxed) == 0 {
+            return Ok(self.log.sync()?);
+        }
         self.checkpoint()
     }
 
@@ -197,8 +209,9 @@ impl Store {
     }
 }
 
-/// Loads the checkpoint if it matches the log, then replays what follows it.
-fn load_views(views_dir: &Path, log: &Log) -> Result<Views> {
+/// Loads the checkpoint if it matches the log, then replays what follows
+/// it; also returns how many offsets the replay covered.
+fn load_views(views_dir: &Path, log: &Log) -> Result<(Views, u64)> {
     let mut views = match checkpoint::load(views_dir) {
         Ok(state) => match checkpoint_matches_log(&state, log) {
             Ok(()) => Views::from_state(state),
@@ -214,8 +227,10 @@ fn load_views(views_dir: &Path, log: &Log) -> Result<Views> {
             Views::default()
         }
     };
+    let from = views.state.next_offset;
     replay(&mut views, log)?;
-    Ok(views)
+    let replayed = views.state.next_offset - from;
+    Ok((views, replayed))
 }
 
 fn checkpoint_matches_log(state: &views::ViewState, log: &Log) -> std::result::Result<(), String> {

@@ -203,6 +203,7 @@ impl Store {
         self.apply_appended(&[(kind::CONSUMER_COMMIT, 0, payload.as_slice())], &appended);
         drop(guard);
         self.log.wait_durable(appended.last_offset + 1)?;
+        self.note_records_written(1);
         Ok(appended.first_offset)
     }
 
