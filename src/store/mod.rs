@@ -152,13 +152,19 @@ impl Store {
     /// writes a checkpoint: a clean close. Closing a store that nothing
     /// changed rewrites nothing.
     pub fn close(self) -> Result<()> {
-        if self.options.read_only {
-            return Ok(());
+        if self.has_unsaved_records() {
+            return self.checkpoint();
         }
-        if self.records_since_checkpoint.load(Ordering::Relaxed) == 0 {
-            return Ok(self.log.sync()?);
+        if !self.options.read_only {
+            self.log.sync()?;
         }
-        self.checkpoint()
+        Ok(())
+    }
+
+    /// Whether the views hold records that the checkpoint does not cover
+    /// and that this store may write one for.
+    fn has_unsaved_records(&self) -> bool {
+        !self.options.read_only && self.records_since_checkpoint.load(Ordering::Relaxed) > 0
     }
 
     /// Reads the record at `offset` that the views point to.
@@ -227,9 +233,7 @@ fn load_views(views_dir: &Path, log: &Log) -> Result<(Views, u64)> {
             Views::default()
         }
     };
-    let from = views.state.next_offset;
-    replay(&mut views, log)?;
-    let replayed = views.state.next_offset - from;
+    let replayed = replay(&mut views, log)?;
     Ok((views, replayed))
 }
 
@@ -256,8 +260,9 @@ fn checkpoint_matches_log(state: &views::ViewState, log: &Log) -> std::result::R
     }
 }
 
-/// Applies every record from the views' next offset to the log's tail.
-fn replay(views: &mut Views, log: &Log) -> Result<()> {
+/// Applies every record from the views' next offset to the log's tail;
+/// returns how many offsets that covered.
+fn replay(views: &mut Views, log: &Log) -> Result<u64> {
     let from = views.state.next_offset;
     let mut failure = None;
     let mut scan = |views: &mut Views| {
@@ -280,15 +285,14 @@ fn replay(views: &mut Views, log: &Log) -> Result<()> {
         Some(error) => Err(error),
         None => {
             tracing::debug!(from, to = views.state.next_offset, "views replayed");
-            Ok(())
+            Ok(views.state.next_offset - from)
         }
     }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if !self.options.read_only
-            && self.records_since_checkpoint.load(Ordering::Relaxed) > 0
+        if self.has_unsaved_records()
             && let Err(error) = self.checkpoint()
         {
             tracing::warn!(%error, "checkpoint on close failed; the next open replays the log");

@@ -157,15 +157,21 @@ impl Query {
     fn select(&self, views: &Views, bound: u64) -> Vec<(u32, ItemEvent)> {
         let limit = self.limit.unwrap_or(usize::MAX);
         if bound >= views.state.next_offset {
-            let matching = self.matching(views);
             let items = &views.state.items;
-            return matching.iter().skip(self.offset).take(limit).map(|n| (n, *items.latest(n))).collect();
+            return self.latest_page(views).into_iter().map(|n| (n, *items.latest(n))).collect();
         }
         self.candidates_before(views, bound)
             .filter_map(|n| views.row(n).last_before(bound).filter(|e| self.accepts(views, e)).map(|e| (n, *e)))
             .skip(self.offset)
             .take(limit)
             .collect()
+    }
+
+    /// The item numbers of the page of latest matches that `offset` and
+    /// `limit` ask for.
+    fn latest_page(&self, views: &Views) -> Vec<u32> {
+        let limit = self.limit.unwrap_or(usize::MAX);
+        self.matching(views).iter().skip(self.offset).take(limit).collect()
     }
 
     fn candidates_before<'a>(&self, views: &'a Views, bound: u64) -> Box<dyn Iterator<Item = u32> + 'a> {
@@ -228,9 +234,7 @@ impl Store {
         }
         // From the bitmap to the hits through the dense table, whose reads
         // are ordered so that the CPU overlaps their cache misses.
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let numbers: Vec<u32> = query.matching(&views).iter().skip(query.offset).take(limit).collect();
-        let hits = items.latest_hits(&numbers).into_iter();
+        let hits = items.latest_hits(&query.latest_page(&views)).into_iter();
         Ok(hits.map(|h| QueryHit { id: h.id.to_string(), version: h.version, offset: h.offset }).collect())
     }
 
