@@ -70,7 +70,25 @@ impl Store {
             )));
         }
         index.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
-        index.search(query, limit, Some(bound))
+        // The index is not rewritten by compaction, so it can still call a
+        // version current that compaction expired or purged (and, after a
+        // purge, beside a new put of the same id). The views know: a hit
+        // counts only if it is the put they hold current at the bound. Such
+        // leftovers are rare, so fetching more when some were dropped is cheap.
+        let mut fetch_count = limit;
+        loop {
+            let hits = index.search(query, fetch_count, Some(bound))?;
+            let exhausted = hits.len() < fetch_count;
+            let mut kept: Vec<SearchHit> = {
+                let views = self.read_views();
+                hits.into_iter().filter(|hit| views.is_current_put(&hit.id, hit.offset, bound)).collect()
+            };
+            if exhausted || kept.len() >= limit {
+                kept.truncate(limit);
+                return Ok(kept);
+            }
+            fetch_count = fetch_count.saturating_mul(4);
+        }
     }
 
     /// Blocks until searches see every record below `next_offset` (waiting

@@ -193,6 +193,14 @@ impl Views {
         self.item_number(id).map(|n| self.state.items.row(n))
     }
 
+    /// Whether the put at `offset` is the version of `id` current below
+    /// `bound`, with its data still in the log (not pruned by compaction).
+    pub fn is_current_put(&self, id: &str, offset: u64, bound: u64) -> bool {
+        self.item(id)
+            .and_then(|row| row.last_before(bound).copied())
+            .is_some_and(|event| event.offset == offset && !event.is_delete() && event.stored.pruned.is_none())
+    }
+
     /// The item number of `id`, if the id was ever stored.
     pub fn item_number(&self, id: &str) -> Option<u32> {
         self.ids.get(&self.state.items, id)
