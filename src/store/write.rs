@@ -60,7 +60,10 @@ const PREPARE_THREADS_MAX: usize = 4;
 /// the item, so they run before the writer lock is taken. The first
 /// error in batch order is the one returned.
 fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(PREPARE_THREADS_MAX);
+    // Asked once: it is a system call and a read of cgroup files each time.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).min(PREPARE_THREADS_MAX));
     let prepare_chunk =
         |chunk: Vec<NewItem>| chunk.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
     if items.len() < PARALLEL_PREPARE_ITEMS_MIN || threads < 2 {
@@ -245,7 +248,7 @@ impl Store {
         }
         if records.is_empty() {
             drop(guard);
-            return Ok((item_refs(&prepared, &plans, None), None));
+            return Ok((item_refs(prepared, &plans, None), None));
         }
         let new_records: Vec<NewRecord<'_>> =
             records.iter().map(|(kind, flags, payload)| NewRecord { kind: *kind, flags: *flags, payload }).collect();
@@ -254,7 +257,7 @@ impl Store {
         self.apply_appended(&applied, &appended);
         drop(guard);
         // Built while the batch's fdatasync may still run (see `Log::append_pending`).
-        let refs = item_refs(&prepared, &plans, Some(&appended));
+        let refs = item_refs(prepared, &plans, Some(&appended));
         self.log.wait_durable(appended.last_offset + 1)?;
         self.note_records_written(records.len() as u64);
         let dataset = dataset_version.map(|v| (v, appended.last_offset, appended.timestamp_us));
@@ -264,7 +267,7 @@ impl Store {
     /// Decides the version of each item, or that it is unchanged. Holds the writer lock.
     fn plan(&self, prepared: &[Prepared]) -> Result<Vec<Plan>> {
         // Items earlier in this batch: (index, version, content) of the last one per id.
-        let mut pending: HashMap<&str, (usize, u32, ContentKey<'_>)> = HashMap::new();
+        let mut pending: HashMap<&str, (usize, u32, ContentKey<'_>)> = HashMap::with_capacity(prepared.len());
         let mut plans = Vec::with_capacity(prepared.len());
         let mut record_index = 0;
         for (index, item) in prepared.iter().enumerate() {
@@ -345,12 +348,12 @@ impl Plan {
     }
 }
 
-/// What each item of a write got. Every item of one batch shares its
-/// timestamp, so it is formatted once.
-fn item_refs(prepared: &[Prepared], plans: &[Plan], appended: Option<&crate::log::Appended>) -> Vec<ItemRef> {
+/// What each item of a write got; the ids move into the refs. Every item
+/// of one batch shares its timestamp, so it is formatted once.
+fn item_refs(prepared: Vec<Prepared>, plans: &[Plan], appended: Option<&crate::log::Appended>) -> Vec<ItemRef> {
     let batch_timestamp = appended.map(|a| format_timestamp(a.timestamp_us));
     let mut refs: Vec<ItemRef> = Vec::with_capacity(plans.len());
-    for (item, plan) in prepared.iter().zip(plans) {
+    for (item, plan) in prepared.into_iter().zip(plans) {
         let (offset, timestamp, created) = match (plan, appended, &batch_timestamp) {
             (Plan::Unchanged { offset, timestamp_us, .. }, _, _) => (*offset, format_timestamp(*timestamp_us), false),
             (Plan::New { record_index, .. }, Some(appended), Some(timestamp)) => {
@@ -359,7 +362,7 @@ fn item_refs(prepared: &[Prepared], plans: &[Plan], appended: Option<&crate::log
             (Plan::Repeat { earlier, .. }, _, _) => (refs[*earlier].offset, refs[*earlier].timestamp.clone(), false),
             (Plan::New { .. }, _, _) => unreachable!("a new version is planned only when records are appended"),
         };
-        refs.push(ItemRef { id: item.id.clone(), version: plan.version(), offset, timestamp, created });
+        refs.push(ItemRef { id: item.id, version: plan.version(), offset, timestamp, created });
     }
     refs
 }

@@ -176,12 +176,11 @@ fn sorted_bitmap(ascending: impl IntoIterator<Item = u32>) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(ascending).expect("item numbers are collected in ascending order")
 }
 
-/// Adds `item_no` to `bitmap`; new items carry the highest number yet, and
-/// appending them skips the search an insert does.
+/// Adds `item_no` to `bitmap`. Not `try_push`, though new items carry the
+/// highest number yet: on a dense container it finds the maximum by
+/// scanning up to 1,024 words from the end, where an insert sets one bit.
 fn add(bitmap: &mut RoaringBitmap, item_no: u32) {
-    if bitmap.try_push(item_no).is_err() {
-        bitmap.insert(item_no);
-    }
+    bitmap.insert(item_no);
 }
 
 fn bitmap_at(bitmaps: &mut Vec<RoaringBitmap>, id: u32) -> &mut RoaringBitmap {
