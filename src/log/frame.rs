@@ -346,12 +346,6 @@ pub fn find_record(bytes: &[u8], start: usize, offset: u64) -> Option<RecordRef<
     None
 }
 
-/// Payload size of the record whose header starts at `bytes[0]`, if the
-/// header is all there; lets a reader fetch exactly the bytes it needs.
-pub fn record_payload_size(header: &[u8]) -> Option<usize> {
-    (header.len() >= RECORD_HEADER_SIZE_BYTES).then(|| read_u32(header, 20) as usize)
-}
-
 pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("slice of 4 bytes"))
 }
@@ -468,7 +462,6 @@ mod tests {
             for (record, position) in records.iter().zip(record_positions(&records)) {
                 let decoded = decode_record(&bytes[position..]).map_err(TestCaseError::fail)?;
                 prop_assert_eq!(&decoded.to_owned(), record);
-                prop_assert_eq!(record_payload_size(&bytes[position..]), Some(record.payload.len()));
             }
         }
 

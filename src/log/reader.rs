@@ -8,14 +8,13 @@
 //! checksum failed is ever returned.
 
 use std::ops::ControlFlow;
-use std::os::unix::fs::FileExt;
 
 use memmap2::{Mmap, MmapOptions};
 
 use super::error::LogError;
 use super::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
-    decode_record, find_record, record_payload_size,
+    decode_record, find_record,
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
@@ -271,28 +270,18 @@ fn read_at_position(set: &SegmentSet, offset: u64, position: u64) -> Option<Reco
             let bytes = segment.bytes().get(usize::try_from(position).ok()?..)?;
             decode_record(bytes).ok()?.to_owned()
         }
+        // Through the shared map: a pread of the active segment was a
+        // system call and a 4 KiB copy per read, half of an update's dedup check.
         None if offset >= set.active.base_offset => {
-            pread_record(&set.active.file, position, set.published.active_len_bytes)?
+            let read = |bytes: &[u8]| {
+                let bytes = bytes.get(usize::try_from(position).ok()?..)?;
+                decode_record(bytes).ok().map(|record| record.to_owned())
+            };
+            active_map::with_active_bytes(set, read).ok().flatten().flatten()?
         }
         None => return None,
     };
     (record.offset == offset).then_some(record)
-}
-
-fn pread_record(file: &std::fs::File, position: u64, readable_len: u64) -> Option<Record> {
-    const GUESS_BYTES: usize = 4096;
-    let available = usize::try_from(readable_len.checked_sub(position)?).ok()?;
-    let mut buffer = vec![0u8; GUESS_BYTES.min(available)];
-    file.read_exact_at(&mut buffer, position).ok()?;
-    let needed = RECORD_HEADER_SIZE_BYTES + record_payload_size(&buffer)?;
-    if needed > available {
-        return None;
-    }
-    if needed > buffer.len() {
-        buffer.resize(needed, 0);
-        file.read_exact_at(&mut buffer, position).ok()?;
-    }
-    decode_record(&buffer).ok().map(|r| r.to_owned())
 }
 
 /// Owned records from an offset on, fetched in batches.
