@@ -123,6 +123,17 @@ pub fn encode_put_compressed(draft: &PutDraft<'_>, compressed: Option<&[u8]>) ->
     (out, flags)
 }
 
+/// The version a put is encoded with before the writer decides it: no put
+/// is written with it (versions count from 1).
+pub const VERSION_UNSET: u32 = 0;
+
+/// Sets the version of an encoded put, which is encoded before the writer
+/// lock decides its version.
+pub fn set_put_version(payload: &mut [u8], version: u32) {
+    assert!(version != VERSION_UNSET && payload.len() >= PUT_HEADER_SIZE_BYTES, "a put payload gets a real version");
+    payload[4..8].copy_from_slice(&version.to_le_bytes());
+}
+
 /// Decodes a put payload; the error names the field that does not fit.
 pub fn decode_put(payload: &[u8]) -> Result<PutRecord<'_>, String> {
     if payload.len() < PUT_HEADER_SIZE_BYTES || payload[0] != CODEC_VERSION {

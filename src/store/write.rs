@@ -38,16 +38,17 @@ pub struct DatasetRef {
     pub items: Vec<ItemRef>,
 }
 
-/// An item ready to encode: validated, hashed, named.
+/// An item validated, hashed, named and encoded: all but its version,
+/// which only the writer lock can decide (see [`codec::set_put_version`]).
 struct Prepared {
     id: String,
     data_kind: DataKind,
     content_type: String,
     md5: [u8; 16],
     metadata_json: Vec<u8>,
-    data: Vec<u8>,
-    /// `data` compressed, where that pays.
-    compressed: Option<Vec<u8>>,
+    /// The put record's payload, data compressed where that pays.
+    payload: Vec<u8>,
+    flags: u8,
 }
 
 /// Batches at least this long are prepared on several threads.
@@ -55,10 +56,10 @@ const PARALLEL_PREPARE_ITEMS_MIN: usize = 128;
 /// At most this many threads prepare one batch.
 const PREPARE_THREADS_MAX: usize = 4;
 
-/// Prepares a batch, in parallel when it is long: serializing, hashing and
-/// compressing are most of a write's CPU time, and they need nothing but
-/// the item, so they run before the writer lock is taken. The first
-/// error in batch order is the one returned.
+/// Prepares a batch, in parallel when it is long: serializing, hashing,
+/// compressing and encoding are most of a write's CPU time, and they need
+/// nothing but the item, so they run before the writer lock is taken. The
+/// first error in batch order is the one returned.
 fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
     // Asked once: it is a system call and a read of cgroup files each time.
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -106,7 +107,17 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
     validate_name("id", &id)?;
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
     let compressed = codec::compress(&bytes, compress_threshold_bytes);
-    Ok(Prepared { id, data_kind, content_type, md5, metadata_json, data: bytes, compressed })
+    let draft = PutDraft {
+        data_kind,
+        id: &id,
+        version: codec::VERSION_UNSET,
+        md5,
+        content_type: &content_type,
+        metadata_json: &metadata_json,
+        data: &bytes,
+    };
+    let (payload, flags) = codec::encode_put_compressed(&draft, compressed.as_deref());
+    Ok(Prepared { id, data_kind, content_type, md5, metadata_json, payload, flags })
 }
 
 /// Lower-case hex of bytes: ids made from md5 sums.
@@ -188,8 +199,9 @@ impl Store {
             row.last().version
         };
         let payload = codec::encode_json(&DeleteRecord { id: id.to_string(), version });
-        let appended = self.log.append_pending(&[NewRecord { kind: kind::DELETE, flags: 0, payload: &payload }])?;
-        self.apply_appended(&[(kind::DELETE, 0, payload.as_slice())], &appended);
+        let records = [NewRecord { kind: kind::DELETE, flags: 0, payload: &payload }];
+        let appended = self.log.append_pending(&records)?;
+        self.apply_appended(&records, &appended);
         drop(guard);
         self.log.wait_durable(appended.last_offset + 1)?;
         self.note_records_written(1);
@@ -201,9 +213,9 @@ impl Store {
         validate_name("consumer group", group)?;
         let payload = codec::encode_json(&codec::ConsumerCommitRecord { group: group.to_string(), offset });
         let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let appended =
-            self.log.append_pending(&[NewRecord { kind: kind::CONSUMER_COMMIT, flags: 0, payload: &payload }])?;
-        self.apply_appended(&[(kind::CONSUMER_COMMIT, 0, payload.as_slice())], &appended);
+        let records = [NewRecord { kind: kind::CONSUMER_COMMIT, flags: 0, payload: &payload }];
+        let appended = self.log.append_pending(&records)?;
+        self.apply_appended(&records, &appended);
         drop(guard);
         self.log.wait_durable(appended.last_offset + 1)?;
         self.note_records_written(1);
@@ -216,50 +228,42 @@ impl Store {
         items: Vec<NewItem>,
         dataset: Option<(&str, serde_json::Value)>,
     ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
-        let prepared = prepare_all(items, self.options.compress_threshold_bytes)?;
+        let mut prepared = prepare_all(items, self.options.compress_threshold_bytes)?;
         if prepared.is_empty() && dataset.is_none() {
             return Ok((Vec::new(), None));
         }
         let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let plans = self.plan(&prepared)?;
-        let mut records: Vec<(u8, u8, Vec<u8>)> = Vec::with_capacity(prepared.len() + 1);
-        for (item, plan) in prepared.iter().zip(&plans) {
+        for (item, plan) in prepared.iter_mut().zip(&plans) {
             if let Plan::New { version, .. } = plan {
-                let draft = PutDraft {
-                    data_kind: item.data_kind,
-                    id: &item.id,
-                    version: *version,
-                    md5: item.md5,
-                    content_type: &item.content_type,
-                    metadata_json: &item.metadata_json,
-                    data: &item.data,
-                };
-                let (payload, flags) = codec::encode_put_compressed(&draft, item.compressed.as_deref());
-                records.push((kind::PUT, flags, payload));
+                codec::set_put_version(&mut item.payload, *version);
             }
         }
         let dataset_version = dataset.as_ref().map(|(name, _)| {
             self.read_views().state.datasets.get(*name).and_then(|v| v.last()).map_or(1, |v| v.version + 1)
         });
-        if let (Some((name, info)), Some(version)) = (dataset, dataset_version) {
+        let dataset_payload = dataset.zip(dataset_version).map(|((name, info), version)| {
             let members = prepared.iter().zip(&plans).map(|(item, plan)| (item.id.clone(), plan.version())).collect();
-            let record = DatasetRecord { name: name.to_string(), version, info, members };
-            records.push((kind::DATASET, 0, codec::encode_json(&record)));
+            codec::encode_json(&DatasetRecord { name: name.to_string(), version, info, members })
+        });
+        let puts = prepared.iter().zip(&plans).filter(|(_, plan)| matches!(plan, Plan::New { .. }));
+        let mut records: Vec<NewRecord<'_>> =
+            puts.map(|(item, _)| NewRecord { kind: kind::PUT, flags: item.flags, payload: &item.payload }).collect();
+        if let Some(payload) = &dataset_payload {
+            records.push(NewRecord { kind: kind::DATASET, flags: 0, payload });
         }
         if records.is_empty() {
             drop(guard);
             return Ok((item_refs(prepared, &plans, None), None));
         }
-        let new_records: Vec<NewRecord<'_>> =
-            records.iter().map(|(kind, flags, payload)| NewRecord { kind: *kind, flags: *flags, payload }).collect();
-        let appended = self.log.append_pending(&new_records)?;
-        let applied: Vec<(u8, u8, &[u8])> = records.iter().map(|(k, f, p)| (*k, *f, p.as_slice())).collect();
-        self.apply_appended(&applied, &appended);
+        let appended = self.log.append_pending(&records)?;
+        self.apply_appended(&records, &appended);
+        let record_count = records.len() as u64;
         drop(guard);
         // Built while the batch's fdatasync may still run (see `Log::append_pending`).
         let refs = item_refs(prepared, &plans, Some(&appended));
         self.log.wait_durable(appended.last_offset + 1)?;
-        self.note_records_written(records.len() as u64);
+        self.note_records_written(record_count);
         let dataset = dataset_version.map(|v| (v, appended.last_offset, appended.timestamp_us));
         Ok((refs, dataset))
     }
@@ -323,15 +327,15 @@ impl Store {
 
     /// Applies records just appended. They were validated against the views
     /// under the writer lock, so a refusal here is a bug, not bad input.
-    fn apply_appended(&self, records: &[(u8, u8, &[u8])], appended: &crate::log::Appended) {
+    fn apply_appended(&self, records: &[NewRecord<'_>], appended: &crate::log::Appended) {
         let mut views = self.write_views();
-        for (i, &(kind, flags, payload)) in records.iter().enumerate() {
+        for (i, new) in records.iter().enumerate() {
             let record = crate::log::RecordRef {
                 offset: appended.first_offset + i as u64,
                 timestamp_us: appended.timestamp_us,
-                kind,
-                flags,
-                payload,
+                kind: new.kind,
+                flags: new.flags,
+                payload: new.payload,
             };
             if let Err(detail) = views.apply(record, appended.positions_bytes[i]) {
                 panic!("views refused record {} that the writer validated: {detail}", record.offset);
