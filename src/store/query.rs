@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use super::item::ItemMeta;
 use super::read::LATEST;
-use super::views::{ItemEvent, Views};
+use super::views::{ByAttribute, ItemEvent, Views};
 use crate::error::{Error, Result};
 
 /// What to look for. Every set field must match; results are in the order
@@ -153,7 +153,8 @@ impl Query {
     /// The items matching as of `bound` (records below it), each with the
     /// event that is its state then. At the latest bound this is the
     /// current-index fast path; before it, candidates come from the
-    /// "ever had" bitmaps and each is checked against its version at `bound`.
+    /// current and past bitmaps (between them every version an item ever
+    /// had) and each is checked against its version at `bound`.
     fn select(&self, views: &Views, bound: u64) -> Vec<(u32, ItemEvent)> {
         let limit = self.limit.unwrap_or(usize::MAX);
         if bound >= views.state.next_offset {
@@ -175,18 +176,25 @@ impl Query {
     }
 
     fn candidates_before<'a>(&self, views: &'a Views, bound: u64) -> Box<dyn Iterator<Item = u32> + 'a> {
-        let ever = |bitmaps: &[RoaringBitmap], id: Option<u32>| {
-            id.and_then(|i| bitmaps.get(i as usize)).cloned().unwrap_or_default()
+        let indices = &views.state.indices;
+        let ever = |group: fn(&ByAttribute) -> &[RoaringBitmap], id: Option<u32>| {
+            let (current, past) = (group(&indices.current), group(&indices.past));
+            let at = |i: u32| (current.get(i as usize), past.get(i as usize));
+            match id.map_or((None, None), at) {
+                (Some(current), Some(past)) => current | past,
+                (Some(one), None) | (None, Some(one)) => one.clone(),
+                (None, None) => RoaringBitmap::new(),
+            }
         };
         let mut filters = Vec::new();
         if let Some(item_type) = &self.item_type {
-            filters.push(ever(&views.state.indices.ever.by_type, views.state.types.get(item_type)));
+            filters.push(ever(|by| &by.by_type, views.state.types.get(item_type)));
         }
         if let Some(source) = &self.source {
-            filters.push(ever(&views.state.indices.ever.by_source, views.state.sources.get(source)));
+            filters.push(ever(|by| &by.by_source, views.state.sources.get(source)));
         }
         for tag in &self.tags {
-            filters.push(ever(&views.state.indices.ever.by_tag, views.state.tags.get(tag)));
+            filters.push(ever(|by| &by.by_tag, views.state.tags.get(tag)));
         }
         match filters.into_iter().reduce(|a, b| a & b) {
             Some(bitmap) => Box::new(bitmap.into_iter()),

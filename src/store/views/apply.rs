@@ -95,7 +95,6 @@ impl Views {
             }
         }
         self.index_item(item_no);
-        self.index_ever(item_no, &event);
         let counters = &mut self.state.counters;
         counters.versions += 1;
         counters.logical_bytes += u64::from(put.data_size_bytes);

@@ -103,7 +103,7 @@ proptest! {
         deferred.with_indices_deferred(records.len(), |views| apply_all(views, &records));
         let (a, b) = (&incremental.state.indices, &deferred.state.indices);
         prop_assert_eq!(non_empty(&a.current), non_empty(&b.current));
-        prop_assert_eq!(non_empty(&a.ever), non_empty(&b.ever));
+        prop_assert_eq!(non_empty(&a.past), non_empty(&b.past));
         prop_assert_eq!(&a.live, &b.live);
         prop_assert_eq!(current_times(&incremental), current_times(&deferred));
         prop_assert_eq!(current_times(&deferred).len() as u64, b.live.len());

@@ -1,5 +1,6 @@
 //! The query indices: live items by type, source, tag and time, and the
-//! items that ever had each type, source and tag (as-of candidates).
+//! items whose earlier versions had each type, source and tag (with the
+//! live ones, the as-of candidates).
 //!
 //! They are derived from the item table, but a checkpoint stores them
 //! (bitmaps in roaring's own format): rebuilding them on open appended to
@@ -56,8 +57,12 @@ pub struct Indices {
     pub live: RoaringBitmap,
     /// Live items by the timestamp of their latest version.
     pub by_time: TimeIndex,
-    /// Items that ever had a version with each type, source and tag.
-    pub ever: ByAttribute,
+    /// Items with a version that is no longer their latest event (later put
+    /// or deleted) by its type, source and tags. With `current` they name
+    /// every item that ever had each: a version is indexed once, in
+    /// `current` while it is the latest and here after, so that a new
+    /// item's put updates half as many bitmaps.
+    pub past: ByAttribute,
 }
 
 impl Indices {
@@ -68,13 +73,14 @@ impl Indices {
     /// each group's `(attribute, item)` pairs are collected in item order
     /// and every bitmap is built from its own sorted run at once.
     pub fn build(items: &Items, tagsets: &TagSets) -> Self {
-        let (mut current, mut ever) = (Pairs::default(), Pairs::default());
+        let (mut current, mut past) = (Pairs::default(), Pairs::default());
         let (mut live, mut by_time) = (Vec::with_capacity(items.len()), Vec::with_capacity(items.len()));
         for (item_no, row) in items.iter().enumerate() {
             let item_no = u32::try_from(item_no).expect("fewer than 4 billion items");
-            for event in row.events.as_slice() {
+            let (_, earlier) = row.events.as_slice().split_last().expect("an item row has an event");
+            for event in earlier {
                 if !event.is_delete() {
-                    ever.add(tagsets, item_no, event);
+                    past.add(tagsets, item_no, event);
                 }
             }
             let last = row.last();
@@ -88,7 +94,7 @@ impl Indices {
             current: current.into_bitmaps(),
             live: sorted_bitmap(live),
             by_time: TimeIndex::from_entries(by_time),
-            ever: ever.into_bitmaps(),
+            past: past.into_bitmaps(),
         }
     }
 
@@ -99,21 +105,17 @@ impl Indices {
         self.by_time.push(latest.timestamp_us, item_no);
     }
 
-    /// Removes a live item's latest version, `latest`, before its next
-    /// event is applied.
+    /// Moves a live item's latest version, `latest`, from the current
+    /// indices to the past ones, before its next event is applied.
     pub fn unindex_item(&mut self, tagsets: &TagSets, items: &Items, item_no: u32, latest: &ItemEvent) {
         self.current.update(tagsets, item_no, latest, false);
+        self.past.update(tagsets, item_no, latest, true);
         self.live.remove(item_no);
         if self.by_time.mark_stale() {
             // The item is out of `live` now, so its own entry goes with the stale ones.
             let live = &self.live;
             self.by_time.compact(|time_us, n| live.contains(n) && items.latest(n).timestamp_us == time_us);
         }
-    }
-
-    /// Records that an item had a version with these attributes, ever.
-    pub fn index_ever(&mut self, tagsets: &TagSets, item_no: u32, event: &ItemEvent) {
-        self.ever.update(tagsets, item_no, event, true);
     }
 }
 

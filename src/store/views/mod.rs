@@ -174,7 +174,7 @@ impl Views {
     /// item table: for a replay of many records, a bulk build costs a
     /// fraction of keeping thousands of bitmaps up to date record by record.
     /// The indices are the same either way (a function of the item table),
-    /// but for bits that the "ever had" bitmaps keep after a purge, which
+    /// but for bits that the past bitmaps keep after a purge, which
     /// name candidates only (see `prune.rs`). The id index is sized for
     /// `record_count` new items first (up to [`ID_RESERVE_ITEMS_MAX`]), as
     /// growing it rehashes every id, and shrunk after if that left it far too large.
@@ -235,13 +235,5 @@ impl Views {
         let state = &mut self.state;
         let latest = *state.items.latest(item_no);
         state.indices.unindex_item(&state.tagsets, &state.items, item_no, &latest);
-    }
-
-    /// Records that an item had a version with these attributes, ever.
-    fn index_ever(&mut self, item_no: u32, event: &ItemEvent) {
-        if self.indices_deferred {
-            return;
-        }
-        self.state.indices.index_ever(&self.state.tagsets, item_no, event);
     }
 }

@@ -185,7 +185,7 @@ impl Views {
     /// event (the order a replay of the compacted log creates them in); then
     /// only lineage links to removed versions go. Otherwise every item is
     /// renumbered and the derived indices rebuilt, which costs a pass over
-    /// all items under the views' write lock. The "ever had" bitmaps keep
+    /// all items under the views' write lock. The past bitmaps keep
     /// bits of removed versions until then (checkpoints keep them too): they
     /// only name candidates, which every as-of read checks against the rows.
     fn after_purge(&mut self, removed: &[(u32, u32)]) {

@@ -14,7 +14,7 @@
 //! - lineage heads by parent item number: u64 count, u32 each;
 //! - lineage links: u64 count, then child item number, child version and
 //!   previous link (u32 each);
-//! - the query indices (`indices.rs`): for the current and the "ever"
+//! - the query indices (`indices.rs`): for the current and the past
 //!   bitmaps, by type, source and tag in turn, a u64 bitmap count and each
 //!   bitmap as a u64 size and roaring's own serialization; the live
 //!   bitmap the same way; the time index as its times (u64 count, u64
@@ -110,7 +110,7 @@ pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
 }
 
 fn put_indices(out: &mut Vec<u8>, indices: &Indices) -> Result<(), String> {
-    for bitmaps in indices.current.groups().into_iter().chain(indices.ever.groups()) {
+    for bitmaps in indices.current.groups().into_iter().chain(indices.past.groups()) {
         put_u64(out, bitmaps.len());
         for bitmap in bitmaps {
             put_bitmap(out, bitmap)?;
@@ -155,8 +155,8 @@ fn get_indices(reader: &mut Reader<'_>, item_count: usize) -> Result<Indices, St
         by_tag: groups.next().unwrap_or_default(),
     };
     let current = by_attribute();
-    let ever = by_attribute();
-    Ok(Indices { current, live, by_time, ever })
+    let past = by_attribute();
+    Ok(Indices { current, live, by_time, past })
 }
 
 fn get_bitmap(reader: &mut Reader<'_>, item_count: usize) -> Result<RoaringBitmap, String> {
