@@ -85,7 +85,7 @@ fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<V
         results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
         results
     });
-    let mut prepared = Vec::new();
+    let mut prepared = Vec::with_capacity(results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum());
     for chunk in results {
         prepared.extend(chunk?);
     }
