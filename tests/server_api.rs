@@ -87,6 +87,8 @@ fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
             http.post(server.url("/v1/items")).header("content-type", "application/json").body(huge).send().await;
         if let Ok(response) = response {
             assert_eq!(response.status().as_u16(), 413);
+            let connection = response.headers().get("connection").and_then(|v| v.to_str().ok());
+            assert_eq!(connection, Some("close"), "the unread body leaves the connection unusable");
         }
         let (_, stats) = json_of(http.get(server.url("/v1/stats")).send().await?).await?;
         assert_eq!(stats["next_offset"], json!(0), "nothing was written");

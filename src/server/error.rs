@@ -66,6 +66,13 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": self.message, "kind": self.kind});
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body stays unread, so the connection cannot
+            // carry another request; saying so keeps a client from reusing
+            // it for its next one, which then broke off mid-response.
+            let close = [(axum::http::header::CONNECTION, "close")];
+            return (self.status, close, axum::Json(body)).into_response();
+        }
         (self.status, axum::Json(body)).into_response()
     }
 }
