@@ -12,6 +12,10 @@ use serde_json::json;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// Expired items beside `old_a`: more than the first pages of a search
+/// with limit 1 hold.
+const STALE_EXTRA_COUNT: usize = 30;
+
 fn put(store: &Store, id: &str, tag: &str) -> recstore::Result<u32> {
     let metadata = Metadata { id: Some(id.into()), tags: vec![tag.into()], ..Metadata::default() };
     Ok(store.put(Data::Json(json!({ "id": id, "tag": tag })), metadata)?.version)
@@ -32,9 +36,11 @@ fn check(purge: bool) -> TestResult {
     {
         let store = Store::open(dir.path(), options.clone())?;
         put(&store, "old_a", "stale")?;
-        put(&store, "old_b", "stale")?;
+        for n in 0..STALE_EXTRA_COUNT {
+            put(&store, &format!("old_{n}"), "stale")?;
+        }
         store.search_wait_for(store.log().next_offset())?;
-        assert_eq!(tagged(&store, "stale")?.len(), 2);
+        assert_eq!(tagged(&store, "stale")?.len(), 1 + STALE_EXTRA_COUNT);
         store.compact(expire_everything(purge))?;
         let version = put(&store, "old_a", "fresh")?;
         assert_eq!(version, if purge { 1 } else { 2 }, "a purge forgets the id; stubs keep its versions");
@@ -43,6 +49,10 @@ fn check(purge: bool) -> TestResult {
         assert_eq!(tagged(&store, "fresh")?, expected);
         let all = store.search("*", 100, None)?;
         assert_eq!(all.len(), 1, "only the item put after the cleanup: {all:?}");
+        // Oldest first among equal scores: the leftovers fill the first
+        // pages the index returns, and the search fetches on past them.
+        let first = store.search_hits("*", 1, None)?;
+        assert_eq!(first.iter().map(|hit| (hit.id.as_str(), hit.version)).collect::<Vec<_>>(), [("old_a", version)]);
     }
     std::fs::remove_dir_all(dir.path().join(SEARCH_DIR_NAME))?;
     let store = Store::open(dir.path(), options)?;

@@ -78,7 +78,8 @@ impl Store {
         let mut fetch_count = limit;
         loop {
             let hits = index.search(query, fetch_count, Some(bound))?;
-            let exhausted = hits.len() < fetch_count;
+            let doc_count = usize::try_from(index.doc_count()).unwrap_or(usize::MAX);
+            let exhausted = hits.len() < fetch_count || fetch_count >= doc_count;
             let mut kept: Vec<SearchHit> = {
                 let views = self.read_views();
                 hits.into_iter().filter(|hit| views.is_current_put(&hit.id, hit.offset, bound)).collect()
@@ -87,7 +88,7 @@ impl Store {
                 kept.truncate(limit);
                 return Ok(kept);
             }
-            fetch_count = fetch_count.saturating_mul(4);
+            fetch_count = fetch_count.saturating_mul(4).min(doc_count);
         }
     }
 
