@@ -42,10 +42,6 @@ pub struct DatasetRef {
 /// which only the writer lock can decide (see [`codec::set_put_version`]).
 struct Prepared {
     id: String,
-    data_kind: DataKind,
-    content_type: String,
-    md5: [u8; 16],
-    metadata_json: Vec<u8>,
     /// The put record's payload, data compressed where that pays.
     payload: Vec<u8>,
     flags: u8,
@@ -117,7 +113,7 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
         data: &bytes,
     };
     let (payload, flags) = codec::encode_put_compressed(&draft, compressed.as_deref());
-    Ok(Prepared { id, data_kind, content_type, md5, metadata_json, payload, flags })
+    Ok(Prepared { id, payload, flags })
 }
 
 /// Lower-case hex of bytes: ids made from md5 sums.
@@ -150,14 +146,21 @@ struct ContentKey<'a> {
     metadata_json: &'a [u8],
 }
 
+impl<'a> ContentKey<'a> {
+    fn of(put: &codec::PutRecord<'a>) -> Self {
+        ContentKey {
+            data_kind: put.data_kind as u8,
+            md5: put.md5,
+            content_type: put.content_type,
+            metadata_json: put.metadata_json,
+        }
+    }
+}
+
 impl Prepared {
     fn content_key(&self) -> ContentKey<'_> {
-        ContentKey {
-            data_kind: self.data_kind as u8,
-            md5: self.md5,
-            content_type: &self.content_type,
-            metadata_json: &self.metadata_json,
-        }
+        let put = codec::decode_put(&self.payload).expect("prepare encoded a valid put");
+        ContentKey::of(&put)
     }
 }
 
@@ -316,13 +319,7 @@ impl Store {
     fn stored_content_is(&self, offset: u64, position_bytes: u64, key: ContentKey<'_>) -> Result<bool> {
         let record = self.read_record(offset, position_bytes)?;
         let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
-        let stored = ContentKey {
-            data_kind: put.data_kind as u8,
-            md5: put.md5,
-            content_type: put.content_type,
-            metadata_json: put.metadata_json,
-        };
-        Ok(stored == key)
+        Ok(ContentKey::of(&put) == key)
     }
 
     /// Applies records just appended. They were validated against the views
