@@ -29,7 +29,11 @@ impl ByAttribute {
             if id != NONE {
                 let bitmap = bitmap_at(bitmaps, id);
                 if insert {
-                    add(bitmap, item_no);
+                    // Not `try_push`, though new items carry the highest
+                    // number yet: on a dense container it finds the maximum
+                    // by scanning up to 1,024 words from the end, where an
+                    // insert sets one bit.
+                    bitmap.insert(item_no);
                 } else {
                     bitmap.remove(item_no);
                 }
@@ -101,7 +105,7 @@ impl Indices {
     /// Adds a live item's latest version, `latest`.
     pub fn index_item(&mut self, tagsets: &TagSets, item_no: u32, latest: &ItemEvent) {
         self.current.update(tagsets, item_no, latest, true);
-        add(&mut self.live, item_no);
+        self.live.insert(item_no);
         self.by_time.push(latest.timestamp_us, item_no);
     }
 
@@ -176,13 +180,6 @@ fn dedup_sorted(run: &[u32]) -> impl Iterator<Item = u32> + '_ {
 
 fn sorted_bitmap(ascending: impl IntoIterator<Item = u32>) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(ascending).expect("item numbers are collected in ascending order")
-}
-
-/// Adds `item_no` to `bitmap`. Not `try_push`, though new items carry the
-/// highest number yet: on a dense container it finds the maximum by
-/// scanning up to 1,024 words from the end, where an insert sets one bit.
-fn add(bitmap: &mut RoaringBitmap, item_no: u32) {
-    bitmap.insert(item_no);
 }
 
 fn bitmap_at(bitmaps: &mut Vec<RoaringBitmap>, id: u32) -> &mut RoaringBitmap {
