@@ -3,10 +3,11 @@
 //! Owns the index writer and the bookkeeping between two commits. A put adds
 //! a document that is current (`to_offset` = [`STILL_CURRENT`]); a later put
 //! of the same id, or its delete, ends it. Tantivy documents are immutable,
-//! so ending a version deletes its document by `key` and adds it again with
-//! the new `to_offset`, rebuilt from the put record it came from (read back
-//! from the log by its `from_offset`): the index stores nothing it would need
-//! to rebuild a document, which keeps it small. Which version is current is
+//! so ending a version deletes its document (the one with its id and version
+//! terms) and adds it again with the new `to_offset`, rebuilt from the put
+//! record it came from (read back from the log by its `from_offset`): the
+//! index stores nothing it would need to rebuild a document, which keeps it
+//! small. Which version is current is
 //! answered by the uncommitted map for ids touched since the last commit,
 //! and by the last committed index for the rest.
 
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, OwnedValue};
 use tantivy::{DateTime, DocSet, IndexReader, IndexWriter, Searcher, TERMINATED, TantivyDocument, Term};
 
@@ -88,7 +90,6 @@ impl VersionDoc {
         let mut doc = TantivyDocument::new();
         doc.add_text(fields.id, &self.id);
         doc.add_u64(fields.version, u64::from(self.version));
-        doc.add_text(fields.key, schema::key(&self.id, self.version));
         doc.add_u64(fields.from_offset, self.from_offset);
         doc.add_u64(fields.to_offset, to_offset);
         let metadata = &self.metadata;
@@ -267,6 +268,18 @@ impl Indexer {
         Ok(())
     }
 
+    /// Deletes the document of one version: the one holding both terms.
+    fn delete_version(&mut self, id: &str, version: u32) -> Result<()> {
+        let term_query = |term| -> Box<dyn Query> { Box::new(TermQuery::new(term, IndexRecordOption::Basic)) };
+        let both = BooleanQuery::intersection(vec![
+            term_query(Term::from_field_text(self.fields.id, id)),
+            term_query(Term::from_field_u64(self.fields.version, u64::from(version))),
+        ]);
+        self.writer.delete_query(Box::new(both)).map_err(view_error("delete document"))?;
+        self.pending_ops += 1;
+        Ok(())
+    }
+
     fn add(&mut self, doc: TantivyDocument) -> Result<()> {
         self.writer.add_document(doc).map_err(view_error("add document"))?;
         self.pending_ops += 1;
@@ -290,8 +303,7 @@ impl Indexer {
 
     fn end_versions(&mut self, id: &str, current: Vec<Current>, to_offset: u64, log: &Log) -> Result<()> {
         for current in current {
-            self.writer.delete_term(Term::from_field_text(self.fields.key, &schema::key(id, current.version)));
-            self.pending_ops += 1;
+            self.delete_version(id, current.version)?;
             match log.read(current.from_offset) {
                 Ok(record) if record.kind == kind::PUT => {
                     let record = RecordRef {

@@ -10,7 +10,7 @@
 //! [`COMMIT_INTERVAL_MS`] or [`COMMIT_OPS_MAX`] operations, so a search may
 //! lag the log by that much unless the caller first waits with
 //! [`SearchIndex::wait_for`]. Documents: `schema.rs`, `indexer.rs`,
-//! `text.rs`; query syntax and the as-of filter: `query.rs`; why commits
+//! `text.rs`, `tokenizer.rs`; query syntax and the as-of filter: `query.rs`; why commits
 //! skip fdatasync: `directory.rs`.
 
 mod directory;
@@ -21,6 +21,7 @@ mod query;
 mod schema;
 mod store_api;
 mod text;
+mod tokenizer;
 
 pub use store_api::SEARCH_DIR_NAME;
 pub(crate) use store_api::open_for_store;

@@ -132,6 +132,7 @@ pub(crate) fn open_read_only(search_dir: &Path, log: &Log, options: SearchOption
     };
     tracing::info!(dir = %search_dir.display(), %reason, "read-only store: building the search index in memory");
     let index = Index::create_in_ram(schema::build());
+    super::tokenizer::register(&index);
     let mut writer = new_writer(&index)?;
     commit_empty(&mut writer, options)?;
     Ok(Opened {
@@ -156,6 +157,7 @@ fn check_existing(
     }
     let directory = UnsyncedDirectory::open(search_dir).map_err(|e| format!("tantivy cannot open it: {e}"))?;
     let index = Index::open(directory).map_err(|e| format!("tantivy cannot open it: {e}"))?;
+    super::tokenizer::register(&index);
     if index.schema() != schema::build() {
         return Err("its schema differs from this build's".to_string());
     }
@@ -221,6 +223,7 @@ fn create(search_dir: &Path, options: SearchOptions, outcome: OpenOutcome) -> Re
     let directory = UnsyncedDirectory::open(search_dir).map_err(view_error("open index directory"))?;
     let index =
         Index::create(directory, schema::build(), IndexSettings::default()).map_err(view_error("create index"))?;
+    super::tokenizer::register(&index);
     let mut writer = new_writer(&index)?;
     commit_empty(&mut writer, options)?;
     Ok(Opened {

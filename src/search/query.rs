@@ -59,12 +59,13 @@ pub(crate) fn top_hits(
     let order = (SortBySimilarityScore, (SortByStaticFastValue::<u64>::for_field(name::FROM_OFFSET), Order::Asc));
     let top = searcher.search(query, &TopDocs::with_limit(limit).order_by(order)).map_err(view_error("search"))?;
     top.into_iter()
-        .map(|((score, _), address)| {
+        .map(|((score, from_offset), address)| {
             let doc: TantivyDocument = searcher.doc(address).map_err(view_error("read stored fields"))?;
             let id = doc.get_first(fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let version = doc.get_first(fields.version).and_then(|v| v.as_u64()).unwrap_or(0);
-            let offset = doc.get_first(fields.from_offset).and_then(|v| v.as_u64()).unwrap_or(0);
-            Ok(SearchHit { id, version: u32::try_from(version).unwrap_or(u32::MAX), offset, score })
+            let versions = searcher.segment_reader(address.segment_ord).fast_fields().u64(name::VERSION);
+            let version = versions.map_err(view_error("open fast field"))?.first(address.doc_id).unwrap_or(0);
+            let (version, offset) = (u32::try_from(version).unwrap_or(u32::MAX), from_offset.unwrap_or(0));
+            Ok(SearchHit { id, version, offset, score })
         })
         .collect()
 }

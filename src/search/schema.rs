@@ -1,19 +1,23 @@
 //! The tantivy schema of the search view: one document per item version.
 //!
 //! Owns the field names, their options and the schema's format number. A
-//! document is identified by `key` (`id@version`), which is how the indexer
-//! deletes and re-adds it when the version is superseded. `from_offset` and
-//! `to_offset` bound the offsets at which the version was current; they are
-//! what as-of searches filter on (see `query.rs`).
+//! document is identified by its `id` and `version` terms, which is how the
+//! indexer deletes and re-adds it when the version is superseded.
+//! `from_offset` and `to_offset` bound the offsets at which the version was
+//! current; they are what as-of searches filter on (see `query.rs`).
+//!
+//! Every term a document adds is paid for again at each commit, where the
+//! new segment's terms are sorted, and at each merge: so no field gives a
+//! document a term of its own beyond its id.
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
-    TEXT, TextFieldIndexing,
+    TextFieldIndexing, TextOptions,
 };
 
 /// Bumped whenever a field is added or its options change: an index written
 /// with another format is rebuilt from the log.
-pub(crate) const SCHEMA_FORMAT: u32 = 1;
+pub(crate) const SCHEMA_FORMAT: u32 = 2;
 
 /// The `to_offset` of a version that is still current.
 pub(crate) const STILL_CURRENT: u64 = u64::MAX;
@@ -25,8 +29,6 @@ pub(crate) struct Fields {
     pub id: Field,
     /// The version number.
     pub version: Field,
-    /// `id@version`: unique per document.
-    pub key: Field,
     /// Offset of the put that created this version.
     pub from_offset: Field,
     /// Offset of the record that superseded it, or [`STILL_CURRENT`].
@@ -51,7 +53,6 @@ pub(crate) struct Fields {
 pub(crate) mod name {
     pub const ID: &str = "id";
     pub const VERSION: &str = "version";
-    pub const KEY: &str = "key";
     pub const FROM_OFFSET: &str = "from_offset";
     pub const TO_OFFSET: &str = "to_offset";
     pub const TYPE: &str = "type";
@@ -66,12 +67,14 @@ pub(crate) mod name {
 /// The schema this build writes.
 pub(crate) fn build() -> Schema {
     let mut builder = Schema::builder();
-    let offset_options = INDEXED | FAST | STORED;
+    // The id is the one stored field: a hit's version and offset are read
+    // from fast columns, which every document fills anyway.
     builder.add_text_field(name::ID, STRING | STORED);
-    builder.add_u64_field(name::VERSION, INDEXED | STORED | FAST);
-    builder.add_text_field(name::KEY, STRING);
-    builder.add_u64_field(name::FROM_OFFSET, offset_options.clone());
-    builder.add_u64_field(name::TO_OFFSET, offset_options);
+    builder.add_u64_field(name::VERSION, INDEXED | FAST);
+    // Offsets are only ever filtered by range, which tantivy answers from a
+    // fast field's column, so they are not indexed.
+    builder.add_u64_field(name::FROM_OFFSET, FAST);
+    builder.add_u64_field(name::TO_OFFSET, FAST);
     builder.add_text_field(name::TYPE, STRING);
     builder.add_text_field(name::SOURCE_ID, STRING);
     builder.add_text_field(name::TAGS, STRING);
@@ -82,9 +85,13 @@ pub(crate) fn build() -> Schema {
     let keyword = TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic);
     builder.add_json_field(name::META, JsonObjectOptions::default().set_indexing_options(keyword).set_fast("raw"));
     // Queries and ranges see microseconds, like the log's timestamps.
-    let timestamp = DateOptions::from(INDEXED).set_stored().set_fast().set_precision(DateTimePrecision::Microseconds);
+    let timestamp = DateOptions::from(INDEXED).set_fast().set_precision(DateTimePrecision::Microseconds);
     builder.add_date_field(name::TIMESTAMP, timestamp);
-    builder.add_text_field(name::TEXT, TEXT);
+    // Tokenized and lowercased as tantivy's default analyzer would, faster (`tokenizer.rs`).
+    let text = TextFieldIndexing::default()
+        .set_tokenizer(super::tokenizer::TEXT_TOKENIZER)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    builder.add_text_field(name::TEXT, TextOptions::default().set_indexing_options(text));
     builder.build()
 }
 
@@ -97,7 +104,6 @@ impl Fields {
         Ok(Self {
             id: field(name::ID)?,
             version: field(name::VERSION)?,
-            key: field(name::KEY)?,
             from_offset: field(name::FROM_OFFSET)?,
             to_offset: field(name::TO_OFFSET)?,
             item_type: field(name::TYPE)?,
@@ -111,11 +117,6 @@ impl Fields {
     }
 }
 
-/// The unique key of one item version's document.
-pub(crate) fn key(id: &str, version: u32) -> String {
-    format!("{id}@{version}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +126,7 @@ mod tests {
         let schema = build();
         let fields = Fields::of(&schema)?;
         assert_eq!(schema.get_field_name(fields.text), name::TEXT);
-        assert_eq!(schema.num_fields(), 12, "a new field needs a handle in Fields and a SCHEMA_FORMAT bump");
+        assert_eq!(schema.num_fields(), 11, "a new field needs a handle in Fields and a SCHEMA_FORMAT bump");
         Ok(())
     }
 
