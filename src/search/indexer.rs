@@ -11,9 +11,11 @@
 //! answered by the uncommitted map for ids touched since the last commit,
 //! and by the last committed index for the rest.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use serde_json::{Map, Value};
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, OwnedValue};
@@ -26,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::log::{Log, LogError, RecordRef};
 use crate::store::Metadata;
 use crate::store::codec::{self, DataKind, DeleteRecord, kind};
+use crate::store::views::IndexedFields;
 
 /// The point of the log an index covers, as stored in a commit payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,26 +47,44 @@ struct Current {
     from_offset: u64,
 }
 
-/// Everything one item version contributes to its document.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct VersionDoc {
-    pub id: String,
+/// Everything one item version contributes to its document, borrowed from
+/// its put record where the JSON allows.
+#[derive(Debug)]
+pub(crate) struct VersionDoc<'a> {
+    pub id: &'a str,
     pub version: u32,
     pub from_offset: u64,
     pub timestamp_us: u64,
-    pub metadata: Metadata,
+    pub fields: IndexedFields<'a>,
+    /// Every other metadata field.
+    pub extra: Map<String, Value>,
     pub text: String,
 }
 
-impl VersionDoc {
+impl<'a> VersionDoc<'a> {
     /// Decodes a put record; `with_data_text` adds the data's string values.
-    pub(crate) fn from_put(record: RecordRef<'_>, with_data_text: bool) -> Result<Self> {
+    pub(crate) fn from_put(record: RecordRef<'a>, with_data_text: bool) -> Result<Self> {
         let bad = |detail: String| Error::BadRecord { offset: record.offset, detail };
         let put = codec::decode_put(record.payload).map_err(bad)?;
-        let metadata: Metadata =
-            serde_json::from_slice(put.metadata_json).map_err(|e| bad(format!("metadata of put: {e}")))?;
+        // Most metadata is only the indexed fields: read those directly, and
+        // only the rest through serde.
+        let (fields, extra) = match IndexedFields::parse_plain(put.metadata_json) {
+            Some(fields) => (fields, Map::new()),
+            None => {
+                let metadata: Metadata =
+                    serde_json::from_slice(put.metadata_json).map_err(|e| bad(format!("metadata of put: {e}")))?;
+                let owned = |strings: Vec<String>| strings.into_iter().map(Cow::Owned).collect();
+                let fields = IndexedFields {
+                    item_type: metadata.item_type.map(Cow::Owned),
+                    source_id: metadata.source_id.map(Cow::Owned),
+                    tags: owned(metadata.tags),
+                    parents: owned(metadata.parents),
+                };
+                (fields, metadata.extra)
+            }
+        };
         let mut text = String::new();
-        for value in metadata.extra.values() {
+        for value in extra.values() {
             collect_value_strings(value, &mut text);
         }
         if with_data_text && put.data_kind == DataKind::Json {
@@ -76,11 +97,12 @@ impl VersionDoc {
         }
         truncate_at_char_boundary(&mut text, TEXT_SIZE_BYTES_MAX);
         Ok(Self {
-            id: put.id.to_string(),
+            id: put.id,
             version: put.version,
             from_offset: record.offset,
             timestamp_us: record.timestamp_us,
-            metadata,
+            fields,
+            extra,
             text,
         })
     }
@@ -88,21 +110,20 @@ impl VersionDoc {
     /// The tantivy document, with the given end of currency.
     pub(crate) fn to_document(&self, fields: &Fields, to_offset: u64) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
-        doc.add_text(fields.id, &self.id);
+        doc.add_text(fields.id, self.id);
         doc.add_u64(fields.version, u64::from(self.version));
         doc.add_u64(fields.from_offset, self.from_offset);
         doc.add_u64(fields.to_offset, to_offset);
-        let metadata = &self.metadata;
-        if let Some(item_type) = &metadata.item_type {
+        if let Some(item_type) = &self.fields.item_type {
             doc.add_text(fields.item_type, item_type);
         }
-        if let Some(source_id) = &metadata.source_id {
+        if let Some(source_id) = &self.fields.source_id {
             doc.add_text(fields.source_id, source_id);
         }
-        for tag in &metadata.tags {
+        for tag in &self.fields.tags {
             doc.add_text(fields.tags, tag);
         }
-        for parent in &metadata.parents {
+        for parent in &self.fields.parents {
             doc.add_text(fields.parents, parent);
             // A pinned parent (`id@3`) is also found by its bare id.
             if let Some((id, version)) = parent.rsplit_once('@')
@@ -112,8 +133,8 @@ impl VersionDoc {
                 doc.add_text(fields.parents, id);
             }
         }
-        if !metadata.extra.is_empty() {
-            doc.add_field_value(fields.meta, &OwnedValue::from(metadata.extra.clone()));
+        if !self.extra.is_empty() {
+            doc.add_field_value(fields.meta, &OwnedValue::from(self.extra.clone()));
         }
         let micros = i64::try_from(self.timestamp_us).unwrap_or(i64::MAX);
         doc.add_date(fields.timestamp, DateTime::from_timestamp_micros(micros));
@@ -207,13 +228,13 @@ impl Indexer {
                     // puts. After a purge forgot the id, its old document can
                     // still be there, called current; searches drop it (see
                     // `Store::search_hits`) and the id's next put or delete ends it.
-                    self.end_uncommitted(&doc.id, record.offset, log)?;
+                    self.end_uncommitted(doc.id, record.offset, log)?;
                 } else {
-                    self.end_current(&doc.id, record.offset, log)?;
+                    self.end_current(doc.id, record.offset, log)?;
                 }
                 self.add(doc.to_document(&self.fields, STILL_CURRENT))?;
                 let current = Current { version: doc.version, from_offset: doc.from_offset };
-                self.uncommitted.insert(doc.id, Some(current));
+                self.uncommitted.insert(doc.id.to_string(), Some(current));
             }
             kind::DELETE => {
                 let delete: DeleteRecord = codec::decode_json(record.payload)

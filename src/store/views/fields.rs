@@ -39,6 +39,15 @@ impl<'a> IndexedFields<'a> {
     }
 }
 
+impl<'a> IndexedFields<'a> {
+    /// The fields of metadata that holds nothing else, in compact JSON with
+    /// plain strings (what the store writes for such metadata); `None` for
+    /// any other shape, whose other fields the caller then needs serde for.
+    pub fn parse_plain(metadata_json: &'a [u8]) -> Option<Self> {
+        scan(metadata_json)
+    }
+}
+
 /// The fast path: `None` unless the JSON is an object of only the four
 /// fields, without whitespace, each at most once, with plain strings.
 fn scan(json: &[u8]) -> Option<IndexedFields<'_>> {

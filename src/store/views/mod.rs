@@ -28,6 +28,7 @@ use ids::IdIndex;
 use serde::{Deserialize, Serialize};
 
 pub use children::{Children, Link, Parent};
+pub use fields::IndexedFields;
 pub use indices::{ByAttribute, Indices};
 pub use interner::{Interner, NONE, TagSets};
 pub use items::{EventList, ItemRow, Items};
