@@ -7,9 +7,9 @@
 //! terms) and adds it again with the new `to_offset`, rebuilt from the put
 //! record it came from (read back from the log by its `from_offset`): the
 //! index stores nothing it would need to rebuild a document, which keeps it
-//! small. Which version is current is
-//! answered by the uncommitted map for ids touched since the last commit,
-//! and by the last committed index for the rest.
+//! small. Which version is current is answered by the uncommitted map for
+//! ids touched since the last commit, and by the last committed index for
+//! the rest.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
