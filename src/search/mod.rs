@@ -10,8 +10,8 @@
 //! [`COMMIT_INTERVAL_MS`] or [`COMMIT_OPS_MAX`] operations, so a search may
 //! lag the log by that much unless the caller first waits with
 //! [`SearchIndex::wait_for`]. Documents: `schema.rs`, `indexer.rs`,
-//! `text.rs`, `tokenizer.rs`; query syntax and the as-of filter: `query.rs`; why commits
-//! skip fdatasync: `directory.rs`.
+//! `text.rs`, `tokenizer.rs`; query syntax and the as-of filter:
+//! `query.rs`; why commits skip fdatasync: `directory.rs`.
 
 mod directory;
 mod follow;

@@ -6,9 +6,9 @@
 //! offsets the default analyzer gives (a proptest holds it to that). The
 //! default one decodes every character, copies each token, long ones too,
 //! before the filter drops it, and lowercases it afterwards; on item data
-//! (identifiers, hashes, base64) that was a tenth of a whole ingest's CPU.
-//! Here ASCII is classified by byte, a dropped token is never copied, and a
-//! kept one is lowercased as it is copied.
+//! with long runs of letters (identifiers, hashes, base64) that was 7% of a
+//! whole ingest's instructions. Here ASCII is classified through a table, a
+//! dropped token is never copied, and a kept one is lowercased as it is copied.
 
 use tantivy::Index;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
@@ -50,8 +50,8 @@ pub(crate) struct TextTokenStream<'a> {
     token: &'a mut Token,
 }
 
-/// Whether each ASCII byte is alphanumeric; a table read per byte is what
-/// keeps the scan over long runs of ASCII cheap.
+/// Whether each ASCII byte is alphanumeric. Read per byte, the table costs
+/// half the instructions of `u8::is_ascii_alphanumeric`'s range checks.
 const ASCII_ALPHANUMERIC: [bool; 128] = {
     let mut table = [false; 128];
     let mut byte = 0;
