@@ -109,6 +109,36 @@ fn bad_input_is_refused_and_changes_nothing() -> Result<(), Box<dyn std::error::
     Ok(())
 }
 
+/// A long batch is prepared in shares on several threads; whichever thread
+/// meets its bad item first, the error is the first bad item's in batch
+/// order, and nothing of the batch is written.
+#[test]
+fn a_long_batch_reports_its_first_bad_item_and_writes_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), StoreOptions::default())?;
+    let item = |n: usize| {
+        let metadata = match n {
+            90 => Metadata { tags: vec![String::new()], ..Metadata::default() },
+            900 => Metadata { id: Some("bad\u{7}id".into()), ..Metadata::default() },
+            _ => Metadata { id: Some(format!("item-{n}")), ..Metadata::default() },
+        };
+        NewItem { data: Data::Json(json!({ "n": n })), metadata }
+    };
+    let batch: Vec<NewItem> = (0..1000).map(item).collect();
+    match store.put_batch(batch) {
+        Err(Error::InvalidInput { what }) => assert!(what.contains("tag"), "{what}"),
+        other => panic!("expected the empty tag of item 90 to be refused, got {other:?}"),
+    }
+    let bad_late: Vec<NewItem> = (100..1000).map(item).collect();
+    match store.put_batch(bad_late) {
+        Err(Error::InvalidInput { what }) => assert!(what.contains("id"), "{what}"),
+        other => panic!("expected the id of item 900 to be refused, got {other:?}"),
+    }
+    assert_eq!(store.log().next_offset(), 0, "nothing was written");
+    assert!(matches!(store.get("item-0"), Err(Error::NotFound { .. })));
+    Ok(())
+}
+
 #[test]
 fn lineage_walks_parents_and_children() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;

@@ -4,6 +4,8 @@
 //! nothing. One call is one log batch: all of it survives a crash or none.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -51,41 +53,77 @@ struct Prepared {
 const PARALLEL_PREPARE_ITEMS_MIN: usize = 128;
 /// At most this many threads prepare one batch.
 const PREPARE_THREADS_MAX: usize = 4;
+/// Items in one share of a parallel prepare: small enough that a helper
+/// thread which starts late (it waits for a core) leaves little for the
+/// writer to wait on, large enough that claiming shares costs nothing.
+const PREPARE_SHARE_ITEMS: usize = 64;
 
 /// Prepares a batch, in parallel when it is long: serializing, hashing,
 /// compressing and encoding are most of a write's CPU time, and they need
 /// nothing but the item, so they run before the writer lock is taken. The
 /// first error in batch order is the one returned.
+///
+/// The calling thread starts at once; helper threads claim shares from a
+/// counter as they get a core. A helper's first share can come a whole
+/// scheduler slice late when background threads (the search view) hold the
+/// other core, and with fixed halves the writer waited that long for it.
 fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
     // Asked once: it is a system call and a read of cgroup files each time.
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let threads =
         *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).min(PREPARE_THREADS_MAX));
-    let prepare_chunk =
-        |chunk: Vec<NewItem>| chunk.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
+    let prepare_share =
+        |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
     if items.len() < PARALLEL_PREPARE_ITEMS_MIN || threads < 2 {
-        return prepare_chunk(items);
+        return prepare_share(items);
     }
-    let chunk_len = items.len().div_ceil(threads);
-    let mut chunks = Vec::with_capacity(threads);
-    let mut rest = items;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk_len.min(rest.len()));
-        chunks.push(std::mem::replace(&mut rest, tail));
-    }
-    let results: Vec<Result<Vec<Prepared>>> = std::thread::scope(|scope| {
-        let mut chunks = chunks.into_iter();
-        let first = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks.map(|chunk| scope.spawn(move || prepare_chunk(chunk))).collect();
-        let mut results = vec![prepare_chunk(first)];
-        results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
-        results
+    let item_count = items.len();
+    let shares: Vec<Mutex<Share>> = split_into_shares(items).into_iter().map(Mutex::new).collect();
+    let next_share = AtomicUsize::new(0);
+    let work = || {
+        while let Some(share) = shares.get(next_share.fetch_add(1, Ordering::Relaxed)) {
+            let mut share = share.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Share::Items(items) = std::mem::replace(&mut *share, Share::Taken) {
+                *share = Share::Prepared(prepare_share(items));
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
     });
-    let mut prepared = Vec::with_capacity(results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum());
-    for chunk in results {
-        prepared.extend(chunk?);
+    let mut prepared = Vec::with_capacity(item_count);
+    for share in shares {
+        match share.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            Share::Prepared(result) => prepared.extend(result?),
+            Share::Items(_) | Share::Taken => unreachable!("every share is prepared before the scope ends"),
+        }
     }
     Ok(prepared)
+}
+
+/// One share of a parallel prepare, as it moves through it.
+enum Share {
+    Items(Vec<NewItem>),
+    /// Claimed by a thread that is preparing it.
+    Taken,
+    Prepared(Result<Vec<Prepared>>),
+}
+
+/// Cuts a batch into shares of [`PREPARE_SHARE_ITEMS`], in batch order,
+/// moving each item once.
+fn split_into_shares(items: Vec<NewItem>) -> Vec<Share> {
+    let mut shares = Vec::with_capacity(items.len().div_ceil(PREPARE_SHARE_ITEMS));
+    let mut items = items.into_iter();
+    loop {
+        let share: Vec<NewItem> = items.by_ref().take(PREPARE_SHARE_ITEMS).collect();
+        if share.is_empty() {
+            return shares;
+        }
+        shares.push(Share::Items(share));
+    }
 }
 
 fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {

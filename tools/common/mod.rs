@@ -10,6 +10,13 @@
 
 #![allow(dead_code, reason = "each benchmark includes this folder and uses a part of it")]
 
+/// The `recstore` binary's allocator (see src/bin/recstore.rs), so that a
+/// benchmark measures the library as the binary runs it. SQLite keeps the
+/// system's malloc: the prefixed jemalloc does not replace `malloc`.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod args;
 pub mod process;
 pub mod report;
