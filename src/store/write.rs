@@ -51,32 +51,46 @@ struct Prepared {
 
 /// Batches at least this long are prepared on several threads.
 const PARALLEL_PREPARE_ITEMS_MIN: usize = 128;
-/// At most this many threads prepare one batch.
+/// At most this many threads prepare one batch, the writer's included.
 const PREPARE_THREADS_MAX: usize = 4;
 /// Items in one share of a parallel prepare: small enough that a helper
-/// thread which starts late (it waits for a core) leaves little for the
-/// writer to wait on, large enough that claiming shares costs nothing.
+/// which gets a core late leaves the writer little to wait for, large
+/// enough that claiming shares costs nothing.
 const PREPARE_SHARE_ITEMS: usize = 64;
+
+/// The threads that help writers prepare long batches: started on first
+/// use, parked between batches, shared by every store of the process. A
+/// thread spawned per batch waited a median 1.1 ms for a core (the kernel
+/// places a new thread beside its parent), a third of the batch's prepare.
+/// `None` on one core, or if no thread could be started.
+fn prepare_helpers() -> Option<&'static rayon::ThreadPool> {
+    static HELPERS: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let start = || {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(PREPARE_THREADS_MAX);
+        if threads < 2 {
+            return None;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|i| format!("recstore-prepare-{i}"))
+            .build();
+        pool.map_err(|error| tracing::warn!(%error, "no prepare helpers: the writer prepares batches alone")).ok()
+    };
+    HELPERS.get_or_init(start).as_ref()
+}
 
 /// Prepares a batch, in parallel when it is long: serializing, hashing,
 /// compressing and encoding are most of a write's CPU time, and they need
 /// nothing but the item, so they run before the writer lock is taken. The
 /// first error in batch order is the one returned.
 ///
-/// The calling thread starts at once; helper threads claim shares from a
-/// counter as they get a core. A helper's first share can come a whole
-/// scheduler slice late when background threads (the search view) hold the
-/// other core, and with fixed halves the writer waited that long for it.
+/// The calling thread starts at once and the helpers join in as they get
+/// a core, each claiming shares from a counter until none is left.
 fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
-    // Asked once: it is a system call and a read of cgroup files each time.
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let threads =
-        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).min(PREPARE_THREADS_MAX));
     let prepare_share =
         |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
-    if items.len() < PARALLEL_PREPARE_ITEMS_MIN || threads < 2 {
-        return prepare_share(items);
-    }
+    let helpers = prepare_helpers().filter(|_| items.len() >= PARALLEL_PREPARE_ITEMS_MIN);
+    let Some(helpers) = helpers else { return prepare_share(items) };
     let item_count = items.len();
     let shares: Vec<Mutex<Share>> = split_into_shares(items).into_iter().map(Mutex::new).collect();
     let next_share = AtomicUsize::new(0);
@@ -88,9 +102,10 @@ fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<V
             }
         }
     };
-    std::thread::scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(work);
+    // The scope's own closure runs on this thread; a helper's panic reaches it.
+    helpers.in_place_scope(|scope| {
+        for _ in 0..helpers.current_num_threads() {
+            scope.spawn(|_| work());
         }
         work();
     });
