@@ -6,12 +6,11 @@
 //! unsynced end of an interrupted append, and is cut; a bad frame followed by
 //! a valid later frame was durable once, and is reported, never skipped.
 
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use super::error::LogError;
 use super::frame::{Frame, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
-use super::segment::{IndexBuilder, check_header, corruption, describe, walk_frames};
+use super::segment::{IndexBuilder, Numbering, check_header, corruption, describe, index_frames};
 
 /// What the scan of the active segment found.
 #[derive(Debug)]
@@ -34,23 +33,8 @@ pub(crate) struct ActiveScan {
 pub(crate) fn scan_active(path: &Path, bytes: &[u8], base_offset: u64) -> Result<ActiveScan, LogError> {
     let header = check_header(path, bytes, base_offset)?;
     let mut index = IndexBuilder::default();
-    let mut expected = base_offset;
-    let mut misnumbered = None;
-    let end = walk_frames(bytes, SEGMENT_HEADER_SIZE_BYTES, |position, frame| {
-        // Appends number records densely, and compaction never rewrites the
-        // active segment, so any other first offset means a damaged log.
-        if frame.first_offset != expected {
-            misnumbered = Some((position, frame.first_offset));
-            return ControlFlow::Break(());
-        }
-        expected = frame.last_offset + 1;
-        index.observe(position as u64, frame);
-        ControlFlow::Continue(())
-    });
-    if let Some((position, found)) = misnumbered {
-        let detail = format!("frame first_offset={found} expected={expected}");
-        return Err(corruption(path, position as u64, Some(expected), detail));
-    }
+    let walk = index_frames(path, bytes, SEGMENT_HEADER_SIZE_BYTES, base_offset, Numbering::Dense, &mut index)?;
+    let (end, expected) = (walk.end, walk.next_offset);
     if let Some(defect) = &end.defect
         && let Some(later) = find_valid_frame_after(bytes, end.end_position, expected)
     {

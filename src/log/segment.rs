@@ -156,27 +156,67 @@ pub(crate) fn check_header(path: &Path, bytes: &[u8], base_offset: u64) -> Resul
 /// Walks a whole sealed segment; any defect is corruption.
 fn rebuild_index(path: &Path, bytes: &[u8], base_offset: u64) -> Result<SegmentIndex, LogError> {
     let mut builder = IndexBuilder::default();
-    let mut expected_min = base_offset;
-    let mut misordered = None;
-    let end = walk_frames(bytes, SEGMENT_HEADER_SIZE_BYTES, |position, frame| {
-        if frame.first_offset < expected_min {
-            misordered = Some((position, frame.first_offset));
-            return ControlFlow::Break(());
-        }
-        expected_min = frame.last_offset + 1;
-        builder.observe(position as u64, frame);
-        ControlFlow::Continue(())
-    });
-    if let Some((position, offset)) = misordered {
-        let detail = format!("frame first_offset={offset} but expected at least {expected_min}");
-        return Err(corruption(path, position as u64, Some(offset), detail));
-    }
-    if let Some(defect) = end.defect {
-        return Err(corruption(path, end.end_position as u64, Some(expected_min), describe(&defect)));
+    let walk = index_frames(path, bytes, SEGMENT_HEADER_SIZE_BYTES, base_offset, Numbering::Increasing, &mut builder)?;
+    if let Some(defect) = walk.end.defect {
+        return Err(corruption(path, walk.end.end_position as u64, Some(walk.next_offset), describe(&defect)));
     }
     builder.finish(base_offset, bytes.len() as u64).ok_or_else(|| {
         corruption(path, SEGMENT_HEADER_SIZE_BYTES as u64, Some(base_offset), "sealed segment holds no frames".into())
     })
+}
+
+/// How the frames of a segment must number their records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Numbering {
+    /// Each frame starts where the one before it ended: the active segment,
+    /// which appends fill densely and compaction never rewrites.
+    Dense,
+    /// Increasing, with gaps where compaction dropped records: a sealed segment.
+    Increasing,
+}
+
+/// Where [`index_frames`] stopped, and the offset the next frame would carry.
+#[derive(Debug)]
+pub(crate) struct IndexedWalk {
+    /// Where the walk stopped, and the defect that stopped it, if any.
+    pub end: WalkEnd,
+    /// One past the last record of the last valid frame (`expected` if none).
+    pub next_offset: u64,
+}
+
+/// Walks the frames from `start` into `index`, checking that they number
+/// their records from `expected` on as `numbering` says. A frame numbered
+/// otherwise is corruption of `path`; a frame that fails its checks ends the
+/// walk, and the caller decides whether it is a torn tail.
+pub(crate) fn index_frames(
+    path: &Path,
+    bytes: &[u8],
+    start: usize,
+    expected: u64,
+    numbering: Numbering,
+    index: &mut IndexBuilder,
+) -> Result<IndexedWalk, LogError> {
+    let mut next_offset = expected;
+    let mut misnumbered = None;
+    let end = walk_frames(bytes, start, |position, frame| {
+        let in_order = match numbering {
+            Numbering::Dense => frame.first_offset == next_offset,
+            Numbering::Increasing => frame.first_offset >= next_offset,
+        };
+        if !in_order {
+            misnumbered = Some((position, frame.first_offset));
+            return ControlFlow::Break(());
+        }
+        next_offset = frame.last_offset + 1;
+        index.observe(position as u64, frame);
+        ControlFlow::Continue(())
+    });
+    if let Some((position, found)) = misnumbered {
+        let relation = if numbering == Numbering::Dense { "" } else { "at least " };
+        let detail = format!("frame first_offset={found} expected {relation}{next_offset}");
+        return Err(corruption(path, position as u64, Some(next_offset), detail));
+    }
+    Ok(IndexedWalk { end, next_offset })
 }
 
 /// Writes a derived file without fsync: a torn one fails its checksum and is rebuilt.
@@ -197,4 +237,56 @@ pub(crate) fn describe(defect: &FrameDefect) -> String {
 
 pub(crate) fn corruption(path: &Path, position_bytes: u64, offset: Option<u64>, detail: String) -> LogError {
     LogError::Corruption { path: path.to_path_buf(), position_bytes, offset, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::frame::{RecordRef, encode_frame};
+
+    /// A segment body from `start`: one single-record frame per offset.
+    fn frames(start: usize, offsets: &[u64]) -> Vec<u8> {
+        let mut bytes = vec![0u8; start];
+        for &offset in offsets {
+            let record = RecordRef { offset, timestamp_us: offset, kind: 1, flags: 0, payload: b"x" };
+            encode_frame(&[record], &mut bytes);
+        }
+        bytes
+    }
+
+    fn walk(offsets: &[u64], numbering: Numbering) -> Result<IndexedWalk, LogError> {
+        let bytes = frames(SEGMENT_HEADER_SIZE_BYTES, offsets);
+        index_frames(Path::new("seg"), &bytes, SEGMENT_HEADER_SIZE_BYTES, 10, numbering, &mut IndexBuilder::default())
+    }
+
+    #[test]
+    fn dense_numbering_accepts_consecutive_frames_and_reports_the_next_offset() {
+        let walk = walk(&[10, 11, 12], Numbering::Dense).expect("dense frames");
+        assert_eq!(walk.next_offset, 13);
+        assert!(walk.end.defect.is_none());
+    }
+
+    #[test]
+    fn dense_numbering_calls_a_gap_corruption_at_the_frame_that_skips() {
+        let second_frame_position = frames(SEGMENT_HEADER_SIZE_BYTES, &[10]).len() as u64;
+        match walk(&[10, 12], Numbering::Dense) {
+            Err(LogError::Corruption { position_bytes, offset, detail, .. }) => {
+                assert_eq!(position_bytes, second_frame_position);
+                assert_eq!(offset, Some(11));
+                assert_eq!(detail, "frame first_offset=12 expected 11");
+            }
+            other => panic!("a gap in the active segment must be corruption, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn increasing_numbering_accepts_gaps_but_not_a_step_back() {
+        assert_eq!(walk(&[10, 15, 20], Numbering::Increasing).expect("gaps are compaction's").next_offset, 21);
+        match walk(&[10, 15, 12], Numbering::Increasing) {
+            Err(LogError::Corruption { detail, .. }) => {
+                assert_eq!(detail, "frame first_offset=12 expected at least 16")
+            }
+            other => panic!("an offset going back must be corruption, got {other:?}"),
+        }
+    }
 }

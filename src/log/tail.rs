@@ -17,7 +17,6 @@
 //! holds for readers inside the writer's process (see `crate::store`).
 
 use std::fs::File;
-use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, Weak};
 use std::time::Duration;
@@ -25,7 +24,7 @@ use std::time::Duration;
 use super::error::LogError;
 use super::naming::{parse_segment_name, segment_path};
 use super::recovery::{is_torn_creation, scan_active};
-use super::segment::{IndexBuilder, SealedSegment, corruption, map_file, walk_frames};
+use super::segment::{IndexBuilder, Numbering, SealedSegment, index_frames, map_file};
 use super::writer::ActiveSegment;
 use super::{Inner, Log, SegmentSet, Tail};
 
@@ -153,21 +152,8 @@ fn extend_active(current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
     // than gaining an entry on every refresh.
     let last_entry = active.index.read().unwrap_or_else(PoisonError::into_inner).last().copied();
     let mut index = IndexBuilder { entries: last_entry.into_iter().collect(), ..IndexBuilder::default() };
-    let mut expected = published.next_offset;
-    let mut misnumbered = None;
-    let end = walk_frames(&map, start, |position, frame| {
-        if frame.first_offset != expected {
-            misnumbered = Some((position, frame.first_offset));
-            return ControlFlow::Break(());
-        }
-        expected = frame.last_offset + 1;
-        index.observe(position as u64, frame);
-        ControlFlow::Continue(())
-    });
-    if let Some((position, found)) = misnumbered {
-        let detail = format!("frame first_offset={found} expected={expected}");
-        return Err(corruption(&active.path, position as u64, Some(expected), detail));
-    }
+    let walk = index_frames(&active.path, &map, start, published.next_offset, Numbering::Dense, &mut index)?;
+    let (end, expected) = (walk.end, walk.next_offset);
     if expected == published.next_offset {
         return Ok(None);
     }
