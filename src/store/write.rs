@@ -255,13 +255,7 @@ impl Store {
             row.last().version
         };
         let payload = codec::encode_json(&DeleteRecord { id: id.to_string(), version });
-        let records = [NewRecord { kind: kind::DELETE, flags: 0, payload: &payload }];
-        let appended = self.log.append_pending(&records)?;
-        self.apply_appended(&records, &appended);
-        drop(guard);
-        self.log.wait_durable(appended.last_offset + 1)?;
-        self.note_records_written(1);
-        Ok(appended.first_offset)
+        self.append_one(guard, kind::DELETE, &payload)
     }
 
     /// Appends a consumer group's committed offset to the log.
@@ -269,7 +263,14 @@ impl Store {
         validate_name("consumer group", group)?;
         let payload = codec::encode_json(&codec::ConsumerCommitRecord { group: group.to_string(), offset });
         let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let records = [NewRecord { kind: kind::CONSUMER_COMMIT, flags: 0, payload: &payload }];
+        self.append_one(guard, kind::CONSUMER_COMMIT, &payload)
+    }
+
+    /// Appends one record while `guard` holds the writer lock and applies
+    /// it to the views, then releases the lock and returns the record's
+    /// offset once it is as durable as the sync mode promises.
+    fn append_one(&self, guard: std::sync::MutexGuard<'_, ()>, kind: u8, payload: &[u8]) -> Result<u64> {
+        let records = [NewRecord { kind, flags: 0, payload }];
         let appended = self.log.append_pending(&records)?;
         self.apply_appended(&records, &appended);
         drop(guard);
