@@ -86,9 +86,9 @@ pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
     put_u64(&mut out, id_bytes.len());
     out.extend_from_slice(id_bytes.as_bytes());
     put_u64(&mut out, id_ends.len());
-    id_ends.iter().for_each(|end| out.extend_from_slice(&end.to_le_bytes()));
+    id_ends.for_each(|end| out.extend_from_slice(&end.to_le_bytes()));
     put_u64(&mut out, latest.len());
-    latest.iter().for_each(|event| put_event(&mut out, event));
+    latest.for_each(|event| put_event(&mut out, event));
     put_u64(&mut out, multi.len());
     for (&item_no, events) in multi {
         out.extend_from_slice(&item_no.to_le_bytes());
@@ -176,8 +176,12 @@ pub fn decode(body: &[u8]) -> Result<ViewState, String> {
     let meta: Meta = postcard::from_bytes(reader.take(meta_size_bytes)?).map_err(|e| e.to_string())?;
     let id_size_bytes = reader.count(1)?;
     let id_bytes = String::from_utf8(reader.take(id_size_bytes)?.to_vec()).map_err(|e| format!("ids: {e}"))?;
-    let id_ends = reader.column(8, |bytes| u64::from_le_bytes(array(bytes)))?;
-    let latest = reader.column(EVENT_SIZE_BYTES, get_event)?;
+    let id_ends = reader.column_bytes(8)?;
+    let latest = reader.column_bytes(EVENT_SIZE_BYTES)?;
+    let item_count = id_ends.len() / 8;
+    if latest.len() / EVENT_SIZE_BYTES != item_count {
+        return Err(format!("{item_count} ids but {} latest events", latest.len() / EVENT_SIZE_BYTES));
+    }
     let multi_count = reader.count(8)?;
     let mut multi = HashMap::with_capacity(multi_count);
     for _ in 0..multi_count {
@@ -195,7 +199,7 @@ pub fn decode(body: &[u8]) -> Result<ViewState, String> {
         child_version: u32::from_le_bytes(array(&bytes[4..8])),
         previous: u32::from_le_bytes(array(&bytes[8..12])),
     })?;
-    let indices = get_indices(&mut reader, latest.len())?;
+    let indices = get_indices(&mut reader, item_count)?;
     if reader.position_bytes != body.len() {
         return Err(format!("{} bytes after the last column", body.len() - reader.position_bytes));
     }
@@ -203,7 +207,7 @@ pub fn decode(body: &[u8]) -> Result<ViewState, String> {
     Ok(ViewState {
         next_offset: meta.next_offset,
         last_timestamp_us: meta.last_timestamp_us,
-        items: Items::from_parts(id_bytes, id_ends, latest, multi)?,
+        items: Items::from_parts(id_bytes, rows(id_ends, latest), multi)?,
         types: meta.types,
         sources: meta.sources,
         tags: meta.tags,
@@ -224,6 +228,13 @@ fn put_u64(out: &mut Vec<u8>, value: usize) {
 /// offset (u64), position hint (u32), timestamp (u64), version, data size,
 /// type id, source id, tag set id, stored size (u32 each), pruned reason
 /// code (u8, 0 for none).
+/// The (id end, latest event) of each item, decoded from their two columns
+/// in one pass, so that the table is built without a copy of either.
+fn rows<'a>(id_ends: &'a [u8], latest: &'a [u8]) -> impl ExactSizeIterator<Item = (u64, ItemEvent)> + 'a {
+    let ends = id_ends.chunks_exact(8).map(|bytes| u64::from_le_bytes(array(bytes)));
+    ends.zip(latest.chunks_exact(EVENT_SIZE_BYTES).map(get_event))
+}
+
 fn put_event(out: &mut Vec<u8>, event: &ItemEvent) {
     out.extend_from_slice(&event.offset.to_le_bytes());
     out.extend_from_slice(&event.position_bytes.to_le_bytes());
@@ -299,9 +310,13 @@ impl<'a> Reader<'a> {
 
     /// A count, then that many fixed-size elements, each decoded by `decode`.
     fn column<T>(&mut self, element_size_bytes: usize, decode: impl Fn(&[u8]) -> T) -> Result<Vec<T>, String> {
+        Ok(self.column_bytes(element_size_bytes)?.chunks_exact(element_size_bytes).map(decode).collect())
+    }
+
+    /// A count, then the bytes of that many fixed-size elements.
+    fn column_bytes(&mut self, element_size_bytes: usize) -> Result<&'a [u8], String> {
         let count = self.count(element_size_bytes)?;
-        let bytes = self.take_checked(count, element_size_bytes)?;
-        Ok(bytes.chunks_exact(element_size_bytes).map(decode).collect())
+        self.take_checked(count, element_size_bytes)
     }
 }
 
