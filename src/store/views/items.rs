@@ -53,7 +53,6 @@ impl IdSpan {
     }
 
     fn range(self) -> Range<usize> {
-        // Both halves were usizes when the span was made.
         #[allow(clippy::cast_possible_truncation, reason = "the start was a usize when it was packed")]
         let start = (self.0 >> 16) as usize;
         start..start + usize::from(self.0 as u16)
