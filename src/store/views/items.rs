@@ -3,10 +3,11 @@
 //! Owns the per-item part of the view state, laid out for memory and for
 //! queries at a million items. Ids live in one string buffer. Each item has
 //! one row in a dense array: where its id lies (8 bytes) beside its latest
-//! event, which is what a query reads: one row per hit, no pointer to chase. Only items with more than one event (about a fifth
-//! of issue 3's workload) get a heap block, in a side map, holding all their
-//! events; its last entry is a copy of the dense one. Every change goes
-//! through this type, which keeps the two copies equal.
+//! event, which is all a query reads: one row per hit, no pointer to chase.
+//! Only items with more than one event (about a fifth of issue 3's
+//! workload) get a heap block, in a side map, holding all their events; its
+//! last entry is a copy of the dense one. Every change goes through this
+//! type, which keeps the two copies equal.
 
 use std::ops::{Deref, Range};
 
