@@ -8,6 +8,10 @@
 //! - [`storage`]: file I/O with a fault-injection seam.
 //! - [`log`]: segments, frames, recovery, group commit, reads.
 //! - [`store`]: items, versions, datasets, lineage, the views, checkpoints.
+//! - Over the store: [`search`] (the tantivy view), [`timetravel`] (as-of
+//!   reads and restores), [`compaction`] (retention) and [`subscribe`]
+//!   (tailing the log, consumer groups).
+//! - The surfaces over the library: [`cli`] and [`server`].
 
 mod background;
 mod base64;
@@ -30,3 +34,8 @@ pub use store::{
     Metadata, NewItem, Query, Store, StoreOptions, StoreStats,
 };
 pub use subscribe::{EventStream, LogEvent};
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
