@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::query::parse_time;
-use super::{CliError, Context, show_progress, stdout, write_json_line};
+use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::compaction::{CompactionPreview, Policy};
 
 const AFTER_HELP: &str = "\
@@ -78,11 +78,11 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
     } else {
         writeln!(
             out,
-            "compacted {} segments: {} bytes reclaimed, {} records dropped ({} stubs written) in {} ms",
-            report.segments_rewritten,
-            report.bytes_reclaimed(),
-            report.records_dropped.total(),
-            report.stubs_written,
+            "compacted {}: {} reclaimed, {} dropped ({} written) in {} ms",
+            Counted(report.segments_rewritten, "segment"),
+            Counted(report.bytes_reclaimed(), "byte"),
+            Counted(report.records_dropped.total(), "record"),
+            Counted(report.stubs_written, "stub"),
             report.duration().as_millis(),
         )?;
     }
@@ -98,8 +98,8 @@ fn print_preview(preview: &CompactionPreview, context: &Context) -> Result<(), C
         let dropped = &preview.records_dropped;
         write!(
             out,
-            "would drop {} records (max_versions {}, retention {}, expired {}, deleted {})",
-            dropped.total(),
+            "would drop {} (max_versions {}, retention {}, expired {}, deleted {})",
+            Counted(dropped.total(), "record"),
             dropped.max_versions,
             dropped.retention,
             dropped.expired,

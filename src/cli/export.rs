@@ -24,7 +24,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::{AsOfArg, CliError, Context, complete_meta, show_progress, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, Counted, complete_meta, show_progress, stdout, write_json_line};
 use crate::timetravel::StoreAt;
 use crate::{ItemData, ItemMeta, Query};
 
@@ -357,7 +357,7 @@ fn print_summary(json: bool, row_count: u64, out: &Path, format: Format) -> Resu
     if json {
         write_json_line(&mut stdout, &serde_json::json!({"rows": row_count, "path": out, "format": format_name}))?;
     } else {
-        writeln!(stdout, "exported {row_count} rows to {}", out.display())?;
+        writeln!(stdout, "exported {} to {}", Counted(row_count, "row"), out.display())?;
     }
     stdout.flush()?;
     Ok(())

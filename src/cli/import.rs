@@ -17,7 +17,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
-use super::{CliError, Context, show_progress, stdout, write_json_line};
+use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::store::validate_name;
 use crate::{Data, ItemRef, Metadata, NewItem};
 
@@ -28,7 +28,7 @@ const BATCH_INPUT_BYTES_MAX: usize = 64 * 1024 * 1024;
 const AFTER_HELP: &str = "\
 Examples:
   recstore import items.jsonl
-  imported 3 lines: 2 new items, 1 new versions, 0 unchanged
+  imported 3 lines: 2 new items, 1 new version, 0 unchanged
   cat items.jsonl | recstore import --batch-size 5000 -
   recstore import --skip-bad messy.jsonl 2> skipped.txt
 
@@ -315,8 +315,11 @@ fn print_counts(counts: &Counts, json: bool) -> Result<(), CliError> {
     } else {
         write!(
             out,
-            "imported {} lines: {} new items, {} new versions, {} unchanged",
-            counts.lines, counts.new_items, counts.new_versions, counts.unchanged
+            "imported {}: {}, {}, {} unchanged",
+            Counted(counts.lines, "line"),
+            Counted(counts.new_items, "new item"),
+            Counted(counts.new_versions, "new version"),
+            counts.unchanged
         )?;
         if counts.skipped > 0 {
             write!(out, ", {} skipped", counts.skipped)?;

@@ -197,6 +197,17 @@ pub(crate) fn write_json_line(out: &mut impl Write, value: &impl serde::Serializ
     Ok(())
 }
 
+/// A count and its noun, which takes an "s" unless the count is one: `1
+/// segment`, `3 segments` (every noun the summaries count is regular).
+pub(crate) struct Counted<'a>(pub u64, pub &'a str);
+
+impl std::fmt::Display for Counted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Counted(count, noun) = *self;
+        write!(f, "{count} {noun}{}", if count == 1 { "" } else { "s" })
+    }
+}
+
 /// Fills in the metadata fields the contract promises on every metadata
 /// object (`type`, `source_id`, `tags`, `parents`): the store omits empty
 /// ones, but scripts should not have to guess whether a key exists.
@@ -261,4 +272,16 @@ fn report(error: &CliError, json: bool) {
     };
     // Nothing sensible is left to do if stderr itself is gone.
     let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counted;
+
+    #[test]
+    fn a_count_of_one_takes_the_singular_and_every_other_the_plural() {
+        assert_eq!(Counted(1, "segment").to_string(), "1 segment");
+        assert_eq!(Counted(0, "segment").to_string(), "0 segments");
+        assert_eq!(Counted(2, "live item").to_string(), "2 live items");
+    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CliError, Context, stdout, write_json_line};
+use super::{CliError, Context, Counted, stdout, write_json_line};
 use crate::timetravel::AsOf;
 
 const AFTER_HELP: &str = "\
@@ -45,15 +45,15 @@ pub(crate) fn run(args: RestoreArgs, context: &Context) -> Result<(), CliError> 
     } else {
         writeln!(
             out,
-            "restored {} as of {} (offsets below {}) into {}: {} segments linked, {} copied, {} bytes, {} live items",
+            "restored {} as of {} (offsets below {}) into {}: {} linked, {} copied, {}, {}",
             context.data_dir.display(),
             report.as_of,
             report.next_offset,
             args.into.display(),
-            report.segments.segments_linked,
+            Counted(u64::try_from(report.segments.segments_linked).unwrap_or(u64::MAX), "segment"),
             report.segments.segments_copied,
-            report.segments.bytes,
-            report.items_live,
+            Counted(report.segments.bytes, "byte"),
+            Counted(report.items_live, "live item"),
         )?;
     }
     out.flush()?;

@@ -7,7 +7,7 @@ use std::io::Write;
 use clap::Args;
 use serde_json::json;
 
-use super::{CliError, Context, stdout, write_json_line};
+use super::{CliError, Context, Counted, stdout, write_json_line};
 use crate::log::VerifyReport;
 use crate::store::LOG_DIR_NAME;
 
@@ -59,8 +59,11 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
         };
         writeln!(
             out,
-            "checked {} segments, {} frames, {} records, {} bytes: {verdict}",
-            report.segments_checked, report.frames_checked, report.records_checked, report.bytes_checked
+            "checked {}, {}, {}, {}: {verdict}",
+            Counted(report.segments_checked, "segment"),
+            Counted(report.frames_checked, "frame"),
+            Counted(report.records_checked, "record"),
+            Counted(report.bytes_checked, "byte")
         )?;
     }
     out.flush()?;
