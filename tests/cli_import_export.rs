@@ -79,6 +79,12 @@ fn a_bad_line_fails_with_its_number_and_nothing_of_its_batch_is_written() -> Tes
     let run = env.run_with_stdin(&["import", "-"], invalid.as_bytes()).expect_code(1);
     assert!(run.stderr.contains("line 2") && run.stderr.contains("tag"), "{}", run.stderr);
     env.run(&["get", "ok"]).expect_code(3);
+
+    // serde would read an array as the fields in order: refused instead.
+    let positional = "[{\"x\": 1}, null, null, {\"id\": \"arr\", \"type\": \"t\"}]\n";
+    let run = env.run_with_stdin(&["import", "-"], positional.as_bytes()).expect_code(1);
+    assert!(run.stderr.contains("line 1") && run.stderr.contains("expected a JSON object"), "{}", run.stderr);
+    env.run(&["get", "arr"]).expect_code(3);
     Ok(())
 }
 

@@ -64,7 +64,10 @@ fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
     let server = Server::start(dir.path(), &[])?;
     runtime().block_on(async {
         let http = reqwest::Client::new();
-        let bad_bodies: [(&str, Vec<u8>); 5] = [
+        let bad_bodies: [(&str, Vec<u8>); 8] = [
+            ("an item as an array of its fields", br#"[1, {"id": "u1"}]"#.to_vec()),
+            ("a batch holding an array of fields", br#"[{"data": 1}, [2, {}]]"#.to_vec()),
+            ("a batch holding a number", br#"[{"data": 1}, 3]"#.to_vec()),
             ("malformed JSON", b"{\"data\": ".to_vec()),
             ("missing data", br#"{"metadata": {}}"#.to_vec()),
             ("tags of the wrong type", br#"{"data": 1, "metadata": {"tags": "x"}}"#.to_vec()),
@@ -92,6 +95,25 @@ fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
         }
         let (_, stats) = json_of(http.get(server.url("/v1/stats")).send().await?).await?;
         assert_eq!(stats["next_offset"], json!(0), "nothing was written");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+#[test]
+fn a_json_array_is_a_batch_of_any_length() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let one = json!([{"data": 1, "metadata": {"id": "u1"}}]);
+        let (status, refs) = json_of(http.post(server.url("/v1/items")).json(&one).send().await?).await?;
+        assert_eq!((status, refs[0]["id"].clone(), refs.as_array().map(Vec::len)), (201, json!("u1"), Some(1)));
+        let two = json!([{"data": 1, "metadata": {"id": "b1"}}, {"data": 2, "metadata": {"id": "b2"}}]);
+        let (status, refs) = json_of(http.post(server.url("/v1/items")).json(&two).send().await?).await?;
+        let ids: Vec<_> = refs.as_array().ok_or("array")?.iter().map(|r| r["id"].clone()).collect();
+        assert_eq!((status, ids), (201, vec![json!("b1"), json!("b2")]));
+        let data = http.get(server.url("/v1/items/b2")).send().await?.json::<Value>().await?;
+        assert_eq!(data, json!(2));
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }
@@ -196,6 +218,10 @@ fn compaction_over_http_prunes_and_reports() -> TestResult {
             let body = json!({"data": {"v": value}, "metadata": {"type": "t"}});
             http.put(server.url("/v1/items/x")).json(&body).send().await?.error_for_status()?;
         }
+        let (status, error) = json_of(http.post(server.url("/v1/admin/compact?dry_run=true")).send().await?).await?;
+        assert_eq!(status, 400, "options as query parameters are refused, never ignored: {error}");
+        let old = http.get(server.url("/v1/items/x?version=1")).send().await?.json::<Value>().await?;
+        assert_eq!(old, json!({"v": 0}), "a refused compaction changes nothing");
         let dry_run = json!({"max_versions": 1, "dry_run": true});
         let (status, preview) =
             json_of(http.post(server.url("/v1/admin/compact")).json(&dry_run).send().await?).await?;

@@ -18,6 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
 use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
+use crate::json_object::ObjectOnly;
 use crate::store::validate_name;
 use crate::{Data, ItemRef, Metadata, NewItem};
 
@@ -88,7 +89,7 @@ struct ImportLine {
 
 /// Parses and validates one line; the error says what is wrong with it.
 pub(crate) fn parse_line(line: &[u8]) -> Result<NewItem, String> {
-    let line: ImportLine = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let ObjectOnly(line): ObjectOnly<ImportLine> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     let data = match (line.data, line.data_base64) {
         (Some(value), None) => Data::Json(value),
         (None, Some(text)) => {

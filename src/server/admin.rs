@@ -49,7 +49,18 @@ struct CompactBody {
 /// `POST /v1/admin/compact`: runs a compaction (defaults: 5 versions, 30
 /// days) and returns its report. Writers keep working meanwhile. With
 /// `"dry_run": true` it returns what would be dropped and changes nothing.
-pub async fn compact(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+/// Options come only in the body: a query parameter such as `?dry_run=true`
+/// is refused rather than ignored, since ignoring it would compact for real.
+pub async fn compact(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    if let Some(key) = Params::parse(raw).keys().next() {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter {key:?}: compaction takes its options as a JSON body, e.g. {{\"dry_run\": true}}"
+        )));
+    }
     let body: CompactBody = match &body {
         Ok(bytes) if bytes.is_empty() => CompactBody::default(),
         _ => json_body(body)?,

@@ -13,11 +13,12 @@ use super::items::{ItemBody, list_response};
 use super::params::{Params, json_body};
 use super::state::{AppState, blocking};
 use crate::NewItem;
+use crate::json_object::ObjectOnly;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DatasetBody {
-    items: Vec<ItemBody>,
+    items: Vec<ObjectOnly<ItemBody>>,
     #[serde(default)]
     info: serde_json::Value,
 }
@@ -28,8 +29,8 @@ pub async fn put_dataset(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body: DatasetBody = json_body(body)?;
-    let items: Vec<NewItem> = body.items.into_iter().map(Into::into).collect();
+    let ObjectOnly(body): ObjectOnly<DatasetBody> = json_body(body)?;
+    let items: Vec<NewItem> = body.items.into_iter().map(|ObjectOnly(item)| item.into()).collect();
     let info = body.info;
     let stored = blocking(&state, move |store| store.put_dataset(&name, items, info)).await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())

@@ -13,6 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::params::{Params, body_bytes, json_body};
 use super::state::{AppState, Counters, blocking};
 use super::upload::{self, BodyKind};
+use crate::json_object::ObjectOnly;
 use crate::store::QueryHit;
 use crate::{Data, Direction, Metadata, NewItem, Query};
 
@@ -31,12 +32,25 @@ impl From<ItemBody> for NewItem {
     }
 }
 
-/// One item or an atomic batch of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// One item, or an atomic batch of them: told apart by the body's first
+/// byte, so that each is parsed by one type and a bad body gets that
+/// type's error, not "matched no variant".
 enum OneOrMany {
     One(ItemBody),
     Many(Vec<ItemBody>),
+}
+
+impl OneOrMany {
+    fn parse(body: Result<Bytes, BytesRejection>) -> ApiResult<Self> {
+        let bytes = body_bytes(body)?;
+        let parsed = if bytes.trim_ascii_start().starts_with(b"[") {
+            serde_json::from_slice::<Vec<ObjectOnly<ItemBody>>>(&bytes)
+                .map(|items| Self::Many(items.into_iter().map(|ObjectOnly(item)| item).collect()))
+        } else {
+            serde_json::from_slice::<ObjectOnly<ItemBody>>(&bytes).map(|ObjectOnly(item)| Self::One(item))
+        };
+        parsed.map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+    }
 }
 
 /// `POST /v1/items`: the JSON envelope (one, or an array written as one
@@ -54,7 +68,7 @@ pub async fn post_items(
         return put_one(&state, item).await;
     }
     upload::refuse_params_on_envelope(&params)?;
-    match json_body::<OneOrMany>(body)? {
+    match OneOrMany::parse(body)? {
         OneOrMany::One(item) => put_one(&state, item.into()).await,
         OneOrMany::Many(items) => {
             let items: Vec<NewItem> = items.into_iter().map(Into::into).collect();
@@ -83,7 +97,7 @@ pub async fn put_item(
         }
         BodyKind::Envelope => {
             upload::refuse_params_on_envelope(&params)?;
-            json_body::<ItemBody>(body)?.into()
+            json_body::<ObjectOnly<ItemBody>>(body)?.0.into()
         }
     };
     match &item.metadata.id {
