@@ -119,6 +119,36 @@ fn a_json_array_is_a_batch_of_any_length() -> TestResult {
 }
 
 #[test]
+fn query_times_take_offsets_and_a_repeated_single_parameter_is_refused() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        for id in ["a", "b", "c"] {
+            let body = json!({"data": id, "metadata": {"type": "t"}});
+            http.put(server.url(&format!("/v1/items/{id}"))).json(&body).send().await?.error_for_status()?;
+        }
+        let (status, hits) = json_of(http.get(server.url("/v1/query?since=@1&until=@2")).send().await?).await?;
+        let ids: Vec<_> = hits.as_array().ok_or("array")?.iter().map(|h| h["id"].clone()).collect();
+        assert_eq!((status, ids), (200, vec![json!("b")]), "since/until @N mean the times of those records");
+        let (status, error) = json_of(http.get(server.url("/v1/query?until=@99")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")), "{error}");
+        for repeated in ["/v1/query?type=t&type=u", "/v1/items/a?version=1&version=2", "/v1/search?q=a&q=b"] {
+            let (status, error) = json_of(http.get(server.url(repeated)).send().await?).await?;
+            assert_eq!(status, 400, "{repeated}: {error}");
+            assert!(error["error"].as_str().is_some_and(|e| e.contains("more than once")), "{error}");
+        }
+        let (status, error) = json_of(http.get(server.url("/v1/items/a?version=99999999999999")).send().await?).await?;
+        assert!(status == 400 && error["error"].as_str().is_some_and(|e| e.contains("too large")), "{error}");
+        let dry_run = json!({"before": "@2", "expire": true, "dry_run": true});
+        let (status, preview) =
+            json_of(http.post(server.url("/v1/admin/compact")).json(&dry_run).send().await?).await?;
+        assert_eq!((status, preview["records_dropped"]["expired"].clone()), (200, json!(2)), "{preview}");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+#[test]
 fn token_guards_everything_but_healthz() -> TestResult {
     let dir = tempfile::tempdir()?;
     let token_file = dir.path().join("token");

@@ -66,10 +66,7 @@ pub struct QueryArgs {
 /// meaning the time that record was stored.
 pub(crate) fn parse_time(store: &Store, flag: &str, text: &str) -> Result<u64, CliError> {
     let when: AsOf = text.parse().map_err(|e: crate::Error| CliError::invalid(format!("{flag}: {e}")))?;
-    match when {
-        AsOf::Time { timestamp_us } => Ok(timestamp_us),
-        AsOf::Offset(offset) => Ok(store.log().read(offset)?.timestamp_us),
-    }
+    Ok(store.timestamp_of(when)?)
 }
 
 pub(crate) fn run(args: QueryArgs, context: &Context) -> Result<(), CliError> {

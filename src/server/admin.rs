@@ -69,18 +69,24 @@ pub async fn compact(
     if let Some(days) = body.retention_days {
         policy = policy.retention_days(days);
     }
-    if let Some(before) = &body.before {
-        policy = policy.cutoff_us(Some(crate::store::parse_time(before)?));
-    }
+    let before = body.before.as_deref().map(str::parse::<crate::timetravel::AsOf>).transpose()?;
     if let Some(versions) = body.max_versions {
         policy = policy.max_versions(Some(versions));
     }
-    policy.validate().map_err(ApiError::bad_request)?;
+    // `before` as `@OFFSET` is the time of that record, as on the command line.
+    let resolved = move |store: &crate::Store| -> crate::Result<Policy> {
+        let policy = match before {
+            Some(before) => policy.cutoff_us(Some(store.timestamp_of(before)?)),
+            None => policy,
+        };
+        policy.validate().map_err(crate::Error::invalid)?;
+        Ok(policy)
+    };
     if body.dry_run {
-        let preview = blocking(&state, move |store| store.compaction_preview(policy)).await?;
+        let preview = blocking(&state, move |store| store.compaction_preview(resolved(store)?)).await?;
         return Ok(Json(preview).into_response());
     }
-    let report = blocking(&state, move |store| store.compact(policy)).await?;
+    let report = blocking(&state, move |store| store.compact(resolved(store)?)).await?;
     Counters::add(&state.counters.compactions, 1);
     Ok(Json(report).into_response())
 }

@@ -179,7 +179,7 @@ pub async fn get_lineage(
     let params = Params::parse(raw);
     params.only(&["direction", "depth", "as_of"])?;
     let as_of = params.as_of()?;
-    let direction = match params.get("direction").unwrap_or("up") {
+    let direction = match params.single("direction")?.unwrap_or("up") {
         "up" => Direction::Up,
         "down" => Direction::Down,
         other => return Err(ApiError::bad_request(format!("direction={other:?} must be up or down"))),
@@ -205,23 +205,30 @@ pub async fn get_query(
     let params = Params::parse(raw);
     params.only(&["type", "source", "tag", "since", "until", "as_of", "limit", "offset", "ids_only"])?;
     let as_of = params.as_of()?;
-    let time = |key: &str| params.get(key).map(crate::store::parse_time).transpose();
-    let query = Query {
-        item_type: params.get("type").map(str::to_string),
-        source: params.get("source").map(str::to_string),
+    let (since, until) = (params.when("since")?, params.when("until")?);
+    let mut query = Query {
+        item_type: params.single("type")?.map(str::to_string),
+        source: params.single("source")?.map(str::to_string),
         tags: params.all("tag"),
-        since_us: time("since")?,
-        until_us: time("until")?,
+        since_us: None,
+        until_us: None,
         limit: params.number("limit")?,
         offset: params.number("offset")?.unwrap_or(0),
     };
     let ids_only = params.flag("ids_only")?;
     Counters::add(&state.counters.queries, 1);
+    // `@OFFSET` names the time its record was stored, as on the command line.
+    let resolved = move |store: &crate::Store| -> crate::Result<Query> {
+        query.since_us = since.map(|when| store.timestamp_of(when)).transpose()?;
+        query.until_us = until.map(|when| store.timestamp_of(when)).transpose()?;
+        Ok(query)
+    };
     if ids_only {
-        let hits: Vec<QueryHit> = blocking(&state, move |store| store.at_or_latest(as_of)?.query_hits(&query)).await?;
+        let hits: Vec<QueryHit> =
+            blocking(&state, move |store| store.at_or_latest(as_of)?.query_hits(&resolved(store)?)).await?;
         return Ok(list_response(&headers, hits));
     }
-    let metas = blocking(&state, move |store| store.at_or_latest(as_of)?.query(&query)).await?;
+    let metas = blocking(&state, move |store| store.at_or_latest(as_of)?.query(&resolved(store)?)).await?;
     Ok(list_response(&headers, metas))
 }
 
@@ -233,7 +240,7 @@ pub async fn get_search(
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
     params.only(&["q", "limit", "as_of"])?;
-    let query = params.get("q").ok_or_else(|| ApiError::bad_request("q (the query) is required"))?.to_string();
+    let query = params.single("q")?.ok_or_else(|| ApiError::bad_request("q (the query) is required"))?.to_string();
     let limit = params.number::<usize>("limit")?.unwrap_or(20);
     let as_of = params.as_of()?;
     Counters::add(&state.counters.queries, 1);

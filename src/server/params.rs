@@ -15,13 +15,9 @@ impl Params {
         Self(form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect())
     }
 
-    /// The last value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// The value of `key`, refusing it given twice: for parameters where a
-    /// second value could only be a mistake.
+    /// The value of `key`, refusing it given twice: every parameter but the
+    /// repeatable ones (`tag`, `parent`, read with [`Params::all`]), where
+    /// a second value could only be a mistake.
     pub fn single(&self, key: &str) -> ApiResult<Option<&str>> {
         let mut values = self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
         let first = values.next();
@@ -43,14 +39,19 @@ impl Params {
 
     /// `key` as a whole number, if present.
     pub fn number<T: std::str::FromStr>(&self, key: &str) -> ApiResult<Option<T>> {
-        self.get(key)
-            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{key}={v:?} is not a whole number"))))
+        self.single(key)?
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    let what = if v.bytes().all(|b| b.is_ascii_digit()) { "too large" } else { "not a whole number" };
+                    ApiError::bad_request(format!("{key}={v:?} is {what}"))
+                })
+            })
             .transpose()
     }
 
     /// `key` as true/false, if present.
     pub fn flag(&self, key: &str) -> ApiResult<bool> {
-        match self.get(key) {
+        match self.single(key)? {
             None | Some("false" | "0") => Ok(false),
             Some("true" | "1" | "") => Ok(true),
             Some(other) => Err(ApiError::bad_request(format!("{key}={other:?} must be true or false"))),
@@ -59,7 +60,12 @@ impl Params {
 
     /// `as_of` as a point in history: `@OFFSET` or an RFC 3339 time.
     pub fn as_of(&self) -> ApiResult<Option<crate::timetravel::AsOf>> {
-        self.get("as_of").map(|v| v.parse().map_err(ApiError::from)).transpose()
+        self.when("as_of")
+    }
+
+    /// `key` as `@OFFSET` or an RFC 3339 time, if present.
+    pub fn when(&self, key: &str) -> ApiResult<Option<crate::timetravel::AsOf>> {
+        self.single(key)?.map(|v| v.parse().map_err(ApiError::from)).transpose()
     }
 
     /// `version` and `as_of`, refusing any other parameter: the query of

@@ -24,7 +24,7 @@ const PAGE_RECORDS_DEFAULT: usize = 1000;
 pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let params = Params::parse(raw);
     params.only(&["from", "limit", "follow", "group"])?;
-    let group = params.get("group").map(str::to_string);
+    let group = params.single("group")?.map(str::to_string);
     let from = match (params.number::<u64>("from")?, &group) {
         (Some(from), _) => from,
         (None, Some(group)) => state.store.consumer_offset(group).unwrap_or(0),

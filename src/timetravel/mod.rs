@@ -65,6 +65,21 @@ impl fmt::Display for AsOf {
 }
 
 impl Store {
+    /// The time `when` names, in microseconds since the epoch: itself, or
+    /// the timestamp of the record at an offset. What `since`, `until` and
+    /// a compaction's `before` take, so that `@OFFSET` means the same
+    /// everywhere.
+    pub fn timestamp_of(&self, when: AsOf) -> Result<u64> {
+        match when {
+            AsOf::Time { timestamp_us } => Ok(timestamp_us),
+            AsOf::Offset(offset) if offset >= self.log().next_offset() => Err(Error::invalid(format!(
+                "@{offset} is past the end of the log (next offset {})",
+                self.log().next_offset()
+            ))),
+            AsOf::Offset(offset) => Ok(self.log().read(offset)?.timestamp_us),
+        }
+    }
+
     /// The bound (first invisible offset) that `as_of` means for this log.
     pub fn resolve_as_of(&self, as_of: AsOf) -> Result<u64> {
         let log = self.log();
