@@ -178,10 +178,18 @@ fn lineage_walks_up_and_down() -> TestResult {
     let env = Env::new();
     env.put_json("1", &["--id", "raw"]);
     env.put_json("2", &["--id", "clean", "--parent", "raw"]);
-    env.put_json("3", &["--id", "model", "--parent", "clean@1"]);
+    env.put_json("3", &["--id", "model", "--parent", "clean@1", "--parent", "elsewhere@3"]);
     let up = env.run(&["lineage", "model"]).ok().lines();
     let reached: Vec<_> = up.iter().map(|l| (l["id"].clone(), l["depth"].clone(), l["version"].clone())).collect();
-    assert_eq!(reached, [(json!("clean"), json!(1), json!(1)), (json!("raw"), json!(2), json!(1))]);
+    assert_eq!(
+        reached,
+        [
+            (json!("clean"), json!(1), json!(1)),
+            (json!("elsewhere"), json!(1), json!(3)),
+            (json!("raw"), json!(2), json!(1))
+        ],
+        "a link to an item never stored is listed, and the walk goes on past it"
+    );
     let down = env.run(&["lineage", "raw", "--down", "--depth", "1"]).ok().lines();
     assert_eq!(down.len(), 1);
     assert_eq!((down[0]["id"].clone(), down[0]["from"].clone()), (json!("clean"), json!("raw")));

@@ -25,7 +25,10 @@ Examples:
   {\"depth\":1,\"from\":\"clean-1\",\"id\":\"reading-1\",\"version\":2}
   recstore lineage reading-1 --down --depth 1   # direct children only
 
-`version` is null for a parent id that was never stored.";
+`version` is the version a link names, or for a link without one the
+version current when the child was stored: null if the id was never stored
+then. A link to an item or version never stored is listed, and the walk
+ends there.";
 
 /// List every put and delete of an item, oldest first (NDJSON).
 ///

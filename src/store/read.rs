@@ -534,7 +534,8 @@ impl Store {
         let Some(version) = version else { return Ok(Vec::new()) };
         let event = match self.event_at(id, Some(version), bound) {
             Ok(event) => event,
-            Err(Error::VersionNotFound { .. }) => return Ok(Vec::new()),
+            // A link may name an item or version never stored: the walk ends there.
+            Err(Error::NotFound { .. } | Error::VersionNotFound { .. }) => return Ok(Vec::new()),
             Err(error) => return Err(error),
         };
         let meta = self.read_meta(id, &event)?;
