@@ -224,6 +224,9 @@ fn writes_fail_with_exit_5_naming_the_holder_while_reads_still_work() -> TestRes
     env.run_with_stdin(&["import", "-"], b"{\"data\": 1}\n").expect_code(5);
     env.run_with_stdin(&["dataset", "put", "d", "-"], b"{\"data\": 1}\n").expect_code(5);
     env.run(&["log", "--group", "g"]).expect_code(5);
+    env.run(&["compact", "--max-versions", "1"]).expect_code(5);
+    let preview = env.run(&["compact", "--max-versions", "1", "--dry-run"]).ok().text();
+    assert!(preview.starts_with("would drop 0 records"), "a dry run reads beside the writer: {preview}");
 
     assert_eq!(env.run(&["get", "a"]).ok().stdout, br#"{"n":1}"#);
     assert_eq!(env.run(&["get", "b"]).ok().stdout, br#"{"n":2}"#, "reads see what the writer wrote before they opened");

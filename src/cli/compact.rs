@@ -50,7 +50,8 @@ pub struct CompactArgs {
 }
 
 pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> {
-    let store = context.open_write()?;
+    // A dry run changes nothing, so it reads beside a running writer.
+    let store = if args.dry_run { context.open_read()? } else { context.open_write()? };
     let mut policy = Policy::default().expire(args.expire).purge(args.purge);
     if let Some(days) = args.retention_days {
         policy = policy.retention_days(days);
