@@ -237,6 +237,15 @@ fn jsonl_export_imports_again_as_it_is() -> TestResult {
     assert_eq!(copy.run(&["get", "a", "--version", "1"]).ok().stdout, br#"{"t":1}"#);
     assert_eq!(copy.run(&["get", "img"]).ok().stdout, b"\x00\x01binary");
     assert_eq!(copy.run(&["meta", "a"]).ok().json()["unit"], json!("c"));
+
+    // After a compaction, --all-versions leaves out the versions whose data is gone.
+    env.run(&["compact", "--max-versions", "1"]).ok();
+    assert_eq!(
+        env.run(&["export", "--out", arg(&out), "--all-versions"]).ok().text(),
+        format!("exported 2 rows to {} (left out: 1 version whose data compaction pruned)\n", out.display())
+    );
+    let summary = env.run(&["--json", "export", "--out", arg(&out), "--all-versions"]).ok().json();
+    assert_eq!((summary["rows"].clone(), summary["pruned_versions_left_out"].clone()), (json!(2), json!(1)));
     Ok(())
 }
 

@@ -74,7 +74,8 @@ pub struct ExportArgs {
     /// The format (default: from PATH's extension).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Every stored version of each item, not only the latest.
+    /// Every stored version of each item, not only the latest (versions
+    /// whose data compaction pruned are left out and counted).
     #[arg(long)]
     pub all_versions: bool,
     /// Only items of this type.
@@ -106,9 +107,21 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
     let store = store.at_or_latest(args.when.as_of)?;
     let targets = targets(&store, &args)?;
     let progress = progress_bar(targets.len() as u64, to_stdout);
-    let rows = targets.iter().map(|(id, version)| {
+    let read = |id: &str, version: u32| -> crate::Result<Row> {
+        Ok(Row { meta: store.metadata(id, Some(version))?, data: store.get_version(id, version)? })
+    };
+    // Compaction keeps an old version's metadata but not its data: with
+    // --all-versions such versions are counted and left out, not fatal.
+    let pruned_count = std::cell::Cell::new(0u64);
+    let rows = targets.iter().filter_map(|(id, version)| {
         progress.inc(1);
-        Ok(Row { meta: store.metadata(id, Some(*version))?, data: store.get_version(id, *version)? })
+        match read(id, *version) {
+            Err(crate::Error::Pruned { .. }) if args.all_versions => {
+                pruned_count.set(pruned_count.get() + 1);
+                None
+            }
+            row => Some(row.map_err(CliError::from)),
+        }
     });
     let row_count = if to_stdout {
         let mut out = stdout();
@@ -119,8 +132,11 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
         write_file(&args.out, format, rows)?
     };
     progress.finish_and_clear();
+    if to_stdout && pruned_count.get() > 0 {
+        tracing::warn!(pruned_versions = pruned_count.get(), "left out versions whose data compaction pruned");
+    }
     if !to_stdout {
-        print_summary(context.json, row_count, &args.out, format)?;
+        print_summary(context.json, row_count, pruned_count.get(), &args.out, format)?;
     }
     Ok(())
 }
@@ -348,16 +364,21 @@ fn write_parquet(file: File, rows: impl Iterator<Item = Result<Row, CliError>>) 
     Ok(count)
 }
 
-fn print_summary(json: bool, row_count: u64, out: &Path, format: Format) -> Result<(), CliError> {
+fn print_summary(json: bool, row_count: u64, pruned_count: u64, out: &Path, format: Format) -> Result<(), CliError> {
     let mut stdout = stdout();
     let format_name = match format {
         Format::Jsonl => "jsonl",
         Format::Parquet => "parquet",
     };
     if json {
-        write_json_line(&mut stdout, &serde_json::json!({"rows": row_count, "path": out, "format": format_name}))?;
+        let summary = serde_json::json!({"rows": row_count, "pruned_versions_left_out": pruned_count, "path": out, "format": format_name});
+        write_json_line(&mut stdout, &summary)?;
     } else {
-        writeln!(stdout, "exported {} to {}", Counted(row_count, "row"), out.display())?;
+        write!(stdout, "exported {} to {}", Counted(row_count, "row"), out.display())?;
+        if pruned_count > 0 {
+            write!(stdout, " (left out: {} whose data compaction pruned)", Counted(pruned_count, "version"))?;
+        }
+        writeln!(stdout)?;
     }
     stdout.flush()?;
     Ok(())
