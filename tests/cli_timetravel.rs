@@ -28,6 +28,21 @@ fn reads_as_of_an_offset_see_the_state_after_that_record() -> TestResult {
 }
 
 #[test]
+fn after_a_compaction_the_earliest_exact_as_of_it_names_reads_and_the_one_before_fails() -> TestResult {
+    let env = Env::new();
+    for t in 0..3 {
+        env.put_json(&format!(r#"{{"t": {t}}}"#), &["--id", "r"]);
+    }
+    let preview = env.run(&["compact", "--max-versions", "1", "--dry-run"]).ok().text();
+    assert!(preview.contains("as-of reads before @2 "), "{preview}");
+    env.run(&["compact", "--max-versions", "1"]).ok();
+    assert_eq!(env.run(&["get", "r", "--as-of", "@2"]).ok().text(), r#"{"t":2}"#);
+    let failed = env.run(&["get", "r", "--as-of", "@1"]).expect_code(1);
+    assert!(failed.stderr.contains("the earliest exact as-of is @2"), "{}", failed.stderr);
+    Ok(())
+}
+
+#[test]
 fn restore_builds_an_independent_store_equal_to_the_as_of_reads() -> TestResult {
     let env = Env::new();
     for i in 0..20 {

@@ -109,7 +109,8 @@ fn print_preview(preview: &CompactionPreview, context: &Context) -> Result<(), C
         match preview.horizon {
             Some((offset, timestamp_us)) => writeln!(
                 out,
-                "; as-of reads before @{offset} ({}) would fail",
+                "; as-of reads before @{} ({}) would fail",
+                crate::timetravel::earliest_exact_as_of(offset),
                 crate::store::format_timestamp(timestamp_us)
             )?,
             None => writeln!(out)?,

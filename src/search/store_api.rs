@@ -64,8 +64,9 @@ impl Store {
             // The index may still hold versions compaction dropped (it is
             // not rewritten), and a rebuilt one would not: neither is exact.
             return Err(Error::invalid(format!(
-                "search as of next offset {bound} is before the compaction horizon (offset @{horizon_offset}, {}): \
-                 older history was compacted; search at or after the horizon",
+                "search as of next offset {bound} is before the compaction horizon: older history was compacted; \
+                 the earliest exact as-of is @{} ({})",
+                crate::timetravel::earliest_exact_as_of(horizon_offset),
                 crate::store::format_timestamp(horizon_us)
             )));
         }

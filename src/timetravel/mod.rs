@@ -126,13 +126,21 @@ impl Store {
     fn check_horizon(&self, as_of: AsOf, bound: u64) -> Result<()> {
         match self.compaction_horizon() {
             Some((offset, timestamp_us)) if bound < offset => Err(Error::invalid(format!(
-                "as-of {as_of} is before the compaction horizon (offset @{offset}, {}): older history was compacted; \
-                 read at or after the horizon",
+                "as-of {as_of} is before the compaction horizon: older history was compacted; \
+                 the earliest exact as-of is @{} ({})",
+                earliest_exact_as_of(offset),
                 crate::store::format_timestamp(timestamp_us)
             ))),
             _ => Ok(()),
         }
     }
+}
+
+/// The first `@N` that reads exactly after a compaction with horizon
+/// `horizon_offset`, the first offset an exact read must see past: as-of
+/// `@N` sees at least the records below N + 1.
+pub(crate) fn earliest_exact_as_of(horizon_offset: u64) -> u64 {
+    horizon_offset.saturating_sub(1)
 }
 
 /// The store as of one point: every read sees exactly the records below
