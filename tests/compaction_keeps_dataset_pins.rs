@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use recstore::compaction::Policy;
+use recstore::timetravel::AsOf;
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
@@ -96,6 +97,14 @@ fn a_pinned_version_survives_until_the_dataset_is_put_again() -> TestResult {
         assert_eq!(store.get_dataset("train", Some(1))?.members, [("x".to_string(), 1)]);
         let old = store.dataset_json("train", Some(1), true);
         assert!(matches!(old, Err(Error::Pruned { version: 1, .. })), "{old:?}");
+        // So the horizon lies past the dataset's second version: every
+        // as-of it allows reads the dataset current then, with its data.
+        let (horizon_offset, _) = store.compaction_horizon().ok_or("a horizon")?;
+        for offset in horizon_offset - 1..store.log().next_offset() {
+            let then = store.at(AsOf::Offset(offset))?;
+            let dataset = then.dataset_json("train", None, true);
+            assert!(dataset.is_ok(), "as of @{offset}, at or after the horizon {horizon_offset}: {dataset:?}");
+        }
         Ok(())
     })?;
     store.close()?;

@@ -74,6 +74,36 @@ impl Pins {
     }
 }
 
+impl Pins {
+    /// The horizon `items_horizon` (what the items' own drops imply) moved
+    /// past the dataset versions whose pins this compaction drops. An older
+    /// version of a dataset is what as-of reads see until the next one, so
+    /// dropping one of its members means an exact read must see past the
+    /// next version's record. Only versions superseded at or above the
+    /// items' horizon can move it, and only their records are read.
+    pub(super) fn horizon_with_datasets(
+        &self,
+        store: &Store,
+        eligible_end: u64,
+        policy: &Policy,
+        items_horizon: Option<(u64, u64)>,
+    ) -> Result<Option<(u64, u64)>> {
+        let Some(mut horizon) = items_horizon else { return Ok(None) };
+        let superseded: Vec<(DatasetEntry, DatasetEntry)> = {
+            let views = store.read_views();
+            let pairs = views.state.datasets.values().flat_map(|versions| versions.windows(2).map(|w| (w[0], w[1])));
+            pairs.filter(|(_, next)| next.offset >= horizon.0).collect()
+        };
+        for (old, next) in superseded {
+            let dropped = that_matter(store, read_members(store, &[old])?, eligible_end, policy);
+            if dropped.iter().any(|member| self.pinned.binary_search(member).is_err()) {
+                horizon = horizon.max((next.offset + 1, next.timestamp_us));
+            }
+        }
+        Ok(Some(horizon))
+    }
+}
+
 /// The members of the dataset versions at `entries`. A dataset record that
 /// cannot be read fails the compaction: going on could prune what it pins.
 fn read_members(store: &Store, entries: &[DatasetEntry]) -> Result<Vec<(String, u32)>> {

@@ -52,7 +52,8 @@ pub(super) fn compact(
     let _exclusive = DirGuard::acquire(store.dir());
     let eligible_end = seal(store)?;
     let pins = Pins::gather(store, eligible_end, &policy)?;
-    let count = plan(store, eligible_end, &policy, &pins.pinned);
+    let mut count = plan(store, eligible_end, &policy, &pins.pinned);
+    count.horizon = pins.horizon_with_datasets(store, eligible_end, &policy, count.horizon)?;
     if count.dropped.total() > 0 {
         let (horizon_offset, horizon_timestamp_us) = count.horizon.expect("a drop implies a horizon");
         let record =
@@ -79,7 +80,8 @@ pub(super) fn preview(store: &Store, policy: Policy) -> Result<CompactionPreview
     // so the views hold every record below this offset.
     let eligible_end = store.with_writer_lock(|| store.log().next_offset());
     let pins = Pins::gather(store, eligible_end, &policy)?;
-    let count = plan(store, eligible_end, &policy, &pins.pinned);
+    let mut count = plan(store, eligible_end, &policy, &pins.pinned);
+    count.horizon = pins.horizon_with_datasets(store, eligible_end, &policy, count.horizon)?;
     Ok(CompactionPreview::new(policy, eligible_end, &count))
 }
 
