@@ -101,7 +101,7 @@ fn a_bad_line_several_batches_in_leaves_exactly_the_earlier_batches() -> TestRes
     let run = env.run_with_stdin(&["import", "--batch-size", "10", "-"], input.as_bytes()).expect_code(1);
     assert!(run.stderr.contains("line 48:"), "the blank line 21 counts in line numbers: {}", run.stderr);
     assert!(run.stderr.contains("(lines 42-48)"), "names its batch: {}", run.stderr);
-    assert!(run.stderr.contains("40 items before it were"), "{}", run.stderr);
+    assert!(run.stderr.contains("40 items written before it"), "{}", run.stderr);
     assert_eq!(env.run(&["query", "--count"]).ok().text(), "40\n", "batches 1-4 were written, no more");
     env.run(&["get", "p39"]).ok();
     env.run(&["get", "p40"]).expect_code(3);

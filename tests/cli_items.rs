@@ -114,6 +114,23 @@ fn usage_errors_exit_2() {
     env.run(&["get", "x", "--version", "two"]).expect_code(2);
     env.run(&["import", "-", "--batch-size", "0"]).expect_code(2);
     env.run(&["serve", "--listen", "not an address"]).expect_code(2);
+    for args in [
+        &["--json", "lineage", "x", "--up", "--down"][..],
+        &["--json", "frobnicate"],
+        &["get", "x", "--json", "--version", "two"],
+    ] {
+        let run = env.run(args).expect_code(2);
+        let error: serde_json::Value = serde_json::from_str(run.stderr.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: with --json a usage error is JSON ({e}): {}", run.stderr));
+        assert_eq!(error["kind"], json!("usage"), "{args:?}");
+        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty() && !e.starts_with("error:")), "{error}");
+    }
+    assert!(env.run(&["--json", "--help"]).ok().text().contains("Usage"), "help stays text");
+    let logged = env.run(&["-vv", "query", "--count"]).ok().stderr;
+    assert!(
+        logged.contains("DEBUG") && !logged.contains('\u{1b}'),
+        "plain logs when stderr is no terminal: {logged:?}"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The `recstore` command line: parses the arguments, sets up logging to
 //! stderr, and hands over to [`recstore::cli::run`], whose return value is
-//! the exit code. Usage errors exit with 2 from clap itself.
+//! the exit code. Usage errors exit with 2.
+
+use std::io::IsTerminal;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -18,9 +20,24 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    let cli = recstore::cli::Cli::parse();
+    let cli = recstore::cli::Cli::try_parse().unwrap_or_else(|error| exit_on_usage_error(&error));
     init_tracing(cli.verbose);
     std::process::exit(recstore::cli::run(cli));
+}
+
+/// Help and version print as clap renders them. A usage error exits 2 and,
+/// when `--json` is anywhere on the line, is a JSON object on stderr like
+/// every other error, so a script that asked for JSON can always parse it.
+fn exit_on_usage_error(error: &clap::Error) -> ! {
+    let wants_json = std::env::args_os().skip(1).any(|arg| arg == "--json");
+    if !(wants_json && error.use_stderr()) {
+        error.exit();
+    }
+    let rendered = error.render().to_string();
+    let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+    let line = serde_json::json!({"error": message, "kind": "usage", "usage": rendered.trim_end()});
+    eprintln!("{line}");
+    std::process::exit(2);
 }
 
 /// Logs go to stderr so they never mix with data on stdout. `RUST_LOG`, when
@@ -33,5 +50,6 @@ fn init_tracing(verbose: u8) {
             _ => "warn,recstore=trace",
         })
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let colour = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
 }

@@ -285,8 +285,8 @@ fn write_batches(store: &crate::Store, batches: Receiver<Parsed>, progress: &Pro
             Parsed::BadLine { line_number, why, batch_first_line } => {
                 return Err(CliError::invalid(format!(
                     "line {line_number}: {why}; nothing from its batch (lines {batch_first_line}-{line_number}) \
-                     was written, {} items before it were",
-                    counts.written()
+                     was written; {} written before it",
+                    Counted(counts.written(), "item")
                 )));
             }
             Parsed::Failed(error) => return Err(error),
