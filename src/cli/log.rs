@@ -39,8 +39,9 @@ this version does not know).";
 /// order, one JSON object a line with `offset`, `timestamp` (RFC 3339) and
 /// `kind`, and the fields of that kind. With --follow it then waits for new
 /// records and prints them as they are written, until killed. With --group G
-/// it starts after the offset group G last committed and commits after each
-/// batch it prints, so the next run resumes there; the group's own commit
+/// it starts at the offset group G last committed (as in Kafka, the first
+/// one it has not yet printed) and commits after each batch it prints, so
+/// the next run resumes there; the group's own commit
 /// records are not printed. --group takes the write lock, so it cannot run
 /// beside another writer such as `serve`.
 #[derive(Debug, Args)]
