@@ -139,7 +139,8 @@ fn verify_finds_corruption_with_exit_4_and_repair_restores_opening() -> TestResu
     assert_eq!(error["kind"], json!("corruption"));
     env.run(&["get", "b"]).expect_code(4);
 
-    env.run(&["verify", "--repair"]).ok();
+    let repaired = env.run(&["verify", "--repair"]).ok().text();
+    assert!(repaired.contains("cut back to offset 0, the records from there on are in quarantine"), "{repaired}");
     env.run(&["verify"]).ok();
     env.run(&["get", "a"]).expect_code(3);
     env.put_json("3", &["--id", "c"]);

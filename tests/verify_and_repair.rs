@@ -94,7 +94,9 @@ fn clean_log_gives_a_clean_report_with_exact_counts() -> TestResult {
     assert_eq!(report.frames_checked, BATCH_COUNT);
     assert_eq!(report.records_checked, BATCH_COUNT * RECORDS_PER_BATCH);
     assert_eq!(report.bytes_checked, bytes_total);
+    assert_eq!(report.next_offset, BATCH_COUNT * RECORDS_PER_BATCH);
     assert!(report.quarantined.is_empty());
+    assert_eq!(report.repaired_next_offset, None);
     Ok(())
 }
 
@@ -160,6 +162,7 @@ fn repair_quarantines_from_the_damage_on_and_the_log_reopens_with_the_prefix() -
         assert!(!path.exists());
     }
     assert_eq!(report.quarantined.len(), 1 + later.len());
+    assert_eq!(report.repaired_next_offset, Some(first_lost_offset), "where the repair cut it back to");
     assert!(quarantine.join("problems.txt").exists());
     assert_eq!(std::fs::read(&damaged)?, original[..frame_position], "the segment is cut at the bad frame");
     assert_eq!(std::fs::read(&link)?, damaged_bytes, "a sealed segment is replaced, never changed in place");

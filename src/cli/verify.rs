@@ -52,10 +52,17 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
             writeln!(out, "quarantined {}", path.display())?;
         }
         let verdict = match (clean, args.repair) {
-            (true, _) if report.problems.is_empty() => "clean",
-            (true, _) => "no corruption (warnings only)",
-            (false, true) => "corruption repaired",
-            (false, false) => "CORRUPTION FOUND",
+            (true, _) if report.problems.is_empty() => "clean".to_string(),
+            (true, _) => "no corruption (warnings only)".to_string(),
+            (false, true) => match report.repaired_next_offset {
+                Some(cut) => format!(
+                    "corruption repaired: the log was cut back to offset {cut}, the records from there on are in \
+                     quarantine, and new writes get offsets from {cut} on again (rebuild or reset anything that \
+                     read past the damage)"
+                ),
+                None => "corruption repaired".to_string(),
+            },
+            (false, false) => "CORRUPTION FOUND".to_string(),
         };
         writeln!(
             out,
@@ -94,6 +101,7 @@ fn report_json(report: &VerifyReport, repair: bool) -> serde_json::Value {
         "clean": report.is_clean(), "repaired": repair && !report.is_clean(),
         "segments_checked": report.segments_checked, "frames_checked": report.frames_checked,
         "records_checked": report.records_checked, "bytes_checked": report.bytes_checked,
+        "next_offset": report.next_offset, "repaired_next_offset": report.repaired_next_offset,
         "problems": problems, "quarantined": report.quarantined,
     })
 }

@@ -117,6 +117,14 @@ pub struct VerifyReport {
     pub records_checked: u64,
     /// Bytes of segment files read.
     pub bytes_checked: u64,
+    /// One past the last record checked in offset order, or the newest
+    /// segment's base if that is later: the log's next offset when it is
+    /// clean.
+    pub next_offset: u64,
+    /// Where a repair cut the log back to because of damage: the records
+    /// from this offset on are in quarantine, and the next append gets this
+    /// offset again. `None` without repair, or when nothing was cut.
+    pub repaired_next_offset: Option<u64>,
     /// Everything found, in directory order. With repair, these are the
     /// problems found before repairing.
     pub problems: Vec<Problem>,
@@ -168,5 +176,6 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
             detail: format!("still damaged after repair: {}", left.message),
         });
     }
-    Ok(VerifyReport { quarantined, ..scan.report })
+    let repaired_next_offset = scan.cut.map(|_| after.report.next_offset);
+    Ok(VerifyReport { quarantined, repaired_next_offset, ..scan.report })
 }

@@ -81,6 +81,8 @@ pub(super) fn check(log_dir: &Path) -> Result<Scan, LogError> {
             expected_min = last_offset + 1;
         }
     }
+    let newest_base = bases[..live_count].last().copied().unwrap_or(0);
+    scan.report.next_offset = expected_min.max(newest_base);
     if let Some((base, size_bytes)) = torn_creation {
         let path = segment_path(log_dir, base);
         scan.report.segments_checked += 1;
