@@ -117,6 +117,7 @@ fn observe(read: &recstore::timetravel::StoreAt<'_>) -> Result<String, Error> {
     }
     let stats = read.stats();
     out += &format!("live={} deleted={} versions={}\n", stats.items_live, stats.items_deleted, stats.versions);
+    out += &format!("logical_bytes={} stored_bytes={}\n", stats.logical_bytes, stats.stored_bytes);
     Ok(out)
 }
 

@@ -21,6 +21,9 @@ Examples:
 /// and stored bytes (after compression), the log's size, segment count and
 /// offset range, datasets, and live items by type, source and tag. The
 /// counts are kept by the views, so this is instant on any store size.
+/// With --as-of the item, version, byte and dataset counts are those of
+/// then (recomputed from the views, never a log scan); the log's size,
+/// segment count and first offset are those of now.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct StatsArgs {

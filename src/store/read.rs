@@ -396,7 +396,8 @@ impl Store {
     }
 
     /// Counts as of `bound`, recomputed from the version chains: O(items),
-    /// never a log replay. Log sizes are those of the log now.
+    /// never a log replay. The log's size, segment count and first offset
+    /// are those of the log now: segments are files, not history.
     pub(crate) fn stats_at(&self, bound: u64) -> StoreStats {
         let mut stats = self.stats();
         if bound >= stats.next_offset {
@@ -404,7 +405,7 @@ impl Store {
         }
         let views = self.read_views();
         let state = &views.state;
-        let (mut live, mut deleted, mut versions, mut deletes, mut logical) = (0, 0, 0, 0, 0);
+        let (mut live, mut deleted, mut versions, mut deletes, mut logical, mut stored) = (0, 0, 0, 0, 0, 0);
         let (mut by_type, mut by_source, mut by_tag) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for row in &state.items {
             let visible = &row.events[..row.events.partition_point(|e| e.offset < bound)];
@@ -413,9 +414,14 @@ impl Store {
                 if event.is_delete() {
                     deletes += 1
                 } else {
-                    versions += 1
+                    versions += 1;
+                    // As in the live counters, a pruned version's data is
+                    // gone at every bound: compaction's drops are physical.
+                    if event.stored.pruned.is_none() {
+                        logical += u64::from(event.size_bytes);
+                        stored += u64::from(event.stored.size_bytes);
+                    }
                 }
-                logical += u64::from(event.size_bytes);
             }
             if last.is_delete() {
                 deleted += 1;
@@ -440,6 +446,7 @@ impl Store {
         stats.versions = versions;
         stats.deletes = deletes;
         stats.logical_bytes = logical;
+        stats.stored_bytes = stored;
         stats.datasets = names;
         stats.dataset_versions = dataset_versions;
         stats.by_type = by_type;
