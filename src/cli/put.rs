@@ -26,8 +26,12 @@ current version.";
 /// Store a new version of an item.
 ///
 /// Reads FILE (or stdin for `-`, the default) and stores it as the next
-/// version of the item. Without --id the id is the md5 hex of the data, as
-/// the old store did. With --json it prints `{"id", "version", "offset",
+/// version of the item: as JSON if it parses as JSON, else (or with
+/// --bytes) as bytes. JSON is kept as serde_json reads it: numbers become
+/// 64-bit integers or doubles (a larger integer or a longer decimal comes
+/// back rounded; put it in a string, or use --bytes, to keep it exact) and
+/// of a repeated key the last value wins. Without --id the id is the md5 hex
+/// of the data, as the old store did. With --json it prints `{"id", "version", "offset",
 /// "timestamp", "created"}`; `created` is false when the put was identical
 /// to the current version and wrote nothing.
 #[derive(Debug, Args)]
