@@ -85,6 +85,12 @@ fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
         assert_eq!(status, 400);
         let (status, _) = json_of(http.get(server.url("/v1/query?colour=red")).send().await?).await?;
         assert_eq!(status, 400, "unknown parameters are refused, not ignored");
+        for (method, route) in [(reqwest::Method::PATCH, "/v1/items/x"), (reqwest::Method::GET, "/v1/admin/compact")] {
+            let (status, error) = json_of(http.request(method.clone(), server.url(route)).send().await?).await?;
+            assert_eq!((status, error["kind"].clone()), (405, json!("method_not_allowed")), "{method} {route}");
+        }
+        let (status, error) = json_of(http.get(server.url("/v1/nowhere")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (404, json!("not_found")));
         let huge = vec![b' '; 65 * 1024 * 1024];
         let response =
             http.post(server.url("/v1/items")).header("content-type", "application/json").body(huge).send().await;

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use tower_http::timeout::TimeoutLayer;
@@ -139,6 +139,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/compact", post(admin::compact))
         .route("/healthz", get(admin::healthz))
         .fallback(|| async { ApiError::with_status(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        // After every route: it applies to the routes registered before it.
+        .method_not_allowed_fallback(|method: Method| async move {
+            let message = format!("this route does not take {method}");
+            ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
+        })
         .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
         .with_state(state)
