@@ -89,6 +89,8 @@ fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
             let (status, error) = json_of(http.request(method.clone(), server.url(route)).send().await?).await?;
             assert_eq!((status, error["kind"].clone()), (405, json!("method_not_allowed")), "{method} {route}");
         }
+        let (status, error) = json_of(http.get(server.url("/v1/items/%FF")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")), "invalid UTF-8 in an id: {error}");
         let (status, error) = json_of(http.get(server.url("/v1/nowhere")).send().await?).await?;
         assert_eq!((status, error["kind"].clone()), (404, json!("not_found")));
         let huge = vec![b' '; 65 * 1024 * 1024];

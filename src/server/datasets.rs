@@ -3,14 +3,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::items::{ItemBody, list_response};
-use super::params::{Params, json_body};
+use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
 use crate::NewItem;
 use crate::json_object::ObjectOnly;
@@ -26,7 +26,7 @@ struct DatasetBody {
 /// `PUT /v1/datasets/{name}`: stores the items and the dataset atomically.
 pub async fn put_dataset(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let ObjectOnly(body): ObjectOnly<DatasetBody> = json_body(body)?;
@@ -39,7 +39,7 @@ pub async fn put_dataset(
 /// `GET /v1/datasets/{name}?version=N`: the same object as `recstore dataset get --with-data`.
 pub async fn get_dataset(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let (version, as_of) = Params::parse(raw).version_as_of()?;

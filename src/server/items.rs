@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::params::{Params, body_bytes, json_body};
+use super::params::{Params, PathParam, body_bytes, json_body};
 use super::state::{AppState, Counters, blocking};
 use super::upload::{self, BodyKind};
 use crate::json_object::ObjectOnly;
@@ -84,7 +84,7 @@ pub async fn post_items(
 /// `Content-Type` the body as bytes.
 pub async fn put_item(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -119,7 +119,7 @@ async fn put_one(state: &AppState, item: NewItem) -> ApiResult<Response> {
 /// `GET /v1/items/{id}`: the data exactly as stored, with its content type.
 pub async fn get_item(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let (version, as_of) = Params::parse(raw).version_as_of()?;
@@ -147,7 +147,7 @@ pub async fn get_item(
 /// `GET /v1/items/{id}/metadata`.
 pub async fn get_metadata(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let (version, as_of) = Params::parse(raw).version_as_of()?;
@@ -158,7 +158,7 @@ pub async fn get_metadata(
 /// `GET /v1/items/{id}/history`.
 pub async fn get_history(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -172,7 +172,7 @@ pub async fn get_history(
 /// `GET /v1/items/{id}/lineage?direction=up|down&depth=N`.
 pub async fn get_lineage(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -190,7 +190,7 @@ pub async fn get_lineage(
 }
 
 /// `DELETE /v1/items/{id}`.
-pub async fn delete_item(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn delete_item(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult<Response> {
     let deleted_id = id.clone();
     let offset = blocking(&state, move |store| store.delete(&id)).await?;
     Ok(Json(serde_json::json!({"id": deleted_id, "deleted": true, "offset": offset})).into_response())

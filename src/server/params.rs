@@ -103,3 +103,19 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Ap
     let bytes = body_bytes(body)?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
 }
+
+/// A path segment, like axum's `Path`, whose rejection (invalid UTF-8 after
+/// percent-decoding, say) is the JSON error every other bad input gets
+/// rather than axum's plain-text body.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> ApiResult<Self> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(segment)) => Ok(Self(segment)),
+            Err(rejection) => Err(ApiError::bad_request(format!("path: {}", rejection.body_text()))),
+        }
+    }
+}

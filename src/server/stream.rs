@@ -5,14 +5,14 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::params::{Params, json_body};
+use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
 use crate::LogEvent;
 
@@ -82,7 +82,7 @@ struct CommitBody {
 /// the group will read. Durable before it returns.
 pub async fn commit(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    PathParam(group): PathParam,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let CommitBody { offset } = json_body(body)?;
@@ -96,7 +96,7 @@ pub async fn commit(
 }
 
 /// `GET /v1/consumers/{group}`.
-pub async fn get_consumer(State(state): State<AppState>, Path(group): Path<String>) -> ApiResult<Response> {
+pub async fn get_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
     crate::store::validate_name("consumer group", &group)?;
     let offset = state.store.consumer_offset(&group);
     Ok(Json(serde_json::json!({"group": group, "offset": offset})).into_response())
