@@ -38,6 +38,8 @@ fn items_round_trip_through_every_item_route() -> TestResult {
         assert_eq!((status, found[0]["id"].clone()), (200, json!("s1")));
         let (status, error) = json_of(http.get(server.url("/v1/search?q=type:(")).send().await?).await?;
         assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")));
+        let (status, error) = json_of(http.get(server.url("/v1/search?q=id:*")).send().await?).await?;
+        assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")), "a schema mismatch is the query's: {error}");
         let ndjson = http.get(server.url("/v1/query?type=sensor_reading")).header("accept", "application/x-ndjson").send().await?;
         assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
         assert_eq!(ndjson.text().await?.lines().count(), 1);
@@ -89,6 +91,16 @@ fn bad_input_gets_400_or_413_and_changes_nothing() -> TestResult {
             let (status, error) = json_of(http.request(method.clone(), server.url(route)).send().await?).await?;
             assert_eq!((status, error["kind"].clone()), (405, json!("method_not_allowed")), "{method} {route}");
         }
+        // tantivy's parser recurses per level: deep nesting once overflowed the stack and aborted the server.
+        let nested = format!("{}fox{}", "(".repeat(400), ")".repeat(400));
+        for q in [nested.as_str(), &"NOT ".repeat(2000)] {
+            let encoded: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            let response = http.get(server.url(&format!("/v1/search?q={encoded}"))).send().await?;
+            let (status, error) = json_of(response).await?;
+            assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")), "{error}");
+        }
+        let (status, _) = json_of(http.get(server.url("/healthz")).send().await?).await?;
+        assert_eq!(status, 200, "the server is still up");
         let (status, error) = json_of(http.get(server.url("/v1/items/%FF")).send().await?).await?;
         assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")), "invalid UTF-8 in an id: {error}");
         let (status, error) = json_of(http.get(server.url("/v1/nowhere")).send().await?).await?;

@@ -25,9 +25,66 @@ pub(crate) fn parser(index: &Index, fields: &Fields) -> QueryParser {
     QueryParser::for_index(index, vec![fields.text, fields.id, fields.tags, fields.item_type])
 }
 
+/// How deeply a search may nest groups and prefix operators (`NOT`, `-`,
+/// `+`). tantivy's parser recurses once per level, and a few hundred levels
+/// overflow a thread's stack, which aborts the process instead of failing
+/// the query: one short request could stop the server. Real queries nest a
+/// few levels.
+const SEARCH_NESTING_MAX: usize = 32;
+
 /// Parses `text`; a syntax error is the caller's, so it is `InvalidInput`.
 pub(crate) fn parse(parser: &QueryParser, text: &str) -> Result<Box<dyn Query>> {
-    parser.parse_query(text).map_err(|e| Error::invalid(format!("search query {text:?}: {e}")))
+    let nesting = nesting_depth(text);
+    if nesting > SEARCH_NESTING_MAX {
+        return Err(Error::invalid(format!(
+            "search query nests {nesting} levels of groups and NOT/-/+ operators; at most {SEARCH_NESTING_MAX} are allowed"
+        )));
+    }
+    parser.parse_query(text).map_err(|e| Error::invalid(format!("search query {}: {e}", abbreviated(text))))
+}
+
+/// The deepest point of `text`: open parentheses plus the prefix operators
+/// stacked on the term they apply to. Quoted phrases are terms.
+fn nesting_depth(text: &str) -> usize {
+    let (mut groups, mut prefixes, mut deepest) = (0usize, 0usize, 0usize);
+    let mut in_phrase = false;
+    for token in text.split_inclusive(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"')) {
+        let (word, delimiter) = match token.char_indices().last() {
+            Some((at, c)) if c.is_whitespace() || matches!(c, '(' | ')' | '"') => (&token[..at], Some(c)),
+            _ => (token, None),
+        };
+        if !in_phrase {
+            let operand = word.trim_start_matches(['-', '+']);
+            prefixes += word.len() - operand.len() + usize::from(operand == "NOT");
+            deepest = deepest.max(groups + prefixes);
+            if !operand.is_empty() && operand != "NOT" {
+                prefixes = 0;
+            }
+        }
+        match delimiter {
+            Some('"') => {
+                in_phrase = !in_phrase;
+                prefixes = 0;
+            }
+            Some('(') if !in_phrase => groups += 1,
+            Some(')') if !in_phrase => {
+                groups = groups.saturating_sub(1);
+                prefixes = 0;
+            }
+            _ => {}
+        }
+        deepest = deepest.max(groups + prefixes);
+    }
+    deepest
+}
+
+/// `text` quoted, cut to its first 200 characters: an error message must
+/// not echo a huge query back whole.
+fn abbreviated(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+        None => format!("{text:?}"),
+    }
 }
 
 /// `query`, restricted to the versions current as of next-offset `bound`.
@@ -57,7 +114,12 @@ pub(crate) fn top_hits(
         return Ok(Vec::new());
     }
     let order = (SortBySimilarityScore, (SortByStaticFastValue::<u64>::for_field(name::FROM_OFFSET), Order::Asc));
-    let top = searcher.search(query, &TopDocs::with_limit(limit).order_by(order)).map_err(view_error("search"))?;
+    let top = searcher.search(query, &TopDocs::with_limit(limit).order_by(order)).map_err(|error| match error {
+        // A query that asks the schema for what it lacks (`id:*` needs a
+        // fast field): the caller's mistake, not the index's.
+        tantivy::TantivyError::SchemaError(why) => Error::invalid(format!("search query: {why}")),
+        other => view_error("search")(other),
+    })?;
     top.into_iter()
         .map(|((score, from_offset), address)| {
             let doc: TantivyDocument = searcher.doc(address).map_err(view_error("read stored fields"))?;
@@ -68,4 +130,20 @@ pub(crate) fn top_hits(
             Ok(SearchHit { id, version, offset, score })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting_depth;
+
+    #[test]
+    fn nesting_counts_groups_and_stacked_prefix_operators() {
+        assert_eq!(nesting_depth("fox"), 0);
+        assert_eq!(nesting_depth("fox AND NOT lazy OR -dog +cat"), 1, "a flat query nests one operator at a time");
+        assert_eq!(nesting_depth("(a OR (b AND c))"), 2);
+        assert_eq!(nesting_depth(&format!("{}fox{}", "(".repeat(400), ")".repeat(400))), 400);
+        assert_eq!(nesting_depth(&format!("{}fox", "NOT ".repeat(50))), 50);
+        assert_eq!(nesting_depth("-(-(-(fox)))"), 6);
+        assert_eq!(nesting_depth(r#""((( NOT NOT" fox"#), 0, "a phrase is one term");
+    }
 }
