@@ -107,6 +107,12 @@ fn a_group_resumes_after_its_committed_offset_across_runs() -> TestResult {
     let commits = env.run(&["log"]).ok().lines().into_iter().filter(|e| e["kind"] == json!("consumer_commit")).count();
     assert!(commits >= 3, "every printed batch was committed");
     env.run(&["log", "--group", "g", "--from", "0"]).expect_code(2);
+    let refused = env.run(&["log", "--group", "g", "--follow"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be used with"),
+        "holding the lock it could never see a write: {}",
+        refused.stderr
+    );
     env.run(&["log", "--group", ""]).expect_code(1);
     Ok(())
 }

@@ -254,6 +254,20 @@ fn a_follower_sees_every_record_in_order_and_groups_resume_after_restart() -> Te
         let text = http.get(server.url("/v1/log?group=audit&limit=5")).send().await?.text().await?;
         let first: Value = serde_json::from_str(text.lines().next().ok_or("no events")?)?;
         assert_eq!(first["offset"], json!(30), "the group resumes exactly at its commit");
+        // Its commit record (offset 50) is not shown to the group itself, but to others.
+        let (_, _) =
+            json_of(http.post(server.url("/v1/consumers/audit/commit")).json(&json!({"offset": 50})).send().await?)
+                .await?;
+        let own = http.get(server.url("/v1/log?group=audit")).send().await?.text().await?;
+        assert_eq!(own, "", "a group does not read its own commits");
+        let all = http.get(server.url("/v1/log?from=50")).send().await?.text().await?;
+        assert!(all.lines().all(|l| l.contains("consumer_commit")) && all.lines().count() == 2, "{all}");
+        for bad in ["/v1/log?group=audit&from=3", "/v1/log?limit=0"] {
+            let (status, error) = json_of(http.get(server.url(bad)).send().await?).await?;
+            assert_eq!((status, error["kind"].clone()), (400, json!("invalid_input")), "{bad}: {error}");
+        }
+        let response = http.post(server.url("/v1/consumers/audit/commit")).json(&json!([5])).send().await?;
+        assert_eq!(json_of(response).await?.0, 400, "a commit body is an object");
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

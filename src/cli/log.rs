@@ -6,7 +6,9 @@
 //! become readable, never on a timer. `--group G` resumes from the group's
 //! committed offset and commits after each printed batch (at-least-once:
 //! a batch printed but not yet committed is printed again by the next run).
-//! A commit is a log record, so `--group` needs the write lock.
+//! A commit is a log record, so `--group` needs the write lock, and for
+//! that reason it cannot be combined with `--follow`: holding the lock,
+//! it would wait for writes no other process could make.
 
 use std::io::Write;
 
@@ -24,7 +26,14 @@ Examples:
   {\"id\":\"reading-1\",\"kind\":\"put\",\"metadata\":{...},\"offset\":0,\"timestamp\":\"2026-11-25T10:00:00.000000Z\",\"version\":1}
   {\"id\":\"reading-1\",\"kind\":\"delete\",\"offset\":1,\"timestamp\":\"2026-11-25T10:01:00.000000Z\",\"version\":1}
   recstore log --from 1000 --follow          # tail, like `tail -f`
-  recstore log --group indexer --follow      # resume where group `indexer` committed
+  recstore log --group indexer               # what is new since group `indexer` last ran, then commit
+
+A group commits after each batch it wrote to stdout, not after the reader
+has handled it: a reader that stops early (`| head`) may leave some of the
+last batch committed but unread. A group takes the write lock, so it cannot
+follow (no other writer could add anything to see); to tail with a group,
+use the server: `GET /v1/log?group=G&follow=true`, with commits by
+`POST /v1/consumers/G/commit` once each event is handled.
 
 Event kinds: put (id, version, metadata), delete (id, version), dataset
 (name, version, members, info), consumer_commit (group, committed_offset),
@@ -51,7 +60,7 @@ pub struct LogArgs {
     #[arg(long, value_name = "OFFSET", conflicts_with = "group")]
     pub from: Option<u64>,
     /// Keep running and print new records as they are written.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "group")]
     pub follow: bool,
     /// A consumer group: resume from its committed offset and commit progress.
     #[arg(long, value_name = "G")]

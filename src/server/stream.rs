@@ -15,6 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
 use crate::LogEvent;
+use crate::json_object::ObjectOnly;
 
 /// Events per response without `follow`.
 const PAGE_RECORDS_DEFAULT: usize = 1000;
@@ -26,16 +27,28 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     params.only(&["from", "limit", "follow", "group"])?;
     let group = params.single("group")?.map(str::to_string);
     let from = match (params.number::<u64>("from")?, &group) {
-        (Some(from), _) => from,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("from and group exclude each other: a group resumes at its commit"));
+        }
+        (Some(from), None) => from,
         (None, Some(group)) => state.store.consumer_offset(group).unwrap_or(0),
         (None, None) => 0,
     };
+    // As on the command line, a group does not see its own commits.
+    let shown = move |event: &LogEvent| !(event.kind == "consumer_commit" && group.is_some() && event.group == group);
     if !params.flag("follow")? {
         let limit = params.number::<usize>("limit")?.unwrap_or(PAGE_RECORDS_DEFAULT);
+        if limit == 0 {
+            return Err(ApiError::bad_request("limit must be at least 1"));
+        }
         let events = blocking(&state, move |store| store.events(from, limit)).await?;
-        return Ok(ndjson(Body::from(events.iter().flat_map(to_line).flatten().collect::<Vec<u8>>())));
+        let lines = events.iter().filter(|e| shown(e)).flat_map(to_line).flatten().collect::<Vec<u8>>();
+        return Ok(ndjson(Body::from(lines)));
     }
-    let events = state.store.subscribe(from);
+    let events = state.store.subscribe(from).filter(move |event| {
+        let keep = event.as_ref().map_or(true, &shown);
+        std::future::ready(keep)
+    });
     let counters = state.counters.clone();
     counters.open_followers.fetch_add(1, Ordering::Relaxed);
     let guard = FollowerGuard(counters);
@@ -85,7 +98,7 @@ pub async fn commit(
     PathParam(group): PathParam,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let CommitBody { offset } = json_body(body)?;
+    let ObjectOnly(CommitBody { offset }) = json_body(body)?;
     let next = state.store.log().next_offset();
     if offset > next {
         return Err(ApiError::bad_request(format!("offset {offset} is past the end of the log ({next})")));
