@@ -24,6 +24,11 @@ fn search_finds_by_field_and_text_and_refuses_bad_queries() -> TestResult {
     assert_eq!(ids(&["search", "type:sensor_reading AND tags:raw_data"]), ["a"]);
     assert_eq!(ids(&["search", "north"]), ["a"], "c's current version no longer says north");
     assert_eq!(ids(&["search", "north", "--as-of", &format!("@{offset}")]), ["a", "c"]);
+    assert_eq!(ids(&["search", "type:sensor_reading AND NOT tags:raw_data"]), ["b"], "AND NOT excludes");
+    assert_eq!(ids(&["search", "type:sensor_reading -tags:raw_data"]), ["b"]);
+    let deep = format!("{}north{}", "(".repeat(400), ")".repeat(400));
+    let refused = env.run(&["search", &deep]).expect_code(1);
+    assert!(refused.stderr.contains("nests 400 levels"), "refused, not a stack overflow: {}", refused.stderr);
     let bad = env.run(&["search", "type:(unclosed"]).expect_code(1);
     assert!(bad.stderr.contains("invalid input"), "{}", bad.stderr);
     Ok(())

@@ -40,7 +40,46 @@ pub(crate) fn parse(parser: &QueryParser, text: &str) -> Result<Box<dyn Query>> 
             "search query nests {nesting} levels of groups and NOT/-/+ operators; at most {SEARCH_NESTING_MAX} are allowed"
         )));
     }
-    parser.parse_query(text).map_err(|e| Error::invalid(format!("search query {}: {e}", abbreviated(text))))
+    let rewritten = and_not_as_minus(text);
+    parser.parse_query(&rewritten).map_err(|e| Error::invalid(format!("search query {}: {e}", abbreviated(text))))
+}
+
+/// `a AND NOT b` written as `a AND -b`, which means the same: tantivy's
+/// parser turns the first into a query that matches nothing
+/// (quickwit-oss/tantivy#2584), the second works. Phrases are left alone.
+fn and_not_as_minus(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("AND NOT") {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_phrase, mut previous_word) = (false, "");
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' {
+            in_phrase = !in_phrase;
+        }
+        let word_len = rest.find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"')).unwrap_or(rest.len());
+        if in_phrase || word_len == 0 {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            if !c.is_whitespace() {
+                previous_word = "";
+            }
+            continue;
+        }
+        let word = &rest[..word_len];
+        let after = rest[word_len..].trim_start();
+        let negates_a_term = !after.is_empty() && !after.starts_with(')');
+        if word == "NOT" && previous_word == "AND" && negates_a_term {
+            out.push('-');
+            rest = after;
+        } else {
+            out.push_str(word);
+            rest = &rest[word_len..];
+        }
+        previous_word = word;
+    }
+    out.into()
 }
 
 /// The deepest point of `text`: open parentheses plus the prefix operators
@@ -134,7 +173,18 @@ pub(crate) fn top_hits(
 
 #[cfg(test)]
 mod tests {
-    use super::nesting_depth;
+    use super::{and_not_as_minus, nesting_depth};
+
+    #[test]
+    fn and_not_becomes_and_minus_outside_phrases_only() {
+        assert_eq!(and_not_as_minus("fox AND NOT lazy"), "fox AND -lazy");
+        assert_eq!(and_not_as_minus("fox AND NOT (lazy OR dog) AND NOT  cat"), "fox AND -(lazy OR dog) AND -cat");
+        assert_eq!(and_not_as_minus(r#"fox AND NOT "lazy dog""#), r#"fox AND -"lazy dog""#);
+        assert_eq!(and_not_as_minus(r#""fox AND NOT lazy" AND tag"#), r#""fox AND NOT lazy" AND tag"#);
+        assert_eq!(and_not_as_minus("fox NOT lazy"), "fox NOT lazy", "only after AND");
+        assert_eq!(and_not_as_minus("fox AND NOT"), "fox AND NOT", "nothing to negate: left to the parser's error");
+        assert_eq!(and_not_as_minus("LAND NOT x"), "LAND NOT x");
+    }
 
     #[test]
     fn nesting_counts_groups_and_stacked_prefix_operators() {
