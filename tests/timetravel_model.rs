@@ -210,6 +210,11 @@ fn restore_refuses_a_non_empty_target_and_runs_beside_writers() -> Result<(), Bo
     std::fs::write(occupied.join("keep.txt"), "mine")?;
     assert!(matches!(store.restore(AsOf::Offset(10), &occupied), Err(Error::InvalidInput { .. })));
     assert_eq!(std::fs::read_to_string(occupied.join("keep.txt"))?, "mine", "refused target left untouched");
+    for inside in [dir.path().join("src/log/sub"), dir.path().join("src/../src/new")] {
+        let refused = store.restore(AsOf::Offset(10), &inside);
+        assert!(matches!(refused, Err(Error::InvalidInput { .. })), "{}: {refused:?}", inside.display());
+        assert!(!inside.exists(), "nothing is created inside the source");
+    }
 
     let point = store.log().next_offset() - 1;
     let expected = observe(&store.at(AsOf::Offset(point))?)?;

@@ -31,11 +31,12 @@ pub struct RestoreReport {
 
 impl Store {
     /// Builds a new store in `into_dir` equal to this one as of `as_of`.
-    /// `into_dir` must not exist or be empty; anything else is refused and
-    /// left untouched.
+    /// `into_dir` must not exist or be empty, and must lie outside this
+    /// store's directory; anything else is refused and left untouched.
     pub fn restore(&self, as_of: AsOf, into_dir: &Path) -> Result<RestoreReport> {
         let started = Instant::now();
         check_target(into_dir)?;
+        check_outside(self.dir(), into_dir)?;
         let next_offset = self.resolve_as_of(as_of)?;
         let segments = self.log().copy_prefix(next_offset, &into_dir.join(LOG_DIR_NAME))?;
         let options = StoreOptions { read_only: false, faults: None, ..self.options().clone() };
@@ -51,6 +52,38 @@ impl Store {
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
     }
+}
+
+/// A restore inside the store it copies would put a second log among the
+/// first one's files, where compaction, repair or a cleanup would meet it.
+fn check_outside(store_dir: &Path, into_dir: &Path) -> Result<()> {
+    let io_error = |path: &Path| {
+        let context = format!("resolving {}", path.display());
+        move |source| Error::Io { context, source }
+    };
+    let store_dir = store_dir.canonicalize().map_err(io_error(store_dir))?;
+    // The target may not exist yet: resolve its nearest existing ancestor.
+    let mut existing = into_dir;
+    let mut missing = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name);
+                existing = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            }
+            _ => break,
+        }
+    }
+    let mut target = existing.canonicalize().map_err(io_error(existing))?;
+    target.extend(missing.iter().rev());
+    if target.starts_with(&store_dir) {
+        return Err(Error::invalid(format!(
+            "restore target {} lies inside the store being restored ({}); choose a directory outside it",
+            into_dir.display(),
+            store_dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn check_target(into_dir: &Path) -> Result<()> {
