@@ -77,9 +77,13 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
     if context.json {
         write_json_line(&mut out, &report)?;
     } else {
+        let removed = match report.segments_removed {
+            0 => String::new(),
+            count => format!(" and removed {}", Counted(count, "empty segment")),
+        };
         writeln!(
             out,
-            "compacted {}: {} reclaimed, {} dropped ({} written) in {} ms",
+            "compacted {}{removed}: {} reclaimed, {} dropped ({} written) in {} ms",
             Counted(report.segments_rewritten, "segment"),
             Counted(report.bytes_reclaimed(), "byte"),
             Counted(report.records_dropped.total(), "record"),
