@@ -80,6 +80,10 @@ fn a_bad_line_fails_with_its_number_and_nothing_of_its_batch_is_written() -> Tes
     assert!(run.stderr.contains("line 2") && run.stderr.contains("tag"), "{}", run.stderr);
     env.run(&["get", "ok"]).expect_code(3);
 
+    let with_bom = "\u{feff}{\"data\": 1, \"metadata\": {\"id\": \"bom\"}}\n";
+    env.run_with_stdin(&["import", "-"], with_bom.as_bytes()).ok();
+    assert_eq!(env.run(&["get", "bom"]).ok().text(), "1", "a leading byte order mark is skipped");
+
     // serde would read an array as the fields in order: refused instead.
     let positional = "[{\"x\": 1}, null, null, {\"id\": \"arr\", \"type\": \"t\"}]\n";
     let run = env.run_with_stdin(&["import", "-"], positional.as_bytes()).expect_code(1);

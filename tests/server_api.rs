@@ -303,6 +303,9 @@ fn compaction_over_http_prunes_and_reports() -> TestResult {
         let (status, _) =
             json_of(http.post(server.url("/v1/admin/compact")).json(&json!({"max_versions": 0})).send().await?).await?;
         assert_eq!(status, 400, "a policy that would drop every version is refused");
+        let both = json!({"before": "@1", "retention_days": 3, "dry_run": true});
+        let (status, _) = json_of(http.post(server.url("/v1/admin/compact")).json(&both).send().await?).await?;
+        assert_eq!(status, 400, "two cutoffs are refused, as on the command line");
         let metrics = http.get(server.url("/metrics")).send().await?.text().await?;
         assert!(metrics.contains("recstore_compactions_total 1"), "{metrics}");
         Ok::<_, Box<dyn std::error::Error>>(())

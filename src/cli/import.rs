@@ -89,6 +89,8 @@ struct ImportLine {
 
 /// Parses and validates one line; the error says what is wrong with it.
 pub(crate) fn parse_line(line: &[u8]) -> Result<NewItem, String> {
+    // Editors on Windows start files with a UTF-8 byte order mark.
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     let ObjectOnly(line): ObjectOnly<ImportLine> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     let data = match (line.data, line.data_base64) {
         (Some(value), None) => Data::Json(value),

@@ -65,6 +65,9 @@ pub async fn compact(
         Ok(bytes) if bytes.is_empty() => CompactBody::default(),
         _ => json_body(body)?,
     };
+    if body.before.is_some() && body.retention_days.is_some() {
+        return Err(ApiError::bad_request("retention_days and before both set the cutoff: give one"));
+    }
     let mut policy = Policy::default().expire(body.expire).purge(body.purge);
     if let Some(days) = body.retention_days {
         policy = policy.retention_days(days);
