@@ -250,6 +250,11 @@ fn jsonl_export_imports_again_as_it_is() -> TestResult {
     );
     let summary = env.run(&["--json", "export", "--out", arg(&out), "--all-versions"]).ok().json();
     assert_eq!((summary["rows"].clone(), summary["pruned_versions_left_out"].clone()), (json!(2), json!(1)));
+
+    // The old store's cleanup expires current versions too: export still works.
+    env.run(&["compact", "--before", "2099-01-01T00:00:00Z", "--expire"]).ok();
+    let summary = env.run(&["--json", "export", "--out", arg(&out)]).ok().json();
+    assert_eq!((summary["rows"].clone(), summary["pruned_versions_left_out"].clone()), (json!(0), json!(2)));
     Ok(())
 }
 

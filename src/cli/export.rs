@@ -74,8 +74,8 @@ pub struct ExportArgs {
     /// The format (default: from PATH's extension).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Every stored version of each item, not only the latest (versions
-    /// whose data compaction pruned are left out and counted).
+    /// Every stored version of each item, not only the latest. Either way,
+    /// versions whose data compaction pruned are left out and counted.
     #[arg(long)]
     pub all_versions: bool,
     /// Only items of this type.
@@ -110,13 +110,14 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
     let read = |id: &str, version: u32| -> crate::Result<Row> {
         Ok(Row { meta: store.metadata(id, Some(version))?, data: store.get_version(id, version)? })
     };
-    // Compaction keeps an old version's metadata but not its data: with
-    // --all-versions such versions are counted and left out, not fatal.
+    // Compaction keeps a pruned version's metadata but not its data: an old
+    // version with --all-versions, or the current one of an item `--expire`
+    // dropped. Such versions are counted and left out, not fatal.
     let pruned_count = std::cell::Cell::new(0u64);
     let rows = targets.iter().filter_map(|(id, version)| {
         progress.inc(1);
         match read(id, *version) {
-            Err(crate::Error::Pruned { .. }) if args.all_versions => {
+            Err(crate::Error::Pruned { .. }) => {
                 pruned_count.set(pruned_count.get() + 1);
                 None
             }
