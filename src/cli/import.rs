@@ -47,7 +47,9 @@ A line:
 /// reported on stderr and skipped, and the import exits 0. Prints the count
 /// of new items, new versions of existing items, and unchanged items (lines
 /// identical to the current version, which write nothing). Blank lines are
-/// ignored.
+/// ignored. The fields an export adds (`version`, `offset`, `timestamp`,
+/// `size`, `md5`) are accepted and not used: each line becomes the next
+/// version of its id, stamped with the time of the import.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ImportArgs {
