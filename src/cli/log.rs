@@ -15,7 +15,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::{CliError, Context, stdout, write_json_line};
-use crate::{LogEvent, Store};
+use crate::Store;
 
 /// Events read and printed per batch; a group commits once per batch.
 const BATCH_RECORDS: usize = 512;
@@ -120,7 +120,7 @@ impl Cursor {
             let Some(last) = events.last() else { return Ok(()) };
             let next_offset = last.offset + 1;
             let mut printed = 0usize;
-            for event in events.iter().filter(|e| !self.is_own_commit(e)) {
+            for event in events.iter().filter(|e| !e.is_commit_of(self.group.as_deref())) {
                 write_json_line(&mut out, event)?;
                 printed += 1;
             }
@@ -132,9 +132,5 @@ impl Cursor {
                 store.commit_consumer(group, next_offset)?;
             }
         }
-    }
-
-    fn is_own_commit(&self, event: &LogEvent) -> bool {
-        event.kind == "consumer_commit" && event.group.is_some() && event.group == self.group
     }
 }

@@ -42,7 +42,8 @@ impl Params {
         self.single(key)?
             .map(|v| {
                 v.parse().map_err(|_| {
-                    let what = if v.bytes().all(|b| b.is_ascii_digit()) { "too large" } else { "not a whole number" };
+                    let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+                    let what = if digits { "too large" } else { "not a whole number" };
                     ApiError::bad_request(format!("{key}={v:?} is {what}"))
                 })
             })

@@ -35,7 +35,7 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
         (None, None) => 0,
     };
     // As on the command line, a group does not see its own commits.
-    let shown = move |event: &LogEvent| !(event.kind == "consumer_commit" && group.is_some() && event.group == group);
+    let shown = move |event: &LogEvent| !event.is_commit_of(group.as_deref());
     if !params.flag("follow")? {
         let limit = params.number::<usize>("limit")?.unwrap_or(PAGE_RECORDS_DEFAULT);
         if limit == 0 {

@@ -81,6 +81,12 @@ pub struct LogEvent {
 }
 
 impl LogEvent {
+    /// Whether this is a commit by consumer group `group`: what a group's
+    /// own reads leave out, on the command line and over HTTP alike.
+    pub fn is_commit_of(&self, group: Option<&str>) -> bool {
+        self.kind == "consumer_commit" && group.is_some() && self.group.as_deref() == group
+    }
+
     /// Decodes a record; a payload that does not decode is an error naming it.
     pub fn decode(record: &RecordRef<'_>) -> Result<Self, crate::Error> {
         let bad = |detail: String| crate::Error::BadRecord { offset: record.offset, detail };
