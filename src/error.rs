@@ -1,8 +1,9 @@
 //! The crate's error: what a caller of the store can get back.
 //!
 //! Each variant says what went wrong and where, in words a user can act on.
-//! [`Error::kind`] gives the stable machine name that the CLI maps to exit
-//! codes and the server maps to HTTP statuses.
+//! [`Error::kind`] gives its [`ErrorKind`], which the CLI maps to an exit
+//! code and the server to an HTTP status, each in one exhaustive match, and
+//! whose [`ErrorKind::as_str`] is the `kind` of every JSON error body.
 
 use crate::log::LogError;
 
@@ -50,6 +51,21 @@ pub enum Error {
         version: u32,
         /// The compaction horizon when it was pruned: as-of reads below it are not exact.
         horizon_offset: u64,
+    },
+
+    /// An as-of read before the compaction horizon: compaction dropped
+    /// history it would need, so its answer would not be exact.
+    #[error(
+        "{what} is before the compaction horizon: older history was compacted; \
+         the earliest exact as-of is @{earliest_exact_as_of} ({horizon_time})"
+    )]
+    BeforeHorizon {
+        /// The read refused, e.g. `as-of @3`.
+        what: String,
+        /// The first `@N` that reads exactly.
+        earliest_exact_as_of: u64,
+        /// The horizon's time, RFC 3339.
+        horizon_time: String,
     },
 
     /// No dataset with this name (or version).
@@ -102,22 +118,19 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable, machine-readable name for the kind of error.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of error, which every surface maps to its exit code or status.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotFound { .. }
-            | Error::DatasetNotFound { .. }
-            | Error::VersionNotFound { .. }
-            | Error::Pruned { .. } => "not_found",
-            Error::Deleted { .. } => "deleted",
-            Error::InvalidInput { .. } => "invalid_input",
-            Error::Log(LogError::Corruption { .. }) | Error::BadRecord { .. } => "corruption",
-            Error::Log(LogError::Locked { .. }) => "locked",
-            Error::Log(LogError::TooLarge { .. }) => "too_large",
-            Error::Log(LogError::BadBatch { .. }) => "invalid_input",
-            Error::Log(LogError::Poisoned { .. }) | Error::Log(LogError::ReadOnly { .. }) => "unavailable",
-            Error::Log(LogError::OffsetNotFound { .. }) => "not_found",
-            Error::Log(_) | Error::View { .. } | Error::Io { .. } => "io",
+            Error::NotFound { .. } | Error::DatasetNotFound { .. } | Error::VersionNotFound { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::Pruned { .. } => ErrorKind::Pruned,
+            Error::Deleted { .. } => ErrorKind::Deleted,
+            Error::BeforeHorizon { .. } => ErrorKind::Horizon,
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::Log(error) => error.kind(),
+            Error::BadRecord { .. } => ErrorKind::Corruption,
+            Error::View { .. } | Error::Io { .. } => ErrorKind::Io,
         }
     }
 
@@ -128,3 +141,75 @@ impl Error {
 
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure an error is: the one thing the CLI's exit codes, the
+/// server's statuses and the JSON `kind` strings are derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input was refused; nothing was written.
+    InvalidInput,
+    /// The command line was malformed (CLI only).
+    Usage,
+    /// No such item, version, dataset, offset or route.
+    NotFound,
+    /// The item's latest event is a delete.
+    Deleted,
+    /// Compaction dropped the data asked for; its metadata remains.
+    Pruned,
+    /// An as-of read before the compaction horizon.
+    Horizon,
+    /// Input over a size limit; nothing was written.
+    TooLarge,
+    /// Stored bytes failed their checks.
+    Corruption,
+    /// Another process holds the write lock.
+    Locked,
+    /// Writes are refused: the store is read-only, or a write failed.
+    Unavailable,
+    /// The operating system failed a call.
+    Io,
+    /// A request without the right bearer token (server only).
+    Unauthorized,
+    /// A route that does not take this method (server only).
+    MethodNotAllowed,
+    /// The reader of standard output went away (CLI only; ends quietly).
+    BrokenPipe,
+    /// A bug: a task panicked.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable machine name used in JSON error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Usage => "usage",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Deleted => "deleted",
+            ErrorKind::Pruned => "pruned",
+            ErrorKind::Horizon => "horizon",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Corruption => "corruption",
+            ErrorKind::Locked => "locked",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Io => "io",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::BrokenPipe => "broken_pipe",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}

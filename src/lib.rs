@@ -28,7 +28,7 @@ pub mod store;
 pub mod subscribe;
 pub mod timetravel;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use log::SyncMode;
 pub use store::{
     Data, Dataset, DatasetRef, DatasetSummary, Direction, HistoryEntry, ItemData, ItemMeta, ItemRef, LineageEntry,

@@ -533,7 +533,7 @@ fn default_policy_keeps_recent_history_and_stubs_old_versions() -> TestResult {
     assert_eq!(report.stubs_written, 3);
     assert!(report.bytes_scanned > 0 && report.segments_scanned > 0);
     let error = store.get_version("x", 1).expect_err("version 1 is pruned");
-    assert_eq!(error.kind(), "not_found");
+    assert_eq!(error.kind(), recstore::ErrorKind::Pruned);
     assert!(error.to_string().contains("pruned by compaction"), "{error}");
     assert_eq!(store.get("x")?.json()?, json!(7));
     assert!(store.compaction_horizon().is_some());

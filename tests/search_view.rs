@@ -516,7 +516,7 @@ fn compaction_leaves_searches_after_the_horizon_equal_and_refuses_those_before()
         store.compact(recstore::compaction::Policy::keep_everything().max_versions(Some(1)))?;
         let (horizon, _) = store.compaction_horizon().ok_or("compaction pruned the first versions")?;
         let error = store.search("*", 10, Some(horizon - 1)).expect_err("before the horizon");
-        assert!(matches!(error, Error::InvalidInput { .. }), "{error}");
+        assert!(matches!(error, Error::BeforeHorizon { .. }), "{error}");
         model.put(&store, "item_3", &mut rng)?;
         let next_offset = store.log().next_offset();
         for (query, matches) in queries() {

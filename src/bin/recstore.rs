@@ -35,7 +35,7 @@ fn exit_on_usage_error(error: &clap::Error) -> ! {
     }
     let rendered = error.render().to_string();
     let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
-    let line = serde_json::json!({"error": message, "kind": "usage", "usage": rendered.trim_end()});
+    let line = serde_json::json!({"error": message, "kind": recstore::error::ErrorKind::Usage.as_str(), "usage": rendered.trim_end()});
     eprintln!("{line}");
     std::process::exit(2);
 }

@@ -8,6 +8,7 @@
 //! Parquet columns are a contract (issue 7): id, version, offset, timestamp,
 //! type, source_id, tags, parents, metadata, data, data_bytes.
 
+use crate::error::ErrorKind;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -166,7 +167,7 @@ fn write_file(out: &Path, format: Format, rows: impl Iterator<Item = Result<Row,
     let partial = PathBuf::from(partial);
     let file_error = |path: &Path| {
         let path = path.display().to_string();
-        move |e: std::io::Error| CliError { message: format!("{path}: {e}"), kind: "io" }
+        move |e: std::io::Error| CliError::io(format!("{path}: {e}"))
     };
     let file = File::create(&partial).map_err(file_error(&partial))?;
     let written = match format {
@@ -298,7 +299,7 @@ impl Columns {
         if data.is_json {
             let text = String::from_utf8(data.bytes).map_err(|e| CliError {
                 message: format!("item {:?} version {}: stored JSON is not UTF-8: {e}", meta.id, meta.version),
-                kind: "corruption",
+                kind: ErrorKind::Corruption,
             })?;
             self.data.append_value(text);
             self.data_bytes.append_null();
@@ -336,7 +337,7 @@ impl Columns {
 }
 
 fn parquet_error(error: parquet::errors::ParquetError) -> CliError {
-    CliError { message: format!("parquet: {error}"), kind: "io" }
+    CliError::io(format!("parquet: {error}"))
 }
 
 fn write_parquet(file: File, rows: impl Iterator<Item = Result<Row, CliError>>) -> Result<u64, CliError> {

@@ -10,6 +10,7 @@
 //! batch ahead of the writer (at most two batches in memory); batches are
 //! written in input order, so the outcome is that of a sequential import.
 
+use crate::error::ErrorKind;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::mpsc::{Receiver, SyncSender};
 
@@ -132,7 +133,7 @@ fn open_input(file: &str) -> Result<Box<dyn BufRead + Send>, CliError> {
     if file == "-" {
         return Ok(Box::new(BufReader::new(std::io::stdin())));
     }
-    let opened = std::fs::File::open(file).map_err(|e| CliError { message: format!("{file}: {e}"), kind: "io" })?;
+    let opened = std::fs::File::open(file).map_err(|e| CliError::io(format!("{file}: {e}")))?;
     Ok(Box::new(BufReader::with_capacity(1 << 20, opened)))
 }
 
@@ -204,12 +205,12 @@ pub(crate) fn run(args: ImportArgs, context: &Context) -> Result<(), CliError> {
         let parser = std::thread::Builder::new()
             .name("recstore-parse".into())
             .spawn_scoped(scope, move || parse_batches(reader, &args, &parser_progress, &sender))
-            .map_err(|e| CliError { message: format!("starting the parsing thread: {e}"), kind: "io" })?;
+            .map_err(|e| CliError::io(format!("starting the parsing thread: {e}")))?;
         // `write_batches` consumes the receiver, so if it stops early the
         // parser's next send fails and it ends too, before the join below.
         let written = write_batches(&store, receiver, &progress);
         if parser.join().is_err() {
-            return Err(CliError { message: "the parsing thread panicked".into(), kind: "internal" });
+            return Err(CliError { message: "the parsing thread panicked".into(), kind: ErrorKind::Internal });
         }
         written
     });

@@ -29,6 +29,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::error::ErrorKind;
 use crate::timetravel::AsOf;
 use crate::{Error, Store, StoreOptions};
 
@@ -108,24 +109,43 @@ pub enum Command {
 pub struct CliError {
     /// One line saying what went wrong.
     pub message: String,
-    /// The machine name: one of [`Error::kind`]'s, or `io`.
-    pub kind: &'static str,
+    /// What kind of failure: it decides the exit code.
+    pub kind: ErrorKind,
 }
 
 impl CliError {
     /// A refusal of the user's input (exit code 1).
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self { message: message.into(), kind: "invalid_input" }
+        Self { message: message.into(), kind: ErrorKind::InvalidInput }
+    }
+
+    /// A failure of the operating system (exit code 1).
+    pub fn io(message: impl Into<String>) -> Self {
+        Self { message: message.into(), kind: ErrorKind::Io }
     }
 
     /// The process exit code of this failure.
     pub fn exit_code(&self) -> i32 {
-        match self.kind {
-            "not_found" | "deleted" => 3,
-            "corruption" => 4,
-            "locked" => 5,
-            _ => 1,
-        }
+        exit_code(self.kind)
+    }
+}
+
+/// The exit code of each kind of failure: the one table of the command line.
+pub fn exit_code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::BrokenPipe => 0,
+        ErrorKind::InvalidInput
+        | ErrorKind::Horizon
+        | ErrorKind::TooLarge
+        | ErrorKind::Unavailable
+        | ErrorKind::Io
+        | ErrorKind::Unauthorized
+        | ErrorKind::MethodNotAllowed
+        | ErrorKind::Internal => 1,
+        ErrorKind::Usage => 2,
+        ErrorKind::NotFound | ErrorKind::Deleted | ErrorKind::Pruned => 3,
+        ErrorKind::Corruption => 4,
+        ErrorKind::Locked => 5,
     }
 }
 
@@ -138,7 +158,7 @@ impl From<Error> for CliError {
 impl From<io::Error> for CliError {
     fn from(error: io::Error) -> Self {
         // A closed pipe gets its own kind so `run` can end quietly.
-        let kind = if error.kind() == io::ErrorKind::BrokenPipe { "broken_pipe" } else { "io" };
+        let kind = if error.kind() == io::ErrorKind::BrokenPipe { ErrorKind::BrokenPipe } else { ErrorKind::Io };
         Self { message: error.to_string(), kind }
     }
 }
@@ -234,7 +254,7 @@ pub fn run(cli: Cli) -> i32 {
     match dispatch(cli.command, &context) {
         Ok(()) => 0,
         // A closed pipe (`recstore log | head`) means the reader has what it wanted.
-        Err(error) if error.kind == "broken_pipe" => 0,
+        Err(error) if error.kind == ErrorKind::BrokenPipe => 0,
         Err(error) => {
             report(&error, context.json);
             error.exit_code()
@@ -266,7 +286,7 @@ fn dispatch(command: Command, context: &Context) -> Result<(), CliError> {
 
 fn report(error: &CliError, json: bool) {
     let line = if json {
-        serde_json::json!({"error": error.message, "kind": error.kind}).to_string()
+        serde_json::json!({"error": error.message, "kind": error.kind.as_str()}).to_string()
     } else {
         format!("error: {}", error.message.replace('\n', " "))
     };

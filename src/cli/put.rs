@@ -73,7 +73,7 @@ pub(crate) fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
         std::io::stdin().lock().read_to_end(&mut bytes)?;
         return Ok(bytes);
     }
-    std::fs::read(PathBuf::from(file)).map_err(|e| CliError { message: format!("{file}: {e}"), kind: "io" })
+    std::fs::read(PathBuf::from(file)).map_err(|e| CliError::io(format!("{file}: {e}")))
 }
 
 /// Parses a `--meta`/`--info` flag as a JSON value.

@@ -2,6 +2,7 @@
 //! and with `--repair` moves damaged data to quarantine so the log opens
 //! again (see `crate::log::verify` for the policy).
 
+use crate::error::ErrorKind;
 use std::io::Write;
 
 use clap::Args;
@@ -80,7 +81,7 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
         let count = report.problems.iter().filter(|p| p.kind.is_corruption()).count();
         return Err(CliError {
             message: format!("{count} corrupt place(s) in {}; run `recstore verify --repair`", log_dir.display()),
-            kind: "corruption",
+            kind: ErrorKind::Corruption,
         });
     }
     Ok(())

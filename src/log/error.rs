@@ -98,6 +98,20 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// The kind of failure, for exit codes and statuses.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            LogError::Corruption { .. } => ErrorKind::Corruption,
+            LogError::Locked { .. } => ErrorKind::Locked,
+            LogError::TooLarge { .. } => ErrorKind::TooLarge,
+            LogError::BadBatch { .. } => ErrorKind::InvalidInput,
+            LogError::Poisoned { .. } | LogError::ReadOnly { .. } => ErrorKind::Unavailable,
+            LogError::OffsetNotFound { .. } => ErrorKind::NotFound,
+            LogError::Io { .. } => ErrorKind::Io,
+        }
+    }
+
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         op: &'static str,

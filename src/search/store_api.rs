@@ -63,12 +63,11 @@ impl Store {
         {
             // The index may still hold versions compaction dropped (it is
             // not rewritten), and a rebuilt one would not: neither is exact.
-            return Err(Error::invalid(format!(
-                "search as of next offset {bound} is before the compaction horizon: older history was compacted; \
-                 the earliest exact as-of is @{} ({})",
-                crate::timetravel::earliest_exact_as_of(horizon_offset),
-                crate::store::format_timestamp(horizon_us)
-            )));
+            return Err(Error::BeforeHorizon {
+                what: format!("search as of next offset {bound}"),
+                earliest_exact_as_of: crate::timetravel::earliest_exact_as_of(horizon_offset),
+                horizon_time: crate::store::format_timestamp(horizon_us),
+            });
         }
         index.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
         // The index is not rewritten by compaction, so it can still call a

@@ -5,33 +5,34 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::Error;
+use crate::error::ErrorKind;
 
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    kind: &'static str,
+    kind: ErrorKind,
     message: String,
 }
 
 impl ApiError {
     /// A 400 with a message saying what is wrong with the request.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, kind: "invalid_input", message: message.into() }
+        Self { status: StatusCode::BAD_REQUEST, kind: ErrorKind::InvalidInput, message: message.into() }
     }
 
     /// A 401.
     pub fn unauthorized() -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
-            kind: "unauthorized",
+            kind: ErrorKind::Unauthorized,
             message: "missing or wrong bearer token (send `Authorization: Bearer <token>`)".into(),
         }
     }
 
     /// A 413.
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::PAYLOAD_TOO_LARGE, kind: "too_large", message: message.into() }
+        Self { status: StatusCode::PAYLOAD_TOO_LARGE, kind: ErrorKind::TooLarge, message: message.into() }
     }
 
     /// The status this error is sent with.
@@ -39,8 +40,13 @@ impl ApiError {
         self.status
     }
 
-    /// Any other status.
-    pub fn with_status(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    /// A kind's usual status with a message of the surface's own.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { status: status_of(kind), kind, message: message.into() }
+    }
+
+    /// A kind sent with another status than its usual one (a 415 is invalid input).
+    pub fn with_status(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> Self {
         Self { status, kind, message: message.into() }
     }
 }
@@ -48,14 +54,7 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let kind = error.kind();
-        let status = match kind {
-            "not_found" | "deleted" => StatusCode::NOT_FOUND,
-            "invalid_input" => StatusCode::BAD_REQUEST,
-            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "locked" => StatusCode::LOCKED,
-            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status_of(kind);
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(%error, "request failed");
         }
@@ -63,9 +62,25 @@ impl From<Error> for ApiError {
     }
 }
 
+/// The status of each kind of failure: the one table of the server.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidInput | ErrorKind::Usage | ErrorKind::Horizon => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::NotFound | ErrorKind::Deleted | ErrorKind::Pruned => StatusCode::NOT_FOUND,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Locked => StatusCode::LOCKED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Corruption | ErrorKind::Io | ErrorKind::BrokenPipe | ErrorKind::Internal => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.message, "kind": self.kind});
+        let body = serde_json::json!({"error": self.message, "kind": self.kind.as_str()});
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body stays unread, so the connection cannot
             // carry another request; saying so keeps a client from reusing

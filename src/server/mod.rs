@@ -33,7 +33,7 @@ use axum::routing::{get, post, put};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::compaction::Policy;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{HTTP_BODY_SIZE_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS};
 use crate::{Store, StoreOptions};
 use state::{AppState, Counters};
@@ -138,11 +138,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/log", get(stream::get_log))
         .route("/v1/admin/compact", post(admin::compact))
         .route("/healthz", get(admin::healthz))
-        .fallback(|| async { ApiError::with_status(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such route") })
         // After every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(|method: Method| async move {
             let message = format!("this route does not take {method}");
-            ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
+            ApiError::new(ErrorKind::MethodNotAllowed, message)
         })
         .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))
         .layer(from_fn_with_state(state.clone(), auth::require_token))

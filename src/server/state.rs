@@ -48,10 +48,8 @@ pub async fn blocking<T: Send + 'static>(
     let store = Arc::clone(&state.store);
     match tokio::task::spawn_blocking(move || work(&store)).await {
         Ok(result) => result.map_err(Into::into),
-        Err(error) => Err(super::error::ApiError::with_status(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("request task failed: {error}"),
-        )),
+        Err(error) => {
+            Err(super::error::ApiError::new(crate::error::ErrorKind::Internal, format!("request task failed: {error}")))
+        }
     }
 }

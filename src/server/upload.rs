@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
+use crate::error::ErrorKind;
 use crate::{Data, Metadata, NewItem};
 
 /// Query parameters of a byte upload to `POST /v1/items`.
@@ -47,7 +48,7 @@ impl BodyKind {
             "application/json" | "application/x-www-form-urlencoded" => Ok(Self::Envelope),
             multipart if multipart.starts_with("multipart/") => Err(ApiError::with_status(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_input",
+                ErrorKind::InvalidInput,
                 format!(
                     "Content-Type {text:?}: multipart bodies are not unpacked; send the file itself as the body \
                      with its own type (curl --data-binary @FILE -H 'Content-Type: image/png')"

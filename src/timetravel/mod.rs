@@ -125,12 +125,11 @@ impl Store {
     /// As-of reads are exact only after the compaction horizon.
     fn check_horizon(&self, as_of: AsOf, bound: u64) -> Result<()> {
         match self.compaction_horizon() {
-            Some((offset, timestamp_us)) if bound < offset => Err(Error::invalid(format!(
-                "as-of {as_of} is before the compaction horizon: older history was compacted; \
-                 the earliest exact as-of is @{} ({})",
-                earliest_exact_as_of(offset),
-                crate::store::format_timestamp(timestamp_us)
-            ))),
+            Some((offset, timestamp_us)) if bound < offset => Err(Error::BeforeHorizon {
+                what: format!("as-of {as_of}"),
+                earliest_exact_as_of: earliest_exact_as_of(offset),
+                horizon_time: crate::store::format_timestamp(timestamp_us),
+            }),
             _ => Ok(()),
         }
     }
