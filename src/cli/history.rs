@@ -13,9 +13,12 @@ use crate::Direction;
 const HISTORY_AFTER_HELP: &str = "\
 Examples:
   recstore history reading-1
-  {\"event\":\"put\",\"id\":\"reading-1\",\"offset\":3,\"size\":38,\"timestamp\":\"2026-11-25T10:00:00.000000Z\",\"version\":1}
-  {\"event\":\"put\",\"id\":\"reading-1\",\"offset\":7,\"size\":38,\"timestamp\":\"2026-11-25T10:05:00.000000Z\",\"version\":2}
-  {\"event\":\"delete\",\"id\":\"reading-1\",\"offset\":9,\"timestamp\":\"2026-11-25T10:09:00.000000Z\",\"version\":2}
+  {\"event\":\"put\",\"id\":\"reading-1\",\"offset\":3,\"pruned\":{\"horizon_offset\":8,\"reason\":\"max_versions\"},\"size\":38,\"timestamp\":\"2026-11-25T10:00:00.000000Z\",\"version\":1}
+  {\"event\":\"put\",\"id\":\"reading-1\",\"offset\":7,\"pruned\":null,\"size\":38,\"timestamp\":\"2026-11-25T10:05:00.000000Z\",\"version\":2}
+  {\"event\":\"delete\",\"id\":\"reading-1\",\"offset\":9,\"pruned\":null,\"timestamp\":\"2026-11-25T10:09:00.000000Z\",\"version\":2}
+
+`pruned` is set on a put whose data compaction dropped (its metadata stays):
+the reason, and the compaction horizon. Such a version reads as exit code 3.
 
 Exit code 3 if the id was never stored.";
 
@@ -34,7 +37,8 @@ ends there.";
 ///
 /// One line per event: `id`, `event` (`put` or `delete`), `version` (the
 /// version a put created, or the one a delete ended), `offset`, `timestamp`,
-/// and `size` for puts. A deleted item still has its history.
+/// `size` for puts, and `pruned` (null, or why and when compaction dropped
+/// the put's data). A deleted item still has its history.
 #[derive(Debug, Args)]
 #[command(after_help = HISTORY_AFTER_HELP)]
 pub struct HistoryArgs {

@@ -25,7 +25,7 @@ mod write;
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};
-pub use read::{Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, StoreStats};
+pub use read::{Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, PrunedMark, StoreStats};
 pub use write::{DatasetRef, NewItem};
 
 use std::ops::ControlFlow;

@@ -69,6 +69,20 @@ pub struct HistoryEntry {
     /// Data size of a put.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// Set when compaction dropped this put's data (its metadata stays), so
+    /// a reader knows which versions can be read without trying each; null
+    /// for a readable put and for a delete.
+    pub pruned: Option<PrunedMark>,
+}
+
+/// Why and when compaction dropped a version's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedMark {
+    /// `max_versions`, `retention`, `expired` or `deleted`.
+    pub reason: String,
+    /// The compaction horizon: as-of reads are exact from
+    /// `@(horizon_offset - 1)` on.
+    pub horizon_offset: u64,
 }
 
 /// A dataset version with its pinned members.
@@ -197,6 +211,7 @@ impl Store {
         let views = self.read_views();
         let row = views.item(id).filter(|r| r.events[0].offset < bound);
         let row = row.ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let horizon_offset = views.state.compaction_horizon.map_or(0, |(offset, _)| offset);
         let mut version = 0;
         Ok(row
             .events
@@ -211,6 +226,10 @@ impl Store {
                     offset: e.offset,
                     timestamp: format_timestamp(e.timestamp_us),
                     size: (!e.is_delete()).then_some(u64::from(e.size_bytes)),
+                    pruned: e
+                        .stored
+                        .pruned
+                        .map(|reason| PrunedMark { reason: reason.name().to_string(), horizon_offset }),
                 }
             })
             .collect())
