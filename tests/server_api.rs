@@ -296,7 +296,7 @@ fn compaction_over_http_prunes_and_reports() -> TestResult {
             json_of(http.post(server.url("/v1/admin/compact")).json(&json!({"max_versions": 1})).send().await?).await?;
         assert_eq!((status, report["records_dropped"]["max_versions"].clone()), (200, json!(3)));
         let (status, error) = json_of(http.get(server.url("/v1/items/x?version=1")).send().await?).await?;
-        assert_eq!((status, error["kind"].clone()), (404, json!("not_found")));
+        assert_eq!((status, error["kind"].clone()), (404, json!("pruned")));
         assert!(error["error"].as_str().is_some_and(|e| e.contains("pruned")), "{error}");
         let latest = http.get(server.url("/v1/items/x")).send().await?.json::<Value>().await?;
         assert_eq!(latest, json!({"v": 3}));
@@ -307,7 +307,7 @@ fn compaction_over_http_prunes_and_reports() -> TestResult {
         let (status, _) = json_of(http.post(server.url("/v1/admin/compact")).json(&both).send().await?).await?;
         assert_eq!(status, 400, "two cutoffs are refused, as on the command line");
         let metrics = http.get(server.url("/metrics")).send().await?.text().await?;
-        assert!(metrics.contains("recstore_compactions_total 1"), "{metrics}");
+        assert!(metrics.contains("recstore_compaction_runs_total 1"), "{metrics}");
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }
@@ -352,7 +352,7 @@ fn concurrent_clients_lose_no_acknowledged_write() -> TestResult {
             assert_eq!(status.as_u16(), 200, "{id} was acknowledged and must be readable");
         }
         let metrics = http.get(server.url("/metrics")).send().await?.text().await?;
-        assert!(metrics.contains("recstore_fsync_seconds_count"));
+        assert!(metrics.contains("recstore_fsync_duration_seconds_count"));
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

@@ -259,8 +259,8 @@ async fn fsync_counters(client: &reqwest::Client, server: &Server) -> BenchResul
         Ok(raw.parse()?)
     };
     Ok(FsyncCounters {
-        count: value("recstore_fsync_seconds_count")? as u64,
-        sum_s: value("recstore_fsync_seconds_sum")?,
+        count: value("recstore_fsync_duration_seconds_count")? as u64,
+        sum_s: value("recstore_fsync_duration_seconds_sum")?,
         records: value("recstore_log_records_total")? as u64,
     })
 }

@@ -243,6 +243,17 @@ impl Store {
         interval: Duration,
         policy: impl Fn() -> Policy + Send + 'static,
     ) -> BackgroundCompaction {
+        self.spawn_background_compaction_observed(interval, policy, |_| {})
+    }
+
+    /// [`Store::spawn_background_compaction`], calling `on_result` (from the
+    /// compaction thread) with each run's outcome, for metrics.
+    pub fn spawn_background_compaction_observed(
+        self: &Arc<Self>,
+        interval: Duration,
+        policy: impl Fn() -> Policy + Send + 'static,
+        on_result: impl Fn(std::result::Result<&CompactionReport, &Error>) + Send + 'static,
+    ) -> BackgroundCompaction {
         let (stop, stopped) = mpsc::channel::<()>();
         let last = Arc::new(Mutex::new(None));
         let store: Weak<Store> = Arc::downgrade(self);
@@ -251,6 +262,7 @@ impl Store {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                 let Some(store) = store.upgrade() else { return };
                 let result = store.compact(policy());
+                on_result(result.as_ref());
                 if let Err(error) = &result {
                     tracing::error!(%error, "background compaction failed; it runs again after the interval");
                 }

@@ -1,20 +1,15 @@
-//! Health, stats and Prometheus metrics.
-
-use std::fmt::Write;
-use std::sync::atomic::Ordering;
+//! Health, stats and compaction on demand.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::params::{Params, json_body};
-use super::state::{AppState, Counters, blocking};
+use super::state::{AppState, blocking};
 use crate::compaction::Policy;
-use crate::log::FSYNC_BUCKETS_US;
 
 /// `GET /healthz`: 200 while the server runs (no token needed).
 pub async fn healthz() -> Response {
@@ -89,40 +84,8 @@ pub async fn compact(
         let preview = blocking(&state, move |store| store.compaction_preview(resolved(store)?)).await?;
         return Ok(Json(preview).into_response());
     }
-    let report = blocking(&state, move |store| store.compact(resolved(store)?)).await?;
-    Counters::add(&state.counters.compactions, 1);
+    let result = blocking(&state, move |store| store.compact(resolved(store)?)).await;
+    let report = result?;
+    state.counters.record_compaction(Ok(&report));
     Ok(Json(report).into_response())
-}
-
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let log = state.store.log().metrics();
-    let counters = &state.counters;
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = writeln!(out, "# HELP recstore_{name} {help}\n# TYPE recstore_{name} {kind}\nrecstore_{name} {value}");
-    };
-    metric("log_appends_total", "counter", "Batches appended to the log.", log.appends);
-    metric("log_records_total", "counter", "Records appended to the log.", log.records);
-    metric("log_bytes_total", "counter", "Frame bytes appended to the log.", log.bytes);
-    metric(
-        "items_written_total",
-        "counter",
-        "Item versions written through the API.",
-        counters.items_written.load(Ordering::Relaxed),
-    );
-    metric("queries_total", "counter", "Queries answered.", counters.queries.load(Ordering::Relaxed));
-    metric("open_followers", "gauge", "Log streams open now.", counters.open_followers.load(Ordering::Relaxed));
-    metric("compactions_total", "counter", "Compactions run.", counters.compactions.load(Ordering::Relaxed));
-    metric("log_next_offset", "gauge", "Offset the next record will get.", state.store.log().next_offset());
-    let _ = writeln!(out, "# HELP recstore_fsync_seconds fdatasync latency.\n# TYPE recstore_fsync_seconds histogram");
-    let mut cumulative = 0;
-    for (bound_us, count) in FSYNC_BUCKETS_US.iter().zip(&log.fsync_buckets) {
-        cumulative += count;
-        let _ = writeln!(out, "recstore_fsync_seconds_bucket{{le=\"{}\"}} {cumulative}", *bound_us as f64 / 1e6);
-    }
-    let _ = writeln!(out, "recstore_fsync_seconds_bucket{{le=\"+Inf\"}} {}", log.fsyncs);
-    let _ = writeln!(out, "recstore_fsync_seconds_sum {}", log.fsync_sum_us as f64 / 1e6);
-    let _ = writeln!(out, "recstore_fsync_seconds_count {}", log.fsyncs);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

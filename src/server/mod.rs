@@ -13,6 +13,7 @@ mod datasets;
 mod error;
 mod items;
 mod listen;
+mod metrics;
 mod params;
 mod state;
 mod stream;
@@ -28,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
 use tower_http::timeout::TimeoutLayer;
 
@@ -95,7 +96,9 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         .map_err(|source| Error::Io { context: format!("binding {}", config.listen), source })?;
     let address = listener.local_addr().map_err(|source| Error::Io { context: "local address".into(), source })?;
     let (shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
-    let state = AppState { store: Arc::clone(&store), token, counters: Arc::new(Counters::default()), shutdown };
+    let counters = Arc::new(Counters::default());
+    let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&store), Arc::clone(&counters)));
+    let state = AppState { store: Arc::clone(&store), token, counters: Arc::clone(&counters), metrics, shutdown };
     println!("recstore listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "serving");
     let stop = async move {
@@ -105,7 +108,9 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
     };
     let background_compaction = config.compact_interval_ms.map(|interval_ms| {
         let options = config.store.clone();
-        store.spawn_background_compaction(Duration::from_millis(interval_ms), move || Policy::from_options(&options))
+        let policy = move || Policy::from_options(&options);
+        let record = move |result: Result<&_, &_>| counters.record_compaction(result);
+        store.spawn_background_compaction_observed(Duration::from_millis(interval_ms), policy, record)
     });
     listen::serve(listener, router(state), Duration::from_millis(config.idle_timeout_ms), stop).await;
     // Waits for a compaction in progress: it holds the store.
@@ -131,7 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}/commit", post(stream::commit))
         .route("/v1/consumers/{group}", get(stream::get_consumer))
         .route("/v1/stats", get(admin::stats))
-        .route("/metrics", get(admin::metrics))
+        .route("/metrics", get(metrics::metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
     Router::new()
         .merge(api)
@@ -144,8 +149,11 @@ pub fn router(state: AppState) -> Router {
             let message = format!("this route does not take {method}");
             ApiError::new(ErrorKind::MethodNotAllowed, message)
         })
+        .route_layer(from_fn(metrics::note_route))
         .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
+        // Outermost: every request counts, refused ones too.
+        .layer(from_fn_with_state(state.clone(), metrics::track_requests))
         .with_state(state)
 }
 

@@ -15,6 +15,8 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     /// Request counters for `/metrics`.
     pub counters: Arc<Counters>,
+    /// The `/metrics` registry.
+    pub metrics: Arc<super::metrics::Metrics>,
     /// Flips to true when the server shuts down; live streams end on it.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -28,14 +30,35 @@ pub struct Counters {
     pub queries: AtomicU64,
     /// Log streams open now.
     pub open_followers: AtomicU64,
-    /// Compactions run.
+    /// Compactions that finished.
     pub compactions: AtomicU64,
+    /// Compactions that failed.
+    pub compaction_failures: AtomicU64,
+    /// Time spent in finished compactions.
+    pub compaction_duration_us: AtomicU64,
+    /// Disk bytes finished compactions gave back.
+    pub compaction_reclaimed_bytes: AtomicU64,
+    /// Records finished compactions dropped.
+    pub compaction_records_dropped: AtomicU64,
 }
 
 impl Counters {
     /// Adds to a counter.
     pub fn add(counter: &AtomicU64, amount: u64) {
         counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// Counts a compaction's outcome, whoever ran it.
+    pub fn record_compaction(&self, result: Result<&crate::compaction::CompactionReport, &crate::Error>) {
+        match result {
+            Ok(report) => {
+                Self::add(&self.compactions, 1);
+                Self::add(&self.compaction_duration_us, report.duration_us);
+                Self::add(&self.compaction_reclaimed_bytes, report.bytes_reclaimed());
+                Self::add(&self.compaction_records_dropped, report.records_dropped.total());
+            }
+            Err(_) => Self::add(&self.compaction_failures, 1),
+        }
     }
 }
 

@@ -147,6 +147,18 @@ impl Store {
         }
     }
 
+    /// Records applied since the last checkpoint: what an open would replay.
+    pub fn records_since_checkpoint(&self) -> u64 {
+        self.records_since_checkpoint.load(Ordering::Relaxed)
+    }
+
+    /// How long ago the views checkpoint on disk was written; `None` if
+    /// there is none.
+    pub fn checkpoint_age(&self) -> Option<std::time::Duration> {
+        let path = checkpoint::path(&self.dir.join(VIEWS_DIR_NAME));
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()?.elapsed().ok()
+    }
+
     /// Makes every write durable and, if the views hold records that the
     /// checkpoint does not cover (written or replayed since it was made),
     /// writes a checkpoint: a clean close. Closing a store that nothing

@@ -475,6 +475,15 @@ impl Store {
         stats
     }
 
+    /// Every consumer group that committed, with its committed offset, by name.
+    pub fn consumer_groups(&self) -> Vec<(String, u64)> {
+        let views = self.read_views();
+        let mut groups: Vec<(String, u64)> =
+            views.state.consumer_offsets.iter().map(|(group, offset)| (group.clone(), *offset)).collect();
+        groups.sort_unstable();
+        groups
+    }
+
     /// Committed offset of a consumer group, if it ever committed.
     pub fn consumer_offset(&self, group: &str) -> Option<u64> {
         self.read_views().state.consumer_offsets.get(group).copied()
