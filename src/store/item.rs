@@ -166,7 +166,12 @@ pub struct ItemRef {
 }
 
 /// Everything known about one item version, as returned by reads and queries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serializes as one flat object, the same on every surface (library JSON,
+/// CLI, HTTP, log events, export): the store's fields, then `type`,
+/// `source_id`, `tags` and `parents` (null or empty when not given, so a
+/// reader never has to guess whether a key exists), then any other fields.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ItemMeta {
     /// The item's id.
     pub id: String,
@@ -185,6 +190,29 @@ pub struct ItemMeta {
     /// The metadata as given (without `id`).
     #[serde(flatten)]
     pub metadata: Metadata,
+}
+
+impl Serialize for ItemMeta {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let metadata = &self.metadata;
+        let mut map = serializer.serialize_map(Some(11 + metadata.extra.len()))?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("version", &self.version)?;
+        map.serialize_entry("offset", &self.offset)?;
+        map.serialize_entry("timestamp", &self.timestamp)?;
+        map.serialize_entry("size", &self.size)?;
+        map.serialize_entry("md5", &self.md5)?;
+        map.serialize_entry("content_type", &self.content_type)?;
+        map.serialize_entry("type", &metadata.item_type)?;
+        map.serialize_entry("source_id", &metadata.source_id)?;
+        map.serialize_entry("tags", &metadata.tags)?;
+        map.serialize_entry("parents", &metadata.parents)?;
+        for (key, value) in &metadata.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Formats microseconds since the epoch as RFC 3339 UTC with microseconds.

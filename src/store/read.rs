@@ -549,20 +549,12 @@ impl Store {
     }
 
     pub(crate) fn read_meta(&self, id: &str, event: &ItemEvent) -> Result<ItemMeta> {
-        self.read_put(event, |put, _| {
-            let metadata: Metadata = serde_json::from_slice(put.metadata_json)
-                .map_err(|e| Error::BadRecord { offset: event.offset, detail: e.to_string() })?;
-            Ok(ItemMeta {
-                id: id.to_string(),
-                version: event.version,
-                offset: event.offset,
-                timestamp: format_timestamp(event.timestamp_us),
-                size: u64::from(put.data_size_bytes),
-                md5: super::write::hex(&put.md5),
-                content_type: content_type_of(&put),
-                metadata,
-            })
-        })
+        let meta = self.read_put(event, |put, _| {
+            ItemMeta::of_put(&put, event.offset, event.timestamp_us)
+                .map_err(|detail| Error::BadRecord { offset: event.offset, detail })
+        })?;
+        assert_eq!((meta.id.as_str(), meta.version), (id, event.version), "the views point at this item's put");
+        Ok(meta)
     }
 
     fn parents_of(&self, id: &str, version: Option<u32>, bound: u64) -> Result<Vec<(String, Option<u32>)>> {
@@ -604,6 +596,24 @@ impl Store {
 fn version_current_at(views: &Views, id: &str, offset: u64) -> Option<u32> {
     let row = views.item(id)?;
     row.events.iter().rev().find(|e| e.offset < offset && !e.is_delete()).map(|e| e.version)
+}
+
+impl ItemMeta {
+    /// The metadata of a put (or of the audit stub that replaced it) stored
+    /// at `offset` at `timestamp_us`: what `meta`, queries and log events show.
+    pub(crate) fn of_put(put: &codec::PutRecord<'_>, offset: u64, timestamp_us: u64) -> Result<Self, String> {
+        let metadata: Metadata = serde_json::from_slice(put.metadata_json).map_err(|e| e.to_string())?;
+        Ok(ItemMeta {
+            id: put.id.to_string(),
+            version: put.version,
+            offset,
+            timestamp: format_timestamp(timestamp_us),
+            size: u64::from(put.data_size_bytes),
+            md5: super::write::hex(&put.md5),
+            content_type: content_type_of(put),
+            metadata,
+        })
+    }
 }
 
 fn content_type_of(put: &codec::PutRecord<'_>) -> String {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::compaction::{Policy, Reason};
 use crate::log::RecordRef;
 use crate::store::codec::{self, CompactionRecord, ConsumerCommitRecord, DatasetRecord, DeleteRecord, PutRecord, kind};
-use crate::store::{Metadata, format_timestamp};
+use crate::store::{ItemMeta, format_timestamp};
 
 /// One record of the log, decoded. Serialises to the NDJSON lines of
 /// `recstore log` and `GET /v1/log`; fields a kind does not have are left out.
@@ -31,8 +31,9 @@ pub struct LogEvent {
     /// Item or dataset version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
-    /// Item metadata (puts and audit stubs), with the data's `size` and
-    /// `md5`. A stub keeps both though its data is gone.
+    /// The version's metadata object (puts and audit stubs), exactly as
+    /// `recstore meta` and `GET /v1/items/{id}/metadata` show it. A stub
+    /// keeps its `size` and `md5` though its data is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
     /// Dataset name.
@@ -99,7 +100,7 @@ impl LogEvent {
         match record.kind {
             kind::PUT => {
                 let put = codec::decode_put(record.payload).map_err(bad)?;
-                event.put_like("put", &put).map_err(bad)?;
+                event.put_like("put", &put, record.offset, record.timestamp_us).map_err(bad)?;
             }
             kind::DELETE => {
                 let delete: DeleteRecord = codec::decode_json(record.payload).map_err(bad)?;
@@ -121,7 +122,7 @@ impl LogEvent {
                 event.group = Some(commit.group);
                 event.committed_offset = Some(commit.offset);
             }
-            kind::AUDIT_STUB => event.audit_stub(record.payload).map_err(bad)?,
+            kind::AUDIT_STUB => event.audit_stub(record).map_err(bad)?,
             kind::COMPACTION => {
                 let compaction: CompactionRecord = codec::decode_json(record.payload).map_err(bad)?;
                 event.kind = "compaction".into();
@@ -136,14 +137,11 @@ impl LogEvent {
         Ok(event)
     }
 
-    /// Fills in what a put and an audit stub share: id, version, metadata.
-    fn put_like(&mut self, kind_name: &str, put: &PutRecord<'_>) -> Result<(), String> {
-        let metadata: Metadata = serde_json::from_slice(put.metadata_json).map_err(|e| e.to_string())?;
-        let mut object = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
-        if let Some(map) = object.as_object_mut() {
-            map.insert("size".into(), put.data_size_bytes.into());
-            map.insert("md5".into(), codec::hex(&put.md5).into());
-        }
+    /// Fills in what a put and an audit stub share: id, version, and the
+    /// metadata object `recstore meta` shows for that version.
+    fn put_like(&mut self, kind_name: &str, put: &PutRecord<'_>, offset: u64, timestamp_us: u64) -> Result<(), String> {
+        let meta = ItemMeta::of_put(put, offset, timestamp_us)?;
+        let object = serde_json::to_value(&meta).map_err(|e| e.to_string())?;
         self.kind = kind_name.into();
         self.id = Some(put.id.to_string());
         self.version = Some(put.version);
@@ -154,11 +152,11 @@ impl LogEvent {
     /// An audit stub: the put it replaced, and why and when it was dropped.
     /// A reason code this build does not know is an error, as it is for the
     /// views that apply the stub.
-    fn audit_stub(&mut self, payload: &[u8]) -> Result<(), String> {
-        let stub = codec::decode_stub(payload)?;
+    fn audit_stub(&mut self, record: &RecordRef<'_>) -> Result<(), String> {
+        let stub = codec::decode_stub(record.payload)?;
         let trailer = stub.stub.ok_or("decode_stub returned no trailer")?;
         let reason = Reason::from_code(trailer.reason).ok_or_else(|| format!("stub reason code {}", trailer.reason))?;
-        self.put_like("audit_stub", &stub)?;
+        self.put_like("audit_stub", &stub, record.offset, record.timestamp_us)?;
         self.reason = Some(reason.name().into());
         self.stored_size_bytes = Some(trailer.stored_size_bytes);
         self.horizon_offset = Some(trailer.horizon_offset);
@@ -205,8 +203,10 @@ mod tests {
         let expected = serde_json::json!({
             "offset": 9, "timestamp": "2025-11-24T16:00:00.000000Z", "kind": "audit_stub", "id": "reading-1",
             "version": 2, "reason": "retention", "stored_size_bytes": 172, "horizon_offset": 40,
-            "metadata": {"type": "sensor_reading", "tags": ["raw_data"], "parents": ["reading-0@1"], "site": "lab",
-                         "size": 100, "md5": "abababababababababababababababab"},
+            "metadata": {"id": "reading-1", "version": 2, "offset": 9, "timestamp": "2025-11-24T16:00:00.000000Z",
+                         "size": 100, "md5": "abababababababababababababababab", "content_type": "image/png",
+                         "type": "sensor_reading", "source_id": null, "tags": ["raw_data"], "parents": ["reading-0@1"],
+                         "site": "lab"},
         });
         assert_eq!(line, expected);
         let back: LogEvent = serde_json::from_value(line).map_err(|e| crate::Error::invalid(e.to_string()))?;
