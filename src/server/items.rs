@@ -117,10 +117,15 @@ async fn put_one(state: &AppState, item: NewItem) -> ApiResult<Response> {
 }
 
 /// `GET /v1/items/{id}`: the data exactly as stored, with its content type.
+///
+/// The ETag names the record (`"o<offset>"`): a record never changes, so
+/// `If-None-Match` with it answers 304, and a fixed `?version=N` (whose
+/// record is fixed too) may be cached for ever.
 pub async fn get_item(
     State(state): State<AppState>,
     PathParam(id): PathParam,
     RawQuery(raw): RawQuery,
+    request_headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (version, as_of) = Params::parse(raw).version_as_of()?;
     let data = blocking(&state, move |store| {
@@ -136,12 +141,27 @@ pub async fn get_item(
     // slip through, the bytes are still worth sending: say only that they are bytes.
     let content_type = HeaderValue::from_str(&data.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let etag = format!("\"o{}\"", data.offset);
+    // A fixed version is one record for ever; the latest may move on.
+    let cache_control = if version.is_some() { "public, max-age=31536000, immutable" } else { "no-cache" };
     let headers = [
-        (header::CONTENT_TYPE, content_type),
+        (header::ETAG, HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache_control)),
         (header::HeaderName::from_static("x-recstore-version"), HeaderValue::from(data.version)),
         (header::HeaderName::from_static("x-recstore-offset"), HeaderValue::from(data.offset)),
     ];
-    Ok((headers, data.bytes).into_response())
+    if etag_matches(&request_headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+    Ok(([(header::CONTENT_TYPE, content_type)], headers, data.bytes).into_response())
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`), per RFC 9110 13.1.2:
+/// a comma-separated list, compared weakly (a `W/` prefix is ignored).
+fn etag_matches(request_headers: &HeaderMap, etag: &str) -> bool {
+    request_headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok()).any(|list| {
+        list.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+    })
 }
 
 /// `GET /v1/items/{id}/metadata`.

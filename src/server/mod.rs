@@ -31,6 +31,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::compaction::Policy;
@@ -120,6 +122,10 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
     Ok(())
 }
 
+/// Responses smaller than this go uncompressed: compressing them saves
+/// less than it costs.
+const COMPRESS_SIZE_BYTES_MIN: u64 = 1024;
+
 /// Every route. Live log streams and compaction are exempt from the request timeout.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS);
@@ -137,7 +143,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}", get(stream::get_consumer))
         .route("/v1/stats", get(admin::stats))
         .route("/metrics", get(metrics::metrics))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        // Large answers (queries, datasets, JSON items) go compressed to a
+        // client that asks. Not the live log: a compressor holds back
+        // what it has not filled a block with, and a tail must not wait.
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_SIZE_BYTES_MIN))),
+        );
     Router::new()
         .merge(api)
         .route("/v1/log", get(stream::get_log))
