@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::json_object::ObjectOnly;
-use crate::store::validate_name;
+use crate::store::{from_document, validate_name};
 use crate::{Data, ItemRef, Metadata, NewItem};
 
 /// A batch is written early once its lines hold this many bytes, so that a
@@ -94,7 +94,7 @@ struct ImportLine {
 pub(crate) fn parse_line(line: &[u8]) -> Result<NewItem, String> {
     // Editors on Windows start files with a UTF-8 byte order mark.
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-    let ObjectOnly(line): ObjectOnly<ImportLine> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let ObjectOnly(line): ObjectOnly<ImportLine> = from_document(line).map_err(|e| e.to_string())?;
     let data = match (line.data, line.data_base64) {
         (Some(value), None) => Data::Json(value),
         (None, Some(text)) => {
