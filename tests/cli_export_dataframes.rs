@@ -33,7 +33,7 @@ fn parquet_export_reads_the_same_in_pandas_polars_and_duckdb() -> TestResult {
     );
     let seen: Value = serde_json::from_slice(&output.stdout)?;
     let expected_rows = json!([
-        {"id": "r1", "version": 1, "offset": 0, "type": "sensor_reading", "tags": ["raw_data", "hot"],
+        {"id": "r1", "version": 1, "offset": 0, "type": "sensor_reading", "tags": ["hot", "raw_data"],
          "parents": [], "data": r#"{"temp":21.5}"#, "data_bytes": null},
         {"id": "r1", "version": 2, "offset": 1, "type": "sensor_reading", "tags": ["raw_data"],
          "parents": [], "data": r#"{"temp":22.0}"#, "data_bytes": null},
