@@ -131,6 +131,10 @@ fn json_deeper_than_the_limit_is_refused_on_every_cli_path() -> TestResult {
     let ok_line =
         env.write_file("ok.jsonl", format!("{{\"data\": {at_limit}, \"metadata\": {{\"id\": \"i\"}}}}\n").as_bytes());
     env.run(&["import", arg(&ok_line)]).ok();
+    let mixed = format!("{{\"data\": {too_deep}}}\n{{\"data\": 2, \"metadata\": {{\"id\": \"kept\"}}}}\n");
+    let run = env.run_with_stdin(&["import", "--skip-bad", "-"], mixed.as_bytes()).ok();
+    assert!(run.stderr.contains("skipped line 1") && run.stderr.contains(&said), "{}", run.stderr);
+    assert_eq!(env.run(&["get", "kept"]).ok().text(), "2", "the batch's good line is written");
     Ok(())
 }
 

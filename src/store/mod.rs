@@ -24,8 +24,8 @@ pub mod views;
 mod write;
 
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
-pub(crate) use json_input::from_document;
 pub use json_input::{JsonInputError, parse_json};
+pub(crate) use json_input::{check_depth, from_document};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};
 pub use read::{Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, StoreStats};
