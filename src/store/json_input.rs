@@ -116,19 +116,22 @@ pub(crate) fn from_document<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Res
 }
 
 /// Whether the text has `-0` not followed by a fraction or exponent, or a
-/// run of 19 or more digits (the shortest integer beyond i64 has 19). A
-/// string that looks so only costs the slower parse.
+/// run of digits as long as an integer beyond 64 bits: 20 (past u64), or
+/// 19 after a minus sign (past i64). A string that looks so only costs the
+/// slower parse.
 fn may_hold_odd_integer(bytes: &[u8]) -> bool {
     let mut digit_run = 0;
+    let mut negative = false;
     for (i, &byte) in bytes.iter().enumerate() {
         if byte.is_ascii_digit() {
             digit_run += 1;
-            if digit_run >= 19 {
+            if digit_run >= 20 || (negative && digit_run >= 19) {
                 return true;
             }
             continue;
         }
         digit_run = 0;
+        negative = byte == b'-';
         let after = |n: usize| bytes.get(i + n).copied().unwrap_or(b' ');
         if byte == b'-' && after(1) == b'0' && !matches!(after(2), b'0'..=b'9' | b'.' | b'e' | b'E') {
             return true;

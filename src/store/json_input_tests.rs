@@ -77,3 +77,22 @@ fn depth_beyond_the_parsers_limit_is_a_depth_error_not_a_syntax_error() {
 fn not_json_is_a_syntax_error() {
     assert!(matches!(parse_json(b"{nope"), Err(JsonInputError::Syntax(_))));
 }
+
+#[test]
+fn an_envelope_gets_the_number_rules_only_where_its_text_may_need_them() -> Result<(), JsonInputError> {
+    #[derive(Debug, serde::Deserialize)]
+    struct Envelope {
+        data: Value,
+    }
+    let fast: Envelope = super::from_document(br#"{"data": [1234567890123456789, -123456789012345678]}"#)?;
+    assert_eq!(fast.data, serde_json::json!([1234567890123456789u64, -123456789012345678i64]));
+    let fixed: Envelope = super::from_document(br#"{"data": {"z": -0}}"#)?;
+    assert_eq!(serde_json::to_string(&fixed.data).ok().as_deref(), Some(r#"{"z":0}"#));
+    for text in [&br#"{"data": 12345678901234567890123}"#[..], br#"{"data": -9223372036854775809}"#] {
+        let refused = super::from_document::<Envelope>(text).expect_err("beyond 64 bits");
+        assert!(refused.to_string().contains("$.data"), "{refused}");
+    }
+    assert!(super::may_hold_odd_integer(b"[18446744073709551616]"));
+    assert!(!super::may_hold_odd_integer(b"[1844674407370955161, -1.5, -0.5, -0e1]"));
+    Ok(())
+}

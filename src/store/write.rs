@@ -449,4 +449,12 @@ mod tests {
         assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(super::hex(&[]), "");
     }
+
+    #[test]
+    fn a_record_from_before_tag_normalization_compares_by_its_tags_as_a_set() {
+        // Records written before tags were sorted keep their order on disk.
+        let legacy = br#"{"type":"t","tags":["raw","hot","raw"],"unit":"C"}"#;
+        let normalized = super::tags_normalized(legacy).expect("legacy metadata parses");
+        assert_eq!(String::from_utf8_lossy(&normalized), r#"{"type":"t","tags":["hot","raw"],"unit":"C"}"#);
+    }
 }
