@@ -36,3 +36,18 @@ pub const HTTP_BODY_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// Longest an HTTP request (other than a live log stream) may take.
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+/// Deepest nesting of arrays and objects in item data and in each metadata
+/// value (`[[1]]` is 2 levels), on every path: library, CLI, HTTP, import.
+/// Below serde_json's recursion limit of 128 with room for the envelopes
+/// around data (an import line, an HTTP batch), so that the parser never
+/// meets a legal item's depth first.
+pub const JSON_DEPTH_MAX: usize = 100;
+
+/// serde_json's recursion limit: it refuses a document nested this deep.
+pub const JSON_PARSER_DEPTH_LIMIT: usize = 128;
+
+const _: () = assert!(
+    JSON_DEPTH_MAX + 3 < JSON_PARSER_DEPTH_LIMIT,
+    "an HTTP batch adds 3 levels around a metadata value: a list, an item, its metadata"
+);

@@ -6,6 +6,7 @@
 //! three libraries; without them this test fails rather than skips.
 
 mod cli_support;
+mod fidelity_support;
 
 use std::process::Command;
 
@@ -33,7 +34,7 @@ fn parquet_export_reads_the_same_in_pandas_polars_and_duckdb() -> TestResult {
     );
     let seen: Value = serde_json::from_slice(&output.stdout)?;
     let expected_rows = json!([
-        {"id": "r1", "version": 1, "offset": 0, "type": "sensor_reading", "tags": ["raw_data", "hot"],
+        {"id": "r1", "version": 1, "offset": 0, "type": "sensor_reading", "tags": ["hot", "raw_data"],
          "parents": [], "data": r#"{"temp":21.5}"#, "data_bytes": null},
         {"id": "r1", "version": 2, "offset": 1, "type": "sensor_reading", "tags": ["raw_data"],
          "parents": [], "data": r#"{"temp":22.0}"#, "data_bytes": null},
@@ -49,6 +50,33 @@ fn parquet_export_reads_the_same_in_pandas_polars_and_duckdb() -> TestResult {
             timestamp.contains("datetime") || timestamp.contains("timestamp"),
             "{library} reads `timestamp` as a time type, not {timestamp}"
         );
+    }
+    Ok(())
+}
+
+/// Issue 21: the `data` column's JSON text keeps every double bit for bit,
+/// as pyarrow reads it and as Python's own JSON parser sees it.
+#[test]
+fn parquet_data_column_keeps_every_double_bit_for_bit() -> TestResult {
+    let env = Env::new();
+    let document = fidelity_support::fidelity_document(1000);
+    let text = format!(r#"{{"doc": {document}, "typed": [7.8100000000000005, -0]}}"#);
+    let expected = json!({"doc": document, "typed": [fidelity_support::double(7.8100000000000005), 0]});
+    env.put_json(&text, &["--id", "f"]);
+    let out = env.path("f.parquet");
+    env.run(&["export", "--out", arg(&out)]).ok();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dataframes/read_data_column.py");
+    let output = Command::new("python3").arg(script).arg(&out).output()?;
+    assert!(
+        output.status.success(),
+        "python3 could not read the export with pyarrow: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout)?;
+    for view in ["text", "python"] {
+        let text = seen["f"][view].as_str().ok_or("a data text")?;
+        fidelity_support::same_bits(&expected, &serde_json::from_str(text)?).map_err(|e| format!("{view}: {e}"))?;
     }
     Ok(())
 }

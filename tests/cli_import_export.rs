@@ -188,7 +188,7 @@ fn parquet_export_has_the_contract_columns_and_values() -> TestResult {
     assert_eq!(batch.column(4).as_string::<i32>().value(0), "reading");
     assert!(batch.column(5).is_valid(0) && batch.column(5).is_null(1), "source_id is null when unset");
     let tags = batch.column(6).as_list::<i32>().value(0);
-    assert_eq!(tags.as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["raw", "hot"]);
+    assert_eq!(tags.as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["hot", "raw"]);
     assert_eq!(batch.column(7).as_list::<i32>().value(1).as_string::<i32>().value(0), "a@1");
     let metadata: serde_json::Value = serde_json::from_str(batch.column(8).as_string::<i32>().value(0))?;
     assert_eq!((metadata["source_id"].clone(), metadata["version"].clone()), (json!("s1"), json!(2)));

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::json_object::ObjectOnly;
-use crate::store::validate_name;
+use crate::store::{check_depth, from_document, validate_name};
 use crate::{Data, ItemRef, Metadata, NewItem};
 
 /// A batch is written early once its lines hold this many bytes, so that a
@@ -50,7 +50,10 @@ A line:
 /// identical to the current version, which write nothing). Blank lines are
 /// ignored. The fields an export adds (`version`, `offset`, `timestamp`,
 /// `size`, `md5`) are accepted and not used: each line becomes the next
-/// version of its id, stamped with the time of the import.
+/// version of its id, stamped with the time of the import. Numbers keep
+/// their exact value; a line with JSON nested more than 100 levels, or an
+/// integer beyond 64 bits, is a bad line (the error names the limit, or the
+/// number and its path). Tags are stored sorted, without repeats.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ImportArgs {
@@ -94,9 +97,13 @@ struct ImportLine {
 pub(crate) fn parse_line(line: &[u8]) -> Result<NewItem, String> {
     // Editors on Windows start files with a UTF-8 byte order mark.
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-    let ObjectOnly(line): ObjectOnly<ImportLine> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let ObjectOnly(line): ObjectOnly<ImportLine> = from_document(line).map_err(|e| e.to_string())?;
     let data = match (line.data, line.data_base64) {
-        (Some(value), None) => Data::Json(value),
+        (Some(value), None) => {
+            // Here rather than only in the store, so --skip-bad skips the line.
+            check_depth(&value).map_err(|e| format!("data: {e}"))?;
+            Data::Json(value)
+        }
         (None, Some(text)) => {
             let content_type = line.content_type.unwrap_or_else(|| "application/octet-stream".into());
             validate_name("content_type", &content_type).map_err(|e| e.to_string())?;

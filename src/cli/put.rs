@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CliError, Context, stdout, write_json_line};
+use crate::store::JsonInputError;
 use crate::{Data, Metadata};
 
 const AFTER_HELP: &str = "\
@@ -27,11 +28,13 @@ current version.";
 ///
 /// Reads FILE (or stdin for `-`, the default) and stores it as the next
 /// version of the item: as JSON if it parses as JSON, else (or with
-/// --bytes) as bytes. JSON is kept as serde_json reads it: numbers become
-/// 64-bit integers or doubles (a larger integer or a longer decimal comes
-/// back rounded; put it in a string, or use --bytes, to keep it exact) and
-/// of a repeated key the last value wins. Without --id the id is the md5 hex
-/// of the data, as the old store did. With --json it prints `{"id", "version", "offset",
+/// --bytes) as bytes. Every double comes back bit for bit and integers
+/// stay exact integers (`-0` is the integer 0); an integer beyond 64 bits,
+/// or JSON nested more than 100 levels deep, is refused (put a huge integer
+/// in a string, or use --bytes). `get` returns compact JSON with object
+/// keys sorted; of a repeated key the last value wins. Tags are stored
+/// sorted and without repeats. Without --id the id is the md5 hex of the
+/// data's stored bytes, as the old store did. With --json it prints `{"id", "version", "offset",
 /// "timestamp", "created"}`; `created` is false when the put was identical
 /// to the current version and wrote nothing.
 #[derive(Debug, Args)]
@@ -76,14 +79,18 @@ pub(crate) fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     std::fs::read(PathBuf::from(file)).map_err(|e| CliError::io(format!("{file}: {e}")))
 }
 
-/// Parses a `--meta`/`--info` flag as a JSON value.
+/// Parses a `--meta`/`--info` flag as a JSON value, by the rules of
+/// [`crate::store::parse_json`].
 pub(crate) fn parse_json_flag(flag: &str, text: &str) -> Result<serde_json::Value, CliError> {
-    serde_json::from_str(text).map_err(|e| CliError::invalid(format!("{flag} is not valid JSON: {e}")))
+    crate::store::parse_json(text.as_bytes()).map_err(|e| match e {
+        JsonInputError::Syntax(e) => CliError::invalid(format!("{flag} is not valid JSON: {e}")),
+        refused => CliError::invalid(format!("{flag}: {refused}")),
+    })
 }
 
 pub(crate) fn run(args: PutArgs, context: &Context) -> Result<(), CliError> {
     let input = read_input(&args.file)?;
-    let data = to_data(input, args.bytes, args.content_type.clone());
+    let data = to_data(input, args.bytes, args.content_type.clone())?;
     let metadata = build_metadata(&args)?;
     let store = context.open_write()?;
     let stored = store.put(data, metadata)?;
@@ -101,11 +108,18 @@ pub(crate) fn run(args: PutArgs, context: &Context) -> Result<(), CliError> {
     Ok(())
 }
 
-fn to_data(input: Vec<u8>, force_bytes: bool, content_type: String) -> Data {
-    if !force_bytes && let Ok(value) = serde_json::from_slice(&input) {
-        return Data::Json(value);
+/// JSON data when the input parses as JSON, else bytes. JSON that breaks a
+/// rule of [`crate::store::parse_json`] (too deep, an integer beyond 64
+/// bits) is refused, not quietly stored as bytes.
+fn to_data(input: Vec<u8>, force_bytes: bool, content_type: String) -> Result<Data, CliError> {
+    if force_bytes {
+        return Ok(Data::Bytes { bytes: input, content_type });
     }
-    Data::Bytes { bytes: input, content_type }
+    match crate::store::parse_json(&input) {
+        Ok(value) => Ok(Data::Json(value)),
+        Err(JsonInputError::Syntax(_)) => Ok(Data::Bytes { bytes: input, content_type }),
+        Err(refused) => Err(CliError::invalid(format!("the input is JSON that cannot be stored: {refused}"))),
+    }
 }
 
 fn build_metadata(args: &PutArgs) -> Result<Metadata, CliError> {

@@ -14,7 +14,7 @@ use super::params::{Params, PathParam, body_bytes, json_body};
 use super::state::{AppState, Counters, blocking};
 use super::upload::{self, BodyKind};
 use crate::json_object::ObjectOnly;
-use crate::store::QueryHit;
+use crate::store::{QueryHit, from_document};
 use crate::{Data, Direction, Metadata, NewItem, Query};
 
 /// The body of a put: `{"data": ..., "metadata": {...}}`.
@@ -44,10 +44,10 @@ impl OneOrMany {
     fn parse(body: Result<Bytes, BytesRejection>) -> ApiResult<Self> {
         let bytes = body_bytes(body)?;
         let parsed = if bytes.trim_ascii_start().starts_with(b"[") {
-            serde_json::from_slice::<Vec<ObjectOnly<ItemBody>>>(&bytes)
+            from_document::<Vec<ObjectOnly<ItemBody>>>(&bytes)
                 .map(|items| Self::Many(items.into_iter().map(|ObjectOnly(item)| item).collect()))
         } else {
-            serde_json::from_slice::<ObjectOnly<ItemBody>>(&bytes).map(|ObjectOnly(item)| Self::One(item))
+            from_document::<ObjectOnly<ItemBody>>(&bytes).map(|ObjectOnly(item)| Self::One(item))
         };
         parsed.map_err(|e| ApiError::bad_request(format!("request body: {e}")))
     }

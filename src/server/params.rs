@@ -100,9 +100,10 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
 }
 
 /// Parses a JSON body, turning size and syntax problems into 413 and 400.
+/// Numbers and depth follow the rules of [`crate::store::parse_json`].
 pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
     let bytes = body_bytes(body)?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+    crate::store::from_document(&bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
 }
 
 /// A path segment, like axum's `Path`, whose rejection (invalid UTF-8 after

@@ -98,8 +98,10 @@ pub fn byte_item(params: &Params, known: &[&str], content_type: String, body: Ve
 
 /// Parses `meta=` as metadata fields.
 fn meta_object(text: &str) -> ApiResult<Metadata> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("meta is not valid JSON: {e}")))?;
+    let value: serde_json::Value = crate::store::parse_json(text.as_bytes()).map_err(|e| match e {
+        crate::store::JsonInputError::Syntax(e) => ApiError::bad_request(format!("meta is not valid JSON: {e}")),
+        refused => ApiError::bad_request(format!("meta: {refused}")),
+    })?;
     if !value.is_object() {
         return Err(ApiError::bad_request(format!("meta must be a JSON object of metadata fields, not {value}")));
     }

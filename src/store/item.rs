@@ -5,11 +5,14 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::limits::NAME_SIZE_BYTES_MAX;
+use crate::store::json_input::check_depth;
 
 /// An item's content.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
-    /// A JSON value, stored as compact JSON with sorted keys.
+    /// A JSON value, stored as compact JSON with sorted keys (see
+    /// [`Data::canonical_bytes`]). Build it from JSON text with
+    /// [`Data::from_json_slice`], which keeps every number exactly.
     Json(Value),
     /// Raw bytes with a content type (e.g. `image/png`).
     Bytes {
@@ -21,7 +24,10 @@ pub enum Data {
 }
 
 impl Data {
-    /// The canonical bytes that are stored, hashed and (without an id) named.
+    /// The canonical bytes that are stored, hashed and (without an id) named:
+    /// for JSON, compact serde_json text with object keys sorted by their
+    /// UTF-8 bytes; for bytes, the bytes themselves. An item's `md5` is the
+    /// md5 of these bytes, and without an `id` its id is that md5 in hex.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         match self {
             Data::Json(value) => json_bytes(value),
@@ -59,7 +65,8 @@ pub struct Metadata {
     /// Where the item came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
-    /// Labels; queries match all of the tags they name.
+    /// Labels; queries match all of the tags they name. A put stores them
+    /// sorted by their bytes and without repeats.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Lineage: items this one was derived from, as `id` or `id@version`.
@@ -78,7 +85,7 @@ impl Metadata {
     /// Checks names, tags and parents; the error says which field is wrong.
     pub fn validate(&self) -> Result<()> {
         if let Some(id) = &self.id {
-            validate_name("id", id)?;
+            validate_new_id(id)?;
         }
         for (field, value) in [("type", &self.item_type), ("source_id", &self.source_id)] {
             if let Some(value) = value {
@@ -94,8 +101,29 @@ impl Metadata {
         if let Some(field) = RESERVED_FIELDS.iter().find(|f| self.extra.contains_key(**f)) {
             return Err(Error::invalid(format!("metadata field {field:?} is computed by the store and cannot be set")));
         }
+        for (field, value) in &self.extra {
+            check_depth(value).map_err(|e| Error::invalid(format!("metadata field {field:?}: {e}")))?;
+        }
         Ok(())
     }
+
+    /// Sorts and dedups the tags: they are a set, so neither their order
+    /// nor a repeat makes a new version.
+    pub(crate) fn normalize_tags(&mut self) {
+        self.tags.sort_unstable();
+        self.tags.dedup();
+    }
+}
+
+/// Checks the id a put gives: a name (see [`validate_name`]) that is not
+/// only whitespace. Reads and deletes take any stored id, so ids stored
+/// before this rule stay reachable.
+pub(crate) fn validate_new_id(id: &str) -> Result<()> {
+    validate_name("id", id)?;
+    if id.trim().is_empty() {
+        return Err(Error::invalid(format!("id {id:?} is only whitespace; an id must have a visible character")));
+    }
+    Ok(())
 }
 
 /// Checks an id, name, tag or type: non-empty, at most 512 bytes, no control characters.

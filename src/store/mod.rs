@@ -16,6 +16,7 @@
 
 pub mod codec;
 mod item;
+mod json_input;
 mod options;
 mod query;
 mod read;
@@ -23,6 +24,8 @@ pub mod views;
 mod write;
 
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
+pub use json_input::{JsonInputError, parse_json};
+pub(crate) use json_input::{check_depth, from_document};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};
 pub use read::{Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, PrunedMark, StoreStats};

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use super::codec::{self, DataKind, DatasetRecord, DeleteRecord, PutDraft, kind};
-use super::item::{Data, ItemRef, Metadata, format_timestamp, json_bytes, validate_name};
+use super::item::{Data, ItemRef, Metadata, format_timestamp, json_bytes, validate_name, validate_new_id};
+use super::json_input::check_depth;
 use crate::error::{Error, Result};
 use crate::log::NewRecord;
 
@@ -144,8 +145,12 @@ fn split_into_shares(items: Vec<NewItem>) -> Vec<Share> {
 fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
     let NewItem { data, mut metadata } = item;
     metadata.validate()?;
+    metadata.normalize_tags();
     let (data_kind, content_type, bytes) = match data {
-        Data::Json(value) => (DataKind::Json, String::new(), json_bytes(&value)),
+        Data::Json(value) => {
+            check_depth(&value)?;
+            (DataKind::Json, String::new(), json_bytes(&value))
+        }
         Data::Bytes { bytes, content_type } => {
             validate_name("content_type", &content_type)?;
             (DataKind::Bytes, content_type, bytes)
@@ -153,7 +158,7 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
     };
     let md5: [u8; 16] = Md5::digest(&bytes).into();
     let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
-    validate_name("id", &id)?;
+    validate_new_id(&id)?;
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
     let compressed = codec::compress(&bytes, compress_threshold_bytes);
     let draft = PutDraft {
@@ -167,6 +172,15 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
     };
     let (payload, flags) = codec::encode_put_compressed(&draft, compressed.as_deref());
     Ok(Prepared { id, payload, flags })
+}
+
+/// A stored put's metadata as it is written today: a record from before
+/// tags were normalized keeps its order and repeats, and an identical put
+/// compares equal only once they are sorted and dropped.
+fn tags_normalized(metadata_json: &[u8]) -> Option<Vec<u8>> {
+    let mut metadata: Metadata = serde_json::from_slice(metadata_json).ok()?;
+    metadata.normalize_tags();
+    serde_json::to_vec(&metadata).ok()
 }
 
 /// Lower-case hex of bytes: ids made from md5 sums.
@@ -236,6 +250,7 @@ impl Store {
     /// atomically. Putting an existing name creates its next version.
     pub fn put_dataset(&self, name: &str, items: Vec<NewItem>, info: serde_json::Value) -> Result<DatasetRef> {
         validate_name("dataset name", name)?;
+        check_depth(&info).map_err(|e| Error::invalid(format!("dataset info: {e}")))?;
         let (items, dataset) = self.write_items(items, Some((name, info)))?;
         let (version, offset, timestamp_us) = dataset.expect("a dataset write returns its dataset record");
         Ok(DatasetRef { name: name.to_string(), version, offset, timestamp: format_timestamp(timestamp_us), items })
@@ -373,7 +388,12 @@ impl Store {
     fn stored_content_is(&self, offset: u64, position_bytes: u64, key: ContentKey<'_>) -> Result<bool> {
         let record = self.read_record(offset, position_bytes)?;
         let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
-        Ok(ContentKey::of(&put) == key)
+        let stored = ContentKey::of(&put);
+        if stored == key {
+            return Ok(true);
+        }
+        let same_but_metadata = ContentKey { metadata_json: key.metadata_json, ..stored } == key;
+        Ok(same_but_metadata && tags_normalized(put.metadata_json).as_deref() == Some(key.metadata_json))
     }
 
     /// Applies records just appended. They were validated against the views
@@ -428,5 +448,13 @@ mod tests {
     fn hex_is_lower_case_and_two_digits_a_byte() {
         assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(super::hex(&[]), "");
+    }
+
+    #[test]
+    fn a_record_from_before_tag_normalization_compares_by_its_tags_as_a_set() {
+        // Records written before tags were sorted keep their order on disk.
+        let legacy = br#"{"type":"t","tags":["raw","hot","raw"],"unit":"C"}"#;
+        let normalized = super::tags_normalized(legacy).expect("legacy metadata parses");
+        assert_eq!(String::from_utf8_lossy(&normalized), r#"{"type":"t","tags":["hot","raw"],"unit":"C"}"#);
     }
 }
