@@ -30,6 +30,7 @@ impl Views {
             kind::AUDIT_STUB | kind::COMPACTION => self.apply_compaction_kinds(record, position_bytes)?,
             kind::CONSUMER_COMMIT => {
                 let commit: ConsumerCommitRecord = codec::decode_json(record.payload)?;
+                self.state.consumer_commit_records.insert(commit.group.clone(), record.offset);
                 self.state.consumer_offsets.insert(commit.group, commit.offset);
             }
             other => {

@@ -160,6 +160,9 @@ pub struct ViewState {
     pub children: Children,
     /// Committed offsets of consumer groups.
     pub consumer_offsets: HashMap<String, u64>,
+    /// Offset of the record of each group's last commit, so that a commit
+    /// of an unchanged offset can answer as the first did without a record.
+    pub consumer_commit_records: HashMap<String, u64>,
     /// Counters.
     pub counters: Counters,
     /// `(offset, timestamp_us)` before which as-of reads are no longer
