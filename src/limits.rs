@@ -36,3 +36,8 @@ pub const HTTP_BODY_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// Longest an HTTP request (other than a live log stream) may take.
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+/// Most days of history a retention policy may name (`--retention-days`,
+/// `retention_days`): about a hundred years, which keeps all of any store.
+/// Larger values are refused before anything runs, never wrapped.
+pub const RETENTION_DAYS_MAX: u32 = 36_500;
