@@ -51,3 +51,13 @@ const _: () = assert!(
     JSON_DEPTH_MAX + 3 < JSON_PARSER_DEPTH_LIMIT,
     "an HTTP batch adds 3 levels around a metadata value: a list, an item, its metadata"
 );
+
+/// Most days of history a retention policy may name (`--retention-days`,
+/// `retention_days`): about a hundred years, which keeps all of any store.
+/// Larger values are refused before anything runs, never wrapped.
+pub const RETENTION_DAYS_MAX: u32 = 36_500;
+
+/// How long a search waits for the search index to catch up while it makes
+/// no progress at all. A search after a large import waits as long as the
+/// index keeps moving; only an index stuck this long fails the search.
+pub const SEARCH_STALL_TIMEOUT_MS: u64 = 30_000;

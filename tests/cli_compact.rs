@@ -33,3 +33,26 @@ fn compact_prunes_old_versions_and_guards_the_horizon() -> TestResult {
     env.run(&["compact", "--retention-days", "1", "--before", "2026-01-01T00:00:00Z"]).expect_code(2);
     Ok(())
 }
+
+/// Regression: compacting small items printed "0 bytes reclaimed" (or a
+/// count that hid growth) while it dropped records, because their audit
+/// stubs took the space. The line now says what was dropped, what was left
+/// in its place and what the segment sizes did.
+#[test]
+fn compact_says_what_it_dropped_even_when_stubs_take_the_space() -> TestResult {
+    let env = Env::new();
+    for value in 1..=3 {
+        env.put_json(&value.to_string(), &["--id", "x"]);
+    }
+    let text = env.run(&["compact", "--max-versions", "1"]).ok().text();
+    assert!(text.contains("dropped 2 records (max_versions 2, retention 0, expired 0, deleted 0)"), "{text}");
+    assert!(text.contains("leaving 2 audit stubs and 0 gaps in the log"), "{text}");
+    let report = env.run(&["--json", "compact", "--max-versions", "1", "--dry-run"]).ok().json();
+    assert_eq!(report["records_dropped"]["max_versions"], 0, "nothing is left to drop: {report}");
+    let sizes = regex::Regex::new(r"segments went from (\d+) to (\d+) bytes \((\d+) bytes (reclaimed|more)")?;
+    let found = sizes.captures(&text).ok_or_else(|| format!("no sizes in {text}"))?;
+    let (before, after, change): (u64, u64, u64) = (found[1].parse()?, found[2].parse()?, found[3].parse()?);
+    assert_eq!(before.abs_diff(after), change, "{text}");
+    assert_eq!(&found[4] == "more", after > before, "growth is called growth: {text}");
+    Ok(())
+}

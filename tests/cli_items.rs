@@ -141,7 +141,8 @@ fn bad_input_exits_1_and_writes_nothing() {
     env.run_with_stdin(&["put", "--id", "", "-"], b"1").expect_code(1);
     env.run_with_stdin(&["put", "--meta", r#"{"version": 3}"#, "-"], b"1").expect_code(1);
     env.run(&["put", arg(&env.path("missing.json"))]).expect_code(1);
-    env.run(&["query", "--since", "yesterday"]).expect_code(1);
+    // A time that does not parse is a usage error, as on every flag (issue 22.6).
+    env.run(&["query", "--since", "yesterday"]).expect_code(2);
     assert_eq!(env.run(&["query", "--count"]).ok().text(), "0\n");
 }
 

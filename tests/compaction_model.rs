@@ -18,6 +18,9 @@
 //!   records, and every other record at its old offset, byte for byte;
 //! - as-of reads at bounds at or after the horizon see no dropped version
 //!   as current, except an expired one, which says `Pruned`;
+//! - queries and counts, now and as of each bound, list exactly the items
+//!   whose current version kept its data: an expired one is gone, as a
+//!   deleted one is (and `stats.items_expired` counts it apart);
 //! - each dataset's latest version reads back with every member's data;
 //! - stats match the model, and verify finds the log clean.
 //!
@@ -25,7 +28,7 @@
 //! again with the checkpoint deleted (a full replay of the compacted log),
 //! and everything is checked again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -33,7 +36,7 @@ use recstore::compaction::Policy;
 use recstore::log::Record;
 use recstore::store::codec::{self, kind};
 use recstore::timetravel::AsOf;
-use recstore::{Data, Direction, Error, ItemRef, Metadata, NewItem, Store, StoreOptions, SyncMode};
+use recstore::{Data, Direction, Error, ItemRef, Metadata, NewItem, Query, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -365,6 +368,7 @@ fn check_log(store: &Store, model: &Model, before: &BTreeMap<u64, Record>, round
 fn check_reads(store: &Store, model: &Model, round: u64, when: &str) -> TestResult {
     let context = |id: &str| format!("round {round} {when}: item {id}");
     let (mut versions, mut deletes, mut live, mut deleted, mut logical) = (0, 0, 0, 0, 0);
+    let (mut expired, mut live_ids) = (0, BTreeSet::new());
     for id in IDS {
         let held = model.held(id);
         let Some(last) = held.last() else {
@@ -379,8 +383,12 @@ fn check_reads(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
         if last.is_delete() {
             deleted += 1;
             assert!(matches!(store.get(id), Err(Error::Deleted { .. })), "{}: deleted", context(id));
+        } else if last.fate == (Fate::Pruned { expired: true }) {
+            // Its current version expired: gone from queries, as a delete is.
+            expired += 1;
         } else {
             live += 1;
+            live_ids.insert(id.to_string());
         }
         for event in &held {
             if event.is_delete() {
@@ -437,6 +445,14 @@ fn check_reads(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
     let stats = store.stats();
     let found = (stats.versions, stats.deletes, stats.items_live, stats.items_deleted, stats.logical_bytes);
     assert_eq!(found, (versions, deletes, live, deleted, logical), "round {round} {when}: stats");
+    assert_eq!(stats.items_expired, expired, "round {round} {when}: stats.items_expired");
+    let everything = Query::default();
+    let hits: BTreeSet<String> = store.query_hits(&everything)?.into_iter().map(|h| h.id).collect();
+    assert_eq!(hits, live_ids, "round {round} {when}: query sees exactly the live items");
+    assert_eq!(store.count(&everything)?, live, "round {round} {when}: query count");
+    for meta in store.query(&everything)? {
+        store.get(&meta.id)?;
+    }
     check_as_of(store, model, round, when)
 }
 
@@ -450,8 +466,10 @@ fn check_as_of(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
         // A dataset's batch ends after its last record; every other batch is one record.
         let bound = at.bound();
         assert!(bound >= requested, "as of offset {} reads to {bound}", requested - 1);
+        let mut live = 0;
         for id in IDS {
             let current = model.items.get(id).and_then(|events| events.iter().rev().find(|e| e.offset < bound));
+            live += u64::from(current.is_some_and(|e| !e.is_delete() && e.fate == Fate::Kept));
             let read = at.get(id);
             let context = format!("round {round} {when}: {id} as of bound {bound} (horizon {horizon})");
             match current {
@@ -471,6 +489,10 @@ fn check_as_of(store: &Store, model: &Model, round: u64, when: &str) -> TestResu
                 },
             }
         }
+        // Expired and purged current versions are gone from as-of queries too.
+        let context = format!("round {round} {when}: as of bound {bound} (horizon {horizon})");
+        assert_eq!(at.count(&Query::default())?, live, "{context}: query count");
+        assert_eq!(at.stats().items_live, live, "{context}: stats.items_live");
     }
     Ok(())
 }

@@ -5,9 +5,10 @@ use std::io::Write;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::query::parse_time;
+use super::query::resolve_time;
 use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
-use crate::compaction::{CompactionPreview, Policy};
+use crate::compaction::{CompactionPreview, CompactionReport, Policy};
+use crate::timetravel::AsOf;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -24,19 +25,21 @@ and reading their data says they were pruned. Offsets of surviving records never
 ///
 /// Seals the active segment, then rewrites every sealed segment that holds
 /// something to drop. Writers and readers keep working meanwhile. Prints
-/// bytes reclaimed and records dropped by reason. As-of reads before the
+/// the records dropped by reason, the audit stubs and gaps left in their
+/// place, and the rewritten segments' sizes before and after (stubs keep
+/// metadata, so small items may reclaim little). As-of reads before the
 /// resulting horizon fail with an error naming it.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct CompactArgs {
-    /// Keep history of the last N days (default 30).
-    #[arg(long, value_name = "N", conflicts_with = "before")]
+    /// Keep history of the last N days (default 30, at most 36500).
+    #[arg(long, value_name = "N", conflicts_with = "before", value_parser = retention_days_range())]
     pub retention_days: Option<u32>,
     /// Drop history that ended before WHEN (RFC 3339, or `@OFFSET`: that record's time).
     #[arg(long, value_name = "WHEN")]
-    pub before: Option<String>,
-    /// Keep at most N versions of each item (default 5).
-    #[arg(long, value_name = "N")]
+    pub before: Option<AsOf>,
+    /// Keep at most N versions of each item (default 5, at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_versions: Option<u32>,
     /// Also drop live items whose latest version is older than the cutoff.
     #[arg(long)]
@@ -56,8 +59,8 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
     if let Some(days) = args.retention_days {
         policy = policy.retention_days(days);
     }
-    if let Some(before) = &args.before {
-        policy = policy.cutoff_us(Some(parse_time(&store, "--before", before)?));
+    if let Some(before) = args.before {
+        policy = policy.cutoff_us(Some(resolve_time(&store, "--before", before)?));
     }
     if let Some(versions) = args.max_versions {
         policy = policy.max_versions(Some(versions));
@@ -77,22 +80,40 @@ pub(crate) fn run(args: CompactArgs, context: &Context) -> Result<(), CliError> 
     if context.json {
         write_json_line(&mut out, &report)?;
     } else {
-        let removed = match report.segments_removed {
-            0 => String::new(),
-            count => format!(" and removed {}", Counted(count, "empty segment")),
-        };
-        writeln!(
-            out,
-            "compacted {}{removed}: {} reclaimed, {} dropped ({} written) in {} ms",
-            Counted(report.segments_rewritten, "segment"),
-            Counted(report.bytes_reclaimed(), "byte"),
-            Counted(report.records_dropped.total(), "record"),
-            Counted(report.stubs_written, "stub"),
-            report.duration().as_millis(),
-        )?;
+        writeln!(out, "{}", summary(&report))?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// One line saying what was dropped, what the log kept in its place, and
+/// what the rewritten segments' sizes did. Stubs keep a dropped put's
+/// metadata, so a compaction of small items can reclaim nothing, or even
+/// grow the segments, while it dropped every record it was asked to.
+fn summary(report: &CompactionReport) -> String {
+    let removed = match report.segments_removed {
+        0 => String::new(),
+        count => format!(" and removed {}", Counted(count, "empty segment")),
+    };
+    let dropped = &report.records_dropped;
+    let (before, after) = (report.bytes_before, report.bytes_after);
+    let change = match after.checked_sub(before) {
+        Some(0) | None => format!("{} reclaimed", Counted(before.saturating_sub(after), "byte")),
+        Some(grown) => format!("{} more: the stubs outweigh what they replaced", Counted(grown, "byte")),
+    };
+    format!(
+        "compacted {}{removed}: dropped {} (max_versions {}, retention {}, expired {}, deleted {}), \
+         leaving {} and {} in the log; segments went from {before} to {after} bytes ({change}) in {} ms",
+        Counted(report.segments_rewritten, "segment"),
+        Counted(dropped.total(), "record"),
+        dropped.max_versions,
+        dropped.retention,
+        dropped.expired,
+        dropped.deleted,
+        Counted(report.stubs_written, "audit stub"),
+        Counted(report.records_removed, "gap"),
+        report.duration().as_millis(),
+    )
 }
 
 fn print_preview(preview: &CompactionPreview, context: &Context) -> Result<(), CliError> {
@@ -134,4 +155,10 @@ fn progress_bar() -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// `--retention-days`: 0 to [`crate::limits::RETENTION_DAYS_MAX`]; clap
+/// refuses anything else as a usage error naming the range.
+pub(crate) fn retention_days_range() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(0..=i64::from(crate::limits::RETENTION_DAYS_MAX))
 }

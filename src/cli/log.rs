@@ -56,7 +56,9 @@ this version does not know).";
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct LogArgs {
-    /// The first offset to print.
+    /// The first offset to print: up to the log's next offset (which
+    /// prints nothing, or with --follow waits for the next record); beyond
+    /// it is an error naming the next offset.
     #[arg(long, value_name = "OFFSET", conflicts_with = "group")]
     pub from: Option<u64>,
     /// Keep running and print new records as they are written.
@@ -82,6 +84,9 @@ pub(crate) fn run(args: LogArgs, context: &Context) -> Result<(), CliError> {
         },
         group: args.group,
     };
+    if args.from.is_some() {
+        store.check_log_start(cursor.next_offset)?;
+    }
     if !args.follow {
         return cursor.drain(&store);
     }

@@ -1,7 +1,7 @@
 //! `recstore put`: stores one item version from a file or stdin.
 //!
 //! The input is stored as JSON if it parses as JSON, else as bytes
-//! (`--bytes` forces bytes). Metadata comes from flags and `--meta`; the
+//! (`--bytes` or `--content-type` forces bytes). Metadata comes from flags and `--meta`; the
 //! flags win where both set a field.
 
 use std::io::Read;
@@ -17,7 +17,8 @@ const AFTER_HELP: &str = "\
 Examples:
   echo '{\"temperature\": 21.5}' | recstore put --type sensor_reading --tag raw_data -
   recstore put --id reading-1 --source sensor-7 --meta '{\"unit\": \"celsius\"}' reading.json
-  recstore put --id photo-1 --bytes --content-type image/png photo.png
+  recstore put --id photo-1 --content-type image/png photo.png
+  recstore put --id table-1 --content-type text/csv table.csv   # bytes, even if it parses as JSON
   recstore put --id clean-1 --parent reading-1@2 cleaned.json
 
 Prints `ID VERSION OFFSET`, e.g. `reading-1 3 1042`. Putting data and
@@ -28,7 +29,7 @@ current version.";
 ///
 /// Reads FILE (or stdin for `-`, the default) and stores it as the next
 /// version of the item: as JSON if it parses as JSON, else (or with
-/// --bytes) as bytes. Every double comes back bit for bit and integers
+/// --bytes or --content-type) as bytes. Every double comes back bit for bit and integers
 /// stay exact integers (`-0` is the integer 0); an integer beyond 64 bits,
 /// or JSON nested more than 100 levels deep, is refused (put a huge integer
 /// in a string, or use --bytes). `get` returns compact JSON with object
@@ -64,10 +65,14 @@ pub struct PutArgs {
     /// Store the input as bytes even if it parses as JSON.
     #[arg(long)]
     pub bytes: bool,
-    /// Media type of byte data.
-    #[arg(long, value_name = "TYPE", default_value = "application/octet-stream")]
-    pub content_type: String,
+    /// Media type of the data, which stores it as bytes (implies --bytes;
+    /// without it, bytes are `application/octet-stream`).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
 }
+
+/// The media type of byte data put without `--content-type`.
+const CONTENT_TYPE_DEFAULT: &str = "application/octet-stream";
 
 /// Reads all of FILE, or stdin for `-`.
 pub(crate) fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
@@ -90,7 +95,12 @@ pub(crate) fn parse_json_flag(flag: &str, text: &str) -> Result<serde_json::Valu
 
 pub(crate) fn run(args: PutArgs, context: &Context) -> Result<(), CliError> {
     let input = read_input(&args.file)?;
-    let data = to_data(input, args.bytes, args.content_type.clone())?;
+    // A content type says what the bytes are, so it stores them as bytes:
+    // ignoring it for input that happens to parse as JSON would silently
+    // store something else than was asked for.
+    let force_bytes = args.bytes || args.content_type.is_some();
+    let content_type = args.content_type.clone().unwrap_or_else(|| CONTENT_TYPE_DEFAULT.to_string());
+    let data = to_data(input, force_bytes, content_type)?;
     let metadata = build_metadata(&args)?;
     let store = context.open_write()?;
     let stored = store.put(data, metadata)?;

@@ -42,10 +42,10 @@ pub struct QueryArgs {
     pub tags: Vec<String>,
     /// Latest version stored at or after WHEN (RFC 3339, or `@OFFSET`: that record's time).
     #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
+    pub since: Option<AsOf>,
     /// Latest version stored before WHEN (RFC 3339, or `@OFFSET`).
     #[arg(long, value_name = "WHEN")]
-    pub until: Option<String>,
+    pub until: Option<AsOf>,
     /// At most this many results.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -62,11 +62,15 @@ pub struct QueryArgs {
     pub when: AsOfArg,
 }
 
-/// Parses a `--since`/`--until` WHEN: an RFC 3339 time, or `@OFFSET`
-/// meaning the time that record was stored.
-pub(crate) fn parse_time(store: &Store, flag: &str, text: &str) -> Result<u64, CliError> {
-    let when: AsOf = text.parse().map_err(|e: crate::Error| CliError::invalid(format!("{flag}: {e}")))?;
-    Ok(store.timestamp_of(when)?)
+/// The time a `--since`/`--until`/`--before` WHEN names: itself, or for
+/// `@OFFSET` the time that record was stored. Clap parsed it, so a WHEN
+/// that is not one is a usage error (exit 2); an offset past the end of the
+/// log is well formed but names nothing, and keeps its kind (exit 1).
+pub(crate) fn resolve_time(store: &Store, flag: &str, when: AsOf) -> Result<u64, CliError> {
+    store.timestamp_of(when).map_err(|error| {
+        let kind = error.kind();
+        CliError { message: format!("{flag}: {error}"), kind }
+    })
 }
 
 pub(crate) fn run(args: QueryArgs, context: &Context) -> Result<(), CliError> {
@@ -75,8 +79,8 @@ pub(crate) fn run(args: QueryArgs, context: &Context) -> Result<(), CliError> {
         item_type: args.item_type,
         source: args.source,
         tags: args.tags,
-        since_us: args.since.as_deref().map(|t| parse_time(&store, "--since", t)).transpose()?,
-        until_us: args.until.as_deref().map(|t| parse_time(&store, "--until", t)).transpose()?,
+        since_us: args.since.map(|when| resolve_time(&store, "--since", when)).transpose()?,
+        until_us: args.until.map(|when| resolve_time(&store, "--until", when)).transpose()?,
         limit: args.limit,
         offset: args.offset,
     };

@@ -5,7 +5,11 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{AsOfArg, CliError, Context, complete_meta, show_progress, stdout, write_json_line};
+use crate::Store;
+use crate::search::CatchUp;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -18,7 +22,10 @@ Fields: id, type, source_id, tags, parents, meta.<field>, timestamp, text (the d
 /// Search items with tantivy query syntax (NDJSON, best match first).
 ///
 /// Prints one metadata object per line, like `query`. Matches the latest
-/// version of live items, or with --as-of the versions current then.
+/// version of live items, or with --as-of the versions current then. If
+/// the search index has not caught up with the log yet (say, right after a
+/// large import) it first waits, with a progress bar on a terminal, for as
+/// long as indexing makes progress; it fails only if indexing stalls for 30 s.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct SearchArgs {
@@ -33,7 +40,9 @@ pub struct SearchArgs {
 
 pub(crate) fn run(args: SearchArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
-    let found = store.at_or_latest(args.when.as_of)?.search(&args.query, args.limit)?;
+    let at = store.at_or_latest(args.when.as_of)?;
+    catch_up(&store, (at.bound() != u64::MAX).then_some(at.bound()))?;
+    let found = at.search(&args.query, args.limit)?;
     let mut out = stdout();
     for meta in found {
         let mut object = serde_json::to_value(&meta).map_err(|e| CliError::invalid(e.to_string()))?;
@@ -42,4 +51,35 @@ pub(crate) fn run(args: SearchArgs, context: &Context) -> Result<(), CliError> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Waits for the search view to cover what the search asks for, with a
+/// progress bar on a terminal: after a large import the index may take
+/// minutes to catch up, and waits as long as it keeps moving.
+fn catch_up(store: &Store, as_of_next_offset: Option<u64>) -> Result<(), CliError> {
+    let mut bar: Option<ProgressBar> = None;
+    let result = store.search_catch_up(as_of_next_offset, |state: &CatchUp| {
+        let bar = bar.get_or_insert_with(|| progress_bar(state));
+        bar.set_position(state.records_indexed);
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+/// Records indexed out of those the search view still lacks, on a terminal only.
+fn progress_bar(first: &CatchUp) -> ProgressBar {
+    if !show_progress() {
+        return ProgressBar::hidden();
+    }
+    // Offsets and records match but for compaction's gaps: close enough for a bar.
+    let backlog = first.target_next.saturating_sub(first.searchable_next);
+    let bar = ProgressBar::new(first.records_indexed.saturating_add(backlog));
+    bar.set_position(first.records_indexed);
+    if let Ok(style) = ProgressStyle::with_template("search index catching up: {bar:40} {pos}/{len} records, eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -48,8 +48,8 @@ pub struct ServeArgs {
     /// Versions of each item that background compaction keeps [default: 5].
     #[arg(long, value_name = "N", requires = "compact_every_s", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_versions: Option<u32>,
-    /// Days of history that background compaction keeps [default: 30].
-    #[arg(long, value_name = "N", requires = "compact_every_s")]
+    /// Days of history that background compaction keeps [default: 30, at most 36500].
+    #[arg(long, value_name = "N", requires = "compact_every_s", value_parser = super::compact::retention_days_range())]
     pub retention_days: Option<u32>,
 }
 

@@ -40,9 +40,10 @@ pub(crate) fn run(args: StatsArgs, context: &Context) -> Result<(), CliError> {
         out.flush()?;
         return Ok(());
     }
-    let rows: [(&str, String); 12] = [
+    let rows: [(&str, String); 13] = [
         ("items live", stats.items_live.to_string()),
         ("items deleted", stats.items_deleted.to_string()),
+        ("items expired", stats.items_expired.to_string()),
         ("versions", stats.versions.to_string()),
         ("deletes", stats.deletes.to_string()),
         ("logical bytes", stats.logical_bytes.to_string()),

@@ -11,6 +11,23 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The time `days` before `now_us`, or the epoch if that is earlier: a
+/// product or difference that does not fit a u64 keeps everything rather
+/// than wrapping to a recent cutoff.
+pub fn cutoff_days_before(now_us: u64, days: u32) -> u64 {
+    u64::from(days).checked_mul(MICROS_PER_DAY).map_or(0, |span_us| now_us.saturating_sub(span_us))
+}
+
+/// Refuses a retention of more than [`crate::limits::RETENTION_DAYS_MAX`]
+/// days, naming the maximum: what each surface checks before anything runs.
+pub fn check_retention_days(days: u64) -> Result<u32, String> {
+    let max = crate::limits::RETENTION_DAYS_MAX;
+    u32::try_from(days)
+        .ok()
+        .filter(|&days| days <= max)
+        .ok_or_else(|| format!("retention_days {days} is above the maximum of {max} days"))
+}
+
 /// Versions kept per item unless the policy says otherwise (the old store's 5).
 pub const MAX_VERSIONS_DEFAULT: u32 = 5;
 /// Days of superseded history kept unless the policy says otherwise (the old store's 30).
@@ -71,9 +88,11 @@ impl Policy {
         self
     }
 
-    /// Sets the cutoff to `days` before now.
+    /// Sets the cutoff to `days` before now. Every surface refuses more
+    /// than [`crate::limits::RETENTION_DAYS_MAX`] days; here a larger value
+    /// puts the cutoff at the epoch (keep all history), never a wrap.
     pub fn retention_days(mut self, days: u32) -> Self {
-        self.cutoff_us = Some(now_us().saturating_sub(u64::from(days) * MICROS_PER_DAY));
+        self.cutoff_us = Some(cutoff_days_before(now_us(), days));
         self
     }
 

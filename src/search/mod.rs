@@ -22,9 +22,12 @@ mod schema;
 mod store_api;
 mod text;
 mod tokenizer;
+mod wait;
 
 pub use store_api::SEARCH_DIR_NAME;
 pub(crate) use store_api::open_for_store;
+pub use wait::CatchUp;
+use wait::WaitError;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -199,7 +202,7 @@ impl SearchIndex {
     /// Searches with tantivy query syntax, as of next-offset
     /// `as_of_next_offset` (default: the log's next offset, i.e. the latest
     /// versions; deleted items are not found). Waits for the index to cover
-    /// that point, at most [`SEARCH_WAIT_MS_MAX`]. An index that cannot move
+    /// that point for as long as it makes progress. An index that cannot move
     /// (read-only, on disk) answers by default for the point it covers.
     pub fn search(&self, query: &str, limit: usize, as_of_next_offset: Option<u64>) -> Result<Vec<SearchHit>> {
         let parsed = query::parse(&self.shared.parser, query)?;
@@ -208,46 +211,42 @@ impl SearchIndex {
         let fixed = matches!(*self.lock_follower(), Follower::Fixed);
         let latest = if fixed { log_next.min(indexed_next) } else { log_next };
         let bound = as_of_next_offset.unwrap_or(latest);
-        self.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
+        self.wait_for(bound.min(log_next), stall_timeout())?;
         let filtered = query::as_of(parsed, &self.shared.fields, bound);
         query::top_hits(&self.shared.reader.searcher(), &self.shared.fields, &filtered, limit)
     }
 
-    /// Blocks until searches see every record below `next_offset`, or fails
-    /// after `timeout` (or at once if the follower has stopped).
-    pub fn wait_for(&self, next_offset: u64, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+    /// Blocks until searches see every record below `next_offset`, for as
+    /// long as the index makes progress: fails once it made none for
+    /// `stall`, or at once if the follower has stopped or cannot move.
+    pub fn wait_for(&self, next_offset: u64, stall: Duration) -> Result<()> {
+        self.wait_for_with_progress(next_offset, stall, |_| {})
+    }
+
+    /// [`SearchIndex::wait_for`], telling `on_progress` how far the index
+    /// has come while it waits (for a progress bar).
+    pub fn wait_for_with_progress(
+        &self,
+        next_offset: u64,
+        stall: Duration,
+        on_progress: impl FnMut(&CatchUp),
+    ) -> Result<()> {
         let can_move = next_offset <= self.indexed_next_offset() || self.start_following()?;
-        let mut progress = self.shared.lock_progress();
-        loop {
-            if progress.searchable_next >= next_offset {
-                return Ok(());
-            }
-            if let Some(failure) = &progress.failure {
-                return Err(Error::View { what: "search index", detail: format!("indexing stopped: {failure}") });
-            }
-            let now = Instant::now();
-            if !can_move || now >= deadline {
-                return Err(Error::View {
-                    what: "search index",
-                    detail: format!(
-                        "searches see offsets below {} but offsets below {next_offset} were asked for (waited {} ms)",
-                        progress.searchable_next,
-                        timeout.as_millis()
-                    ),
-                });
-            }
-            if !progress.commit_wanted {
-                progress.commit_wanted = true;
-                self.shared.wake.notify_one();
-            }
-            progress = self
-                .shared
-                .progress_changed
-                .wait_timeout(progress, deadline - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
+        let poll = |at_most: Duration| self.shared.poll_progress(next_offset, can_move, at_most);
+        wait::wait_while_progressing(stall, PROGRESS_TICK, Instant::now, poll, on_progress).map_err(|error| match error
+        {
+            WaitError::Source(error) => error,
+            WaitError::Stalled(state) => Error::View {
+                what: "search index",
+                detail: format!(
+                    "searches see offsets below {} but offsets below {next_offset} were asked for, and indexing \
+                     made no progress for {} ms ({} records indexed since the index opened)",
+                    state.searchable_next,
+                    stall.as_millis(),
+                    state.records_indexed
+                ),
+            },
+        })
     }
 
     /// Starts a pending follower; false if the index cannot move.
@@ -293,8 +292,13 @@ impl SearchIndex {
     }
 }
 
-/// The longest [`SearchIndex::search`] waits for the index to catch up.
-pub const SEARCH_WAIT_MS_MAX: u64 = 30_000;
+/// How often a waiter hears of progress between the index's commits.
+const PROGRESS_TICK: Duration = Duration::from_millis(200);
+
+/// How long [`SearchIndex::search`] waits for an index that makes no progress.
+pub(crate) fn stall_timeout() -> Duration {
+    Duration::from_millis(crate::limits::SEARCH_STALL_TIMEOUT_MS)
+}
 
 impl Drop for SearchIndex {
     fn drop(&mut self) {
@@ -326,6 +330,42 @@ impl Shared {
     /// Takes the request of a waiting reader, if there is one.
     fn take_commit_wanted(&self) -> bool {
         std::mem::take(&mut self.lock_progress().commit_wanted)
+    }
+
+    /// The index's progress towards `next_offset`, after waiting up to
+    /// `at_most` for it to change; asks the follower to commit meanwhile.
+    fn poll_progress(&self, next_offset: u64, can_move: bool, at_most: Duration) -> Result<CatchUp> {
+        let mut progress = self.lock_progress();
+        if progress.searchable_next < next_offset && can_move {
+            if !progress.commit_wanted {
+                progress.commit_wanted = true;
+                self.wake.notify_one();
+            }
+            if !at_most.is_zero() {
+                progress = self
+                    .progress_changed
+                    .wait_timeout(progress, at_most)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+            }
+        }
+        if progress.searchable_next < next_offset {
+            if let Some(failure) = &progress.failure {
+                return Err(Error::View { what: "search index", detail: format!("indexing stopped: {failure}") });
+            }
+            if !can_move {
+                return Err(Error::View {
+                    what: "search index",
+                    detail: format!(
+                        "searches see offsets below {} but offsets below {next_offset} were asked for, \
+                         and this read-only index cannot move",
+                        progress.searchable_next
+                    ),
+                });
+            }
+        }
+        let records_indexed = self.records_indexed.load(Ordering::Relaxed);
+        Ok(CatchUp { searchable_next: progress.searchable_next, target_next: next_offset, records_indexed })
     }
 
     fn fail(&self, failure: String) {

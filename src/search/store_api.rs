@@ -3,9 +3,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::{SEARCH_WAIT_MS_MAX, SearchHit, SearchIndex, SearchOptions};
+use super::{CatchUp, SearchHit, SearchIndex, SearchOptions, stall_timeout};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::store::{ItemMeta, Store};
@@ -69,7 +68,7 @@ impl Store {
                 horizon_time: crate::store::format_timestamp(horizon_us),
             });
         }
-        index.wait_for(bound.min(log_next), Duration::from_millis(SEARCH_WAIT_MS_MAX))?;
+        index.wait_for(bound.min(log_next), stall_timeout())?;
         // The index is not rewritten by compaction, so it can still call a
         // version current that compaction expired or purged (and, after a
         // purge, beside a new put of the same id). The views know: a hit
@@ -92,10 +91,23 @@ impl Store {
         }
     }
 
-    /// Blocks until searches see every record below `next_offset` (waiting
-    /// at most [`SEARCH_WAIT_MS_MAX`]).
+    /// Blocks until searches see every record below `next_offset`, for as
+    /// long as the index makes progress (see [`crate::limits::SEARCH_STALL_TIMEOUT_MS`]).
     pub fn search_wait_for(&self, next_offset: u64) -> Result<()> {
-        self.search_index()?.wait_for(next_offset, Duration::from_millis(SEARCH_WAIT_MS_MAX))
+        self.search_index()?.wait_for(next_offset, stall_timeout())
+    }
+
+    /// Waits until a search as of next-offset `as_of_next_offset` (default:
+    /// the point [`Store::search`] answers for) would not wait, telling
+    /// `on_progress` how far the index has come meanwhile: what the CLI
+    /// shows as a progress bar after a large import. A later search then
+    /// answers at once.
+    pub fn search_catch_up(&self, as_of_next_offset: Option<u64>, on_progress: impl FnMut(&CatchUp)) -> Result<()> {
+        let index = self.search_index()?;
+        let log_next = self.log().next_offset();
+        let now = self.read_views().state.next_offset.min(log_next);
+        let bound = as_of_next_offset.unwrap_or(now).min(log_next);
+        index.wait_for_with_progress(bound, stall_timeout(), on_progress)
     }
 
     /// The search view, or why there is none.

@@ -30,7 +30,9 @@ pub async fn stats(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Ap
 #[serde(deny_unknown_fields)]
 struct CompactBody {
     max_versions: Option<u32>,
-    retention_days: Option<u32>,
+    /// Wider than the policy takes, so that a value above the maximum is
+    /// refused with a message naming it rather than serde's "expected u32".
+    retention_days: Option<u64>,
     before: Option<String>,
     #[serde(default)]
     expire: bool,
@@ -65,6 +67,7 @@ pub async fn compact(
     }
     let mut policy = Policy::default().expire(body.expire).purge(body.purge);
     if let Some(days) = body.retention_days {
+        let days = crate::compaction::retention::check_retention_days(days).map_err(ApiError::bad_request)?;
         policy = policy.retention_days(days);
     }
     let before = body.before.as_deref().map(str::parse::<crate::timetravel::AsOf>).transpose()?;

@@ -34,6 +34,7 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
         (None, Some(group)) => state.store.consumer_offset(group).unwrap_or(0),
         (None, None) => 0,
     };
+    state.store.check_log_start(from)?;
     // As on the command line, a group does not see its own commits.
     let shown = move |event: &LogEvent| !event.is_commit_of(group.as_deref());
     if !params.flag("follow")? {

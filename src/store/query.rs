@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use super::item::ItemMeta;
 use super::read::LATEST;
-use super::views::{ByAttribute, ItemEvent, Views};
+use super::views::{ByAttribute, ItemEvent, ItemState, Views};
 use crate::error::{Error, Result};
 
 /// What to look for. Every set field must match; results are in the order
@@ -214,7 +214,7 @@ impl Query {
             name.as_ref().is_none_or(|n| interner.get(n) == Some(id))
         };
         let tags = state.tagsets.tags(event.tagset_id);
-        !event.is_delete()
+        event.item_state() == ItemState::Live
             && same(&self.item_type, &state.types, event.type_id)
             && same(&self.source, &state.sources, event.source_id)
             && self.tags.iter().all(|t| state.tags.get(t).is_some_and(|id| tags.contains(&id)))

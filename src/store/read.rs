@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use super::codec::{self, DataKind, DatasetRecord};
 use super::item::{Data, ItemMeta, Metadata, ParentRef, format_timestamp};
-use super::views::{ItemEvent, Views};
+use super::views::{ItemEvent, ItemState, Views};
 use crate::error::{Error, Result};
 
 /// The bound that sees every applied record: reads of the latest state.
@@ -144,10 +144,13 @@ pub struct LineageEntry {
 /// Counts kept by the views and the log, without a rescan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreStats {
-    /// Items whose latest event is a put.
+    /// Items whose latest event is a put that still has its data.
     pub items_live: u64,
     /// Items whose latest event is a delete.
     pub items_deleted: u64,
+    /// Items whose current version `compact --expire` pruned: gone from
+    /// queries and from `items_live`, as deleted items are.
+    pub items_expired: u64,
     /// Item versions stored.
     pub versions: u64,
     /// Delete records.
@@ -398,6 +401,7 @@ impl Store {
         StoreStats {
             items_live: counters.items_live,
             items_deleted: counters.items_deleted,
+            items_expired: counters.items_expired,
             versions: counters.versions,
             deletes: counters.deletes,
             logical_bytes: counters.logical_bytes,
@@ -424,7 +428,8 @@ impl Store {
         }
         let views = self.read_views();
         let state = &views.state;
-        let (mut live, mut deleted, mut versions, mut deletes, mut logical, mut stored) = (0, 0, 0, 0, 0, 0);
+        let (mut live, mut deleted, mut expired) = (0, 0, 0);
+        let (mut versions, mut deletes, mut logical, mut stored) = (0, 0, 0, 0);
         let (mut by_type, mut by_source, mut by_tag) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for row in &state.items {
             let visible = &row.events[..row.events.partition_point(|e| e.offset < bound)];
@@ -442,11 +447,17 @@ impl Store {
                     }
                 }
             }
-            if last.is_delete() {
-                deleted += 1;
-                continue;
+            match last.item_state() {
+                ItemState::Deleted => {
+                    deleted += 1;
+                    continue;
+                }
+                ItemState::Expired => {
+                    expired += 1;
+                    continue;
+                }
+                ItemState::Live => live += 1,
             }
-            live += 1;
             if last.type_id != super::views::NONE {
                 *by_type.entry(state.types.name(last.type_id).to_string()).or_insert(0) += 1;
             }
@@ -462,6 +473,7 @@ impl Store {
             datasets.fold((0, 0), |(n, v), count| (n + usize::from(count > 0), v + count as u64));
         stats.items_live = live;
         stats.items_deleted = deleted;
+        stats.items_expired = expired;
         stats.versions = versions;
         stats.deletes = deletes;
         stats.logical_bytes = logical;

@@ -273,11 +273,28 @@ impl Store {
         self.append_one(guard, kind::DELETE, &payload)
     }
 
-    /// Appends a consumer group's committed offset to the log.
+    /// Appends a consumer group's committed offset to the log and returns
+    /// the offset of that record. Committing the offset the group already
+    /// has appends nothing and returns the offset of the record that
+    /// committed it: a consumer that commits after every poll, new events
+    /// or not, does not grow the log.
     pub fn commit_consumer(&self, group: &str, offset: u64) -> Result<u64> {
         validate_name("consumer group", group)?;
         let payload = codec::encode_json(&codec::ConsumerCommitRecord { group: group.to_string(), offset });
         let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let unchanged = {
+            let views = self.read_views();
+            let state = &views.state;
+            let record = state.consumer_commit_records.get(group).copied();
+            record.filter(|_| state.consumer_offsets.get(group) == Some(&offset))
+        };
+        if let Some(record_offset) = unchanged {
+            // The first commit's record may still be syncing: the answer
+            // waits for it, as the first commit's caller did.
+            drop(guard);
+            self.log.wait_durable(record_offset + 1)?;
+            return Ok(record_offset);
+        }
         self.append_one(guard, kind::CONSUMER_COMMIT, &payload)
     }
 

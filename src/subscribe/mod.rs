@@ -46,6 +46,19 @@ impl Store {
         Ok(self.subscribe(self.consumer_offset(group).unwrap_or(0)))
     }
 
+    /// Refuses a start past the end of the log: `from_offset` equal to the
+    /// next offset is where a polling reader asks for what is new (nothing
+    /// yet), but one beyond it names a record that was never written.
+    pub fn check_log_start(&self, from_offset: u64) -> Result<()> {
+        let next_offset = self.log().next_offset();
+        if from_offset > next_offset {
+            return Err(crate::Error::invalid(format!(
+                "offset {from_offset} is past the end of the log: the next offset is {next_offset}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Reads up to `record_count_max` events from `from_offset` on.
     pub fn events(&self, from_offset: u64, record_count_max: usize) -> Result<Vec<LogEvent>> {
         let mut events = Vec::new();

@@ -1,7 +1,7 @@
 //! Applying one log record to the views: the only way views change.
 
 use super::fields::IndexedFields;
-use super::{DatasetEntry, ItemEvent, NONE, Stored, Views};
+use super::{DatasetEntry, ItemEvent, ItemState, NONE, Stored, Views};
 use crate::log::RecordRef;
 use crate::store::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
 use crate::store::item::ParentRef;
@@ -30,6 +30,7 @@ impl Views {
             kind::AUDIT_STUB | kind::COMPACTION => self.apply_compaction_kinds(record, position_bytes)?,
             kind::CONSUMER_COMMIT => {
                 let commit: ConsumerCommitRecord = codec::decode_json(record.payload)?;
+                self.state.consumer_commit_records.insert(commit.group.clone(), record.offset);
                 self.state.consumer_offsets.insert(commit.group, commit.offset);
             }
             other => {
@@ -59,8 +60,8 @@ impl Views {
         if put.version < expected {
             return Err(format!("put of {:?} has version {} but the next version is {expected}", put.id, put.version));
         }
-        let was_live = existing.is_some_and(|n| !self.state.items.latest(n).is_delete());
-        if let (Some(item_no), true) = (existing, was_live) {
+        let was = existing.map(|n| self.state.items.latest(n).item_state());
+        if let (Some(item_no), Some(ItemState::Live)) = (existing, was) {
             self.unindex_item(item_no);
         }
         let type_id = fields.item_type.as_deref().map_or(NONE, |t| self.state.types.intern(t));
@@ -99,12 +100,7 @@ impl Views {
         counters.versions += 1;
         counters.logical_bytes += u64::from(put.data_size_bytes);
         counters.stored_bytes += record.payload.len() as u64;
-        if !was_live {
-            counters.items_live += 1;
-            if existing.is_some() {
-                counters.items_deleted -= 1;
-            }
-        }
+        self.recount_item(was, Some(ItemState::Live));
         Ok(item_no)
     }
 
@@ -113,10 +109,13 @@ impl Views {
         let Some(item_no) = self.item_number(&delete.id) else {
             return Err(format!("delete of unknown item {:?}", delete.id));
         };
-        if !self.row(item_no).is_live() {
-            return Err(format!("delete of item {:?}, which is already deleted", delete.id));
+        let was = self.row(item_no).state();
+        match was {
+            ItemState::Deleted => return Err(format!("delete of item {:?}, which is already deleted", delete.id)),
+            ItemState::Live => self.unindex_item(item_no),
+            // Expiry took it out of the indices already.
+            ItemState::Expired => {}
         }
-        self.unindex_item(item_no);
         let ended = *self.state.items.latest(item_no);
         self.state.items.push_event(
             item_no,
@@ -130,10 +129,8 @@ impl Views {
                 ..ended
             },
         );
-        let counters = &mut self.state.counters;
-        counters.deletes += 1;
-        counters.items_live -= 1;
-        counters.items_deleted += 1;
+        self.state.counters.deletes += 1;
+        self.recount_item(Some(was), Some(ItemState::Deleted));
         Ok(())
     }
 

@@ -23,9 +23,11 @@ const MAGIC: [u8; 8] = [0x89, b'R', b'C', b'K', b'P', b'\r', b'\n', 0x1a];
 /// per item on load); 2 the columns of `state_codec.rs` without the query
 /// indices; 3 adds them; 4 keeps in the second group of bitmaps only the
 /// versions that are no longer latest (3 kept every version there, which
-/// a build reading 3 as 4 would tolerate, but not the other way round). A
-/// checkpoint of another version is ignored and the views rebuilt from the log.
-const VERSION: u32 = 4;
+/// a build reading 3 as 4 would tolerate, but not the other way round); 5
+/// counts expired items apart (`items_expired`), leaves them out of the
+/// current indices, and keeps each consumer group's last commit record. A checkpoint of another version is ignored and the
+/// views rebuilt from the log.
+const VERSION: u32 = 5;
 const HEADER_SIZE_BYTES: usize = 16;
 
 /// File name of the checkpoint inside the views directory.

@@ -88,7 +88,10 @@ impl Indices {
                 }
             }
             let last = row.last();
-            if !last.is_delete() {
+            if last.is_expired() {
+                // As `unindex_item` did when it expired.
+                past.add(tagsets, item_no, last);
+            } else if !last.is_delete() {
                 current.add(tagsets, item_no, last);
                 live.push(item_no);
                 by_time.push((last.timestamp_us, item_no));

@@ -125,9 +125,14 @@ impl<'a> ItemRow<'a> {
         self.events.as_slice().iter().find(|e| e.version == version)
     }
 
-    /// Whether the latest event is a put.
+    /// Whether the latest event is a put (its data may have expired).
     pub fn is_live(&self) -> bool {
         !self.last().is_delete()
+    }
+
+    /// The item's state by its latest event: live, expired or deleted.
+    pub fn state(&self) -> super::ItemState {
+        self.last().item_state()
     }
 
     /// The latest event below `next_offset`: the item's state as of then.

@@ -65,6 +65,37 @@ impl ItemEvent {
     pub fn is_delete(&self) -> bool {
         self.version == 0
     }
+
+    /// Whether this is a put whose data `compact --expire` dropped while it
+    /// was the current version: as the latest event it ends the item as a
+    /// delete would (see [`ItemState`]).
+    pub fn is_expired(&self) -> bool {
+        self.stored.pruned == Some(crate::compaction::retention::Reason::Expired)
+    }
+
+    /// The state of an item whose latest event (below some bound) is this one.
+    pub fn item_state(&self) -> ItemState {
+        if self.is_delete() {
+            ItemState::Deleted
+        } else if self.is_expired() {
+            ItemState::Expired
+        } else {
+            ItemState::Live
+        }
+    }
+}
+
+/// What an item is, by its latest event. Only a live item is in the query
+/// indices and counted in `items_live`; an expired one keeps its history
+/// (and `get` says its data was pruned) but queries no longer see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemState {
+    /// The latest event is a put with its data.
+    Live,
+    /// The latest event is a put whose data `compact --expire` dropped.
+    Expired,
+    /// The latest event is a delete.
+    Deleted,
 }
 
 /// One version of a dataset.
@@ -89,10 +120,13 @@ pub struct Counters {
     pub versions: u64,
     /// Delete records applied.
     pub deletes: u64,
-    /// Items whose latest event is a put.
+    /// Items whose latest event is a put that still has its data.
     pub items_live: u64,
     /// Items whose latest event is a delete.
     pub items_deleted: u64,
+    /// Items whose latest event is a put that `compact --expire` pruned:
+    /// gone from queries, as deleted items are, but counted apart.
+    pub items_expired: u64,
     /// Sum of data sizes of all versions (uncompressed).
     pub logical_bytes: u64,
     /// Sum of put payload sizes as stored (compressed where it paid).
@@ -126,6 +160,9 @@ pub struct ViewState {
     pub children: Children,
     /// Committed offsets of consumer groups.
     pub consumer_offsets: HashMap<String, u64>,
+    /// Offset of the record of each group's last commit, so that a commit
+    /// of an unchanged offset can answer as the first did without a record.
+    pub consumer_commit_records: HashMap<String, u64>,
     /// Counters.
     pub counters: Counters,
     /// `(offset, timestamp_us)` before which as-of reads are no longer
@@ -216,7 +253,7 @@ impl Views {
     /// item's latest version (the index keeps stale entries for a while).
     pub fn is_current_time(&self, timestamp_us: u64, item_no: u32) -> bool {
         let latest = self.state.items.latest(item_no);
-        !latest.is_delete() && latest.timestamp_us == timestamp_us
+        latest.item_state() == ItemState::Live && latest.timestamp_us == timestamp_us
     }
 
     /// Adds a live item's latest version to the current indices.
@@ -226,6 +263,30 @@ impl Views {
         }
         let state = &mut self.state;
         state.indices.index_item(&state.tagsets, item_no, state.items.latest(item_no));
+    }
+
+    /// The counter of items in `state`.
+    fn item_count_mut(&mut self, state: ItemState) -> &mut u64 {
+        let counters = &mut self.state.counters;
+        match state {
+            ItemState::Live => &mut counters.items_live,
+            ItemState::Expired => &mut counters.items_expired,
+            ItemState::Deleted => &mut counters.items_deleted,
+        }
+    }
+
+    /// Moves one item from the count of `from` to that of `to`.
+    fn recount_item(&mut self, from: Option<ItemState>, to: Option<ItemState>) {
+        if from == to {
+            return;
+        }
+        if let Some(from) = from {
+            let count = self.item_count_mut(from);
+            *count = count.saturating_sub(1);
+        }
+        if let Some(to) = to {
+            *self.item_count_mut(to) += 1;
+        }
     }
 
     /// Removes a live item's latest version from the current indices.

@@ -16,7 +16,7 @@ use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Indices, ItemEvent, ItemRow, Items, Parent, Views};
+use super::{Indices, ItemEvent, ItemRow, ItemState, Items, Parent, Views};
 use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
 use crate::log::RecordRef;
 use crate::store::codec::{self, kind};
@@ -145,6 +145,12 @@ impl Views {
         let event = self.row(item_no).events[index];
         assert!(!event.is_delete(), "only puts are pruned");
         assert!(event.stored.pruned.is_none(), "a version is pruned once");
+        let ends_item = index + 1 == self.row(item_no).events.len() && reason == Reason::Expired;
+        if ends_item {
+            // An expired current version leaves the queries as a delete would.
+            self.unindex_item(item_no);
+            self.recount_item(Some(ItemState::Live), Some(ItemState::Expired));
+        }
         self.state.items.update_event(item_no, index, |event| event.stored.pruned = Some(reason));
         let (data_bytes, stored_bytes) = (u64::from(event.size_bytes), u64::from(event.stored.size_bytes));
         let counters = &mut self.state.counters;
@@ -156,7 +162,7 @@ impl Views {
     /// prefix `retention::decide` removes) and their counts; adds each
     /// removed put's `(item_no, version)` to `removed`.
     fn remove_prefix(&mut self, item_no: u32, removed_count: usize, removed: &mut Vec<(u32, u32)>) {
-        let was_live = self.row(item_no).is_live();
+        let was = self.row(item_no).state();
         let dropped = self.state.items.remove_prefix(item_no, removed_count);
         let counters = &mut self.state.counters;
         for event in dropped {
@@ -173,10 +179,9 @@ impl Views {
         }
         let row = self.state.items.row(item_no);
         if row.events.is_empty() {
-            let count = if was_live { &mut counters.items_live } else { &mut counters.items_deleted };
-            *count = count.saturating_sub(1);
+            self.recount_item(Some(was), None);
         } else {
-            assert_eq!(row.is_live(), was_live, "purge removes a prefix, so the last event stays");
+            assert_eq!(row.state(), was, "purge removes a prefix, so the last event stays");
         }
     }
 
