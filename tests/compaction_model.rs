@@ -258,7 +258,8 @@ fn record_put(store: &Store, model: &mut Model, item: &NewItem, stored: &ItemRef
         timestamp_us: timestamp_of(store, stored.offset)?,
         version: stored.version,
         data: Some(data.clone()),
-        tags: item.metadata.tags.clone(),
+        // The store keeps tags as a set: sorted, without repeats.
+        tags: item.metadata.tags.iter().cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
         parents: item.metadata.parents.clone(),
         fate: Fate::Kept,
     };

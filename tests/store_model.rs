@@ -343,6 +343,9 @@ fn stored(spec: &ItemSpec) -> (String, Value, Metadata) {
     let NewItem { data, mut metadata } = spec.new_item();
     let Data::Json(value) = data else { unreachable!("specs make JSON data") };
     let id = metadata.id.take().unwrap_or_else(|| md5_id(spec.data));
+    // The store keeps tags as a set: sorted, without repeats.
+    metadata.tags.sort_unstable();
+    metadata.tags.dedup();
     (id, value, metadata)
 }
 
