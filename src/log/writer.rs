@@ -223,7 +223,7 @@ fn recover_active(
 ) -> Result<(Arc<ActiveSegment>, Writer, bool), LogError> {
     let path = segment_path(log_dir, base);
     let map = map_file(&path)?;
-    let scan = recovery::scan_active(&path, &map, base)?;
+    let scan = recovery::scan_active(&path, &map, base, options.read_only)?;
     drop(map);
     let file =
         OpenOptions::new().read(true).write(!options.read_only).open(&path).map_err(LogError::io(&path, "open", 0))?;
