@@ -7,6 +7,7 @@
 //! durable as the [`SyncMode`] promises. The bytes are specified in
 //! `segments-format.md`.
 
+mod clock;
 mod compact;
 mod error;
 mod frame;
@@ -23,6 +24,8 @@ mod tail;
 mod verify;
 mod writer;
 
+pub(crate) use clock::system_now_us;
+pub use clock::{Clock, TIMESTAMP_US_MAX};
 pub(crate) use compact::DirGuard;
 pub use compact::{CompactionPass, RecordAction, SegmentPlanner, SegmentRewrite};
 pub use error::LogError;
@@ -76,6 +79,8 @@ pub struct LogOptions {
     pub read_only: bool,
     /// Test hook: fails chosen writes or fsyncs.
     pub faults: Option<Arc<FaultInjector>>,
+    /// Where record stamps and segment headers read the time.
+    pub clock: Clock,
 }
 
 impl Default for LogOptions {
@@ -87,6 +92,7 @@ impl Default for LogOptions {
             batch_size_bytes_max: BATCH_SIZE_BYTES_DEFAULT,
             read_only: false,
             faults: None,
+            clock: Clock::default(),
         }
     }
 }

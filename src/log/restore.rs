@@ -78,7 +78,7 @@ impl Log {
             }
         }
         if report.segments_linked + report.segments_copied > 0 {
-            let created_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+            let created_us = super::clock::system_now_us();
             let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset: next_offset, created_us };
             write_synced(&segment_path(into_log_dir, next_offset), &header.encode())?;
         }

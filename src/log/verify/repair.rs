@@ -138,7 +138,9 @@ impl Quarantine {
         }
         let root = self.data_dir.join(QUARANTINE_DIR_NAME);
         std::fs::create_dir_all(&root).map_err(LogError::io(&root, "create_dir_all", 0))?;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+        let now_us = i64::try_from(crate::log::system_now_us()).unwrap_or(0);
+        let now = chrono::DateTime::from_timestamp_micros(now_us).unwrap_or_default();
+        let stamp = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
         let mut dir = root.join(&stamp);
         let mut attempt = 1;
         loop {
