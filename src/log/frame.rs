@@ -339,7 +339,7 @@ impl<'a> Iterator for RecordIter<'a> {
 }
 
 /// Checksum of one record: every byte of it except the crc field itself.
-fn record_crc(record: &[u8]) -> u32 {
+pub(crate) fn record_crc(record: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&record[..24]);
     hasher.update(&record[RECORD_HEADER_SIZE_BYTES..]);

@@ -10,13 +10,13 @@
 mod clock;
 mod compact;
 mod error;
-mod frame;
+pub(crate) mod frame;
 mod index;
 mod lock;
 mod metrics;
 mod naming;
 mod reader;
-mod recovery;
+pub(crate) mod recovery;
 mod restore;
 mod segment;
 mod syncer;

@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 mod datasets;
 mod error;
+mod fuzz_entry;
 mod items;
 mod listen;
 mod params;
@@ -19,6 +20,7 @@ mod stream;
 mod upload;
 
 pub use error::ApiError;
+pub(crate) use fuzz_entry::{fuzz_body, fuzz_query};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
