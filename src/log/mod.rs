@@ -17,6 +17,7 @@ mod metrics;
 mod naming;
 mod reader;
 pub(crate) mod recovery;
+mod reopen;
 mod restore;
 mod segment;
 mod syncer;

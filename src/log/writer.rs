@@ -68,6 +68,24 @@ pub(crate) struct Writer {
     buffer: Vec<u8>,
 }
 
+impl Writer {
+    pub(super) fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    pub(super) fn active(&self) -> Arc<ActiveSegment> {
+        Arc::clone(&self.active)
+    }
+
+    /// Starts over from a tail recovered from disk (see `reopen.rs`).
+    pub(super) fn reset(&mut self, tail: Tail, index: IndexBuilder) {
+        self.len_bytes = tail.active_len_bytes;
+        self.next_offset = tail.next_offset;
+        self.last_timestamp_us = tail.last_timestamp_us;
+        self.index = index;
+    }
+}
+
 /// Group-commit state.
 pub(crate) struct CommitState {
     /// The tail of what has been written, synced or not.
@@ -78,6 +96,19 @@ pub(crate) struct CommitState {
     syncing: bool,
     /// What `append_pending` asks of the sync-ahead thread (`syncer.rs`).
     pub(super) sync_ahead: SyncAheadRequests,
+}
+
+impl CommitState {
+    pub(super) fn syncing(&self) -> bool {
+        self.syncing
+    }
+
+    /// Everything up to `tail` is written and durable (see `reopen.rs`).
+    pub(super) fn reset(&mut self, tail: Tail, segment: Arc<ActiveSegment>) {
+        self.written = tail;
+        self.written_segment = segment;
+        self.synced_next_offset = tail.next_offset;
+    }
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
