@@ -68,7 +68,6 @@ fn a_restore_killed_at_any_step_leaves_the_source_intact_after_a_put_into_the_ta
     let source = dir.path().join("source");
     let next = make_source(&source)?;
     let as_of = format!("@{}", next - 3);
-    let mut interrupted = 0;
     for when in 1..200 {
         let target = dir.path().join(format!("target-{when}"));
         let finished = restore_killed_at(&source, &target, &as_of, when)?;
@@ -87,12 +86,11 @@ fn a_restore_killed_at_any_step_leaves_the_source_intact_after_a_put_into_the_ta
             String::from_utf8_lossy(&verify.stdout)
         );
         if finished {
-            assert!(interrupted > 0, "strace killed no restore: the test proves nothing");
+            assert!(when > 1, "strace killed no restore: the test proves nothing");
             let get = recstore(&target, &["get", &format!("k{}", 50)])?;
             assert!(get.status.success(), "the finished restore holds the history");
             return Ok(());
         }
-        interrupted += 1;
         assert!(
             !target.join("log").exists() || recstore(&target, &["get", "k0"])?.status.code() == Some(3),
             "an interrupted restore leaves no store holding a prefix at the target (step {when})"
