@@ -165,3 +165,28 @@ fn after_a_repair_views_and_search_forget_the_quarantined_items_and_puts_get_fre
     assert_eq!(String::from_utf8(put.stdout)?.trim(), "d 1 3", "the next put gets a fresh offset");
     Ok(())
 }
+
+/// A deleted sealed segment left its index behind, the only trace of the
+/// offsets it held, and `verify --repair` deleted it. It goes to quarantine.
+#[test]
+fn an_orphaned_index_is_quarantined_not_deleted() -> TestResult {
+    let (data_dir, log_dir, _) = write_log()?;
+    let paths = segments(&log_dir)?;
+    let gone = &paths[1];
+    let index = gone.with_extension("idx");
+    let index_bytes = std::fs::read(&index)?;
+    std::fs::remove_file(gone)?;
+
+    verify(&log_dir, true)?;
+
+    assert!(!index.exists());
+    let mut kept = Vec::new();
+    for folder in std::fs::read_dir(data_dir.path().join("quarantine"))? {
+        let candidate = folder?.path().join(index.file_name().ok_or("a name")?);
+        if candidate.exists() {
+            kept.push(std::fs::read(candidate)?);
+        }
+    }
+    assert_eq!(kept, vec![index_bytes], "the orphaned index is in quarantine, byte for byte");
+    Ok(())
+}

@@ -33,8 +33,9 @@
 //!   will append to it.
 //! - Without damage, a torn tail or torn creation of the newest segment is
 //!   cut or removed exactly as recovery on open would.
-//! - Damaged, mismatched and orphaned index files are deleted: they are
-//!   derived, and the next open rebuilds them.
+//! - Damaged and mismatched index files are deleted: they are derived, and
+//!   the next open rebuilds them. An orphaned one (its segment is gone) is
+//!   the only trace of that segment's offsets, so it goes to quarantine.
 //! - A segment whose header is sound but names a format version this build
 //!   does not know was written by a newer recstore, not damaged: repair
 //!   refuses to run and changes nothing.

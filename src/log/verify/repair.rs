@@ -45,7 +45,13 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) ->
         }
     }
     for index in &scan.bad_indexes {
-        remove_derived(index)?;
+        if index.with_extension("seg").exists() {
+            remove_derived(index)?;
+        } else {
+            // An index whose segment is gone is the only trace of the
+            // offsets that segment held: evidence, kept in quarantine.
+            quarantine.move_whole(log_dir, index)?;
+        }
     }
     sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))
 }
