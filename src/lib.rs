@@ -18,6 +18,8 @@ mod base64;
 pub mod cli;
 pub mod compaction;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod json_object;
 pub mod limits;
 pub mod log;

@@ -143,7 +143,10 @@ fn verify_finds_corruption_with_exit_4_and_repair_restores_opening() -> TestResu
     assert!(found.json()["problems"].as_array().is_some_and(|p| p.iter().any(|p| p["kind"] == json!("corruption"))));
     let error: serde_json::Value = serde_json::from_str(found.stderr.trim())?;
     assert_eq!(error["kind"], json!("corruption"));
-    env.run(&["get", "b"]).expect_code(4);
+    // Reads serve what lies before the damage, with a warning; writes refuse.
+    let unreadable = env.run(&["get", "b"]).expect_code(3);
+    assert!(unreadable.stderr.contains("verify --repair"), "{}", unreadable.stderr);
+    env.run_with_stdin(&["put", "--id", "d", "-"], b"4").expect_code(4);
 
     let repaired = env.run(&["verify", "--repair"]).ok().text();
     assert!(repaired.contains("cut back to offset 0, the records from there on are in quarantine"), "{repaired}");

@@ -259,7 +259,8 @@ fn damaged_record_read_by_position_is_never_returned_wrong() -> TestResult {
 }
 
 #[test]
-fn damaged_frame_followed_by_valid_frames_in_active_segment_fails_open() -> TestResult {
+fn damaged_frame_followed_by_valid_frames_in_active_segment_fails_a_writable_open_and_a_read_only_one_stops_there()
+-> TestResult {
     let written = write_log()?;
     let active_base = *written.segment_bases().last().ok_or("the log has segments")?;
     let frames = written.frames_in(active_base);
@@ -270,12 +271,17 @@ fn damaged_frame_followed_by_valid_frames_in_active_segment_fails_open() -> Test
         let copy = damaged_copy(&written, active_base, damaged_position, true)?;
         let path = segment_path(copy.path(), active_base);
         let bytes_before = std::fs::read(&path)?;
-        for read_only in [false, true] {
-            let opened = Log::open(copy.path(), LogOptions { read_only, ..options() });
-            let offset = assert_corruption_at(opened, &path, victim.position_bytes, &context)?;
-            assert_eq!(offset, Some(victim.first_offset), "{context}: the error must name the expected offset");
-            assert_eq!(std::fs::read(&path)?, bytes_before, "{context}: a failed open must not cut the segment");
-        }
+        let opened = Log::open(copy.path(), options());
+        let offset = assert_corruption_at(opened, &path, victim.position_bytes, &context)?;
+        assert_eq!(offset, Some(victim.first_offset), "{context}: the error must name the expected offset");
+        assert_eq!(std::fs::read(&path)?, bytes_before, "{context}: a failed open must not cut the segment");
+        // A reader serves the intact records before the damage, and nothing from it on.
+        let reader = Log::open(copy.path(), LogOptions { read_only: true, ..options() })?;
+        assert_eq!(reader.next_offset(), victim.first_offset, "{context}: a reader stops at the damage");
+        let before = frames[0].first_offset;
+        assert_eq!(reader.read(before)?.offset, before, "{context}: records before the damage read");
+        drop(reader);
+        assert_eq!(std::fs::read(&path)?, bytes_before, "{context}: a reader changes nothing");
     }
     Ok(())
 }

@@ -171,18 +171,18 @@ fn repair_quarantines_from_the_damage_on_and_the_log_reopens_with_the_prefix() -
     assert!(again.is_clean(), "{:?}", again.problems);
     assert!(again.problems.is_empty(), "{:?}", again.problems);
 
+    // Appends resume past every offset handed out before: none is reused.
+    let next_before = BATCH_COUNT * RECORDS_PER_BATCH;
+    assert_eq!(report.resumed_next_offset, Some(next_before));
     let log = Log::open(&log_dir, options())?;
-    assert_eq!(log.next_offset(), first_lost_offset);
+    assert_eq!(log.next_offset(), next_before);
     let records = log.read_batch(0, usize::MAX)?;
     let offsets: Vec<u64> = records.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, (0..first_lost_offset).collect::<Vec<_>>());
     for record in &records {
         assert_eq!(record.payload, payload(record.offset));
     }
-    assert_eq!(
-        log.append(&[NewRecord { kind: 1, flags: 0, payload: b"after repair" }])?.first_offset,
-        first_lost_offset
-    );
+    assert_eq!(log.append(&[NewRecord { kind: 1, flags: 0, payload: b"after repair" }])?.first_offset, next_before);
     Ok(())
 }
 
@@ -208,14 +208,17 @@ fn damaged_header_moves_that_segment_and_later_ones_whole() -> TestResult {
     for path in &segments[2..] {
         assert!(quarantine.join(path.file_name().ok_or("name")?).exists());
     }
-    assert_eq!(files_with_extension(&log_dir, "seg")?, segments[..2]);
-    // Large segments, so that the append goes into the reactivated one.
+    // Appends continue in a new segment past every offset handed out before.
+    let next_before = BATCH_COUNT * RECORDS_PER_BATCH;
+    let mut kept = segments[..2].to_vec();
+    kept.push(log_dir.join(format!("{next_before:020}.seg")));
+    assert_eq!(files_with_extension(&log_dir, "seg")?, kept);
     let log = Log::open(&log_dir, LogOptions { segment_size_bytes: 1 << 20, ..options() })?;
-    assert_eq!(log.next_offset(), base);
-    log.append(&[NewRecord { kind: 1, flags: 0, payload: b"appended to the segment before the damage" }])?;
+    assert_eq!(log.next_offset(), next_before, "offsets {base}.. are not handed out again");
+    log.append(&[NewRecord { kind: 1, flags: 0, payload: b"appended after the repair" }])?;
     drop(log);
     assert_eq!(std::fs::read(&link)?, shared_bytes, "appends never reach an inode a restore may share");
-    assert!(std::fs::read(&becomes_newest)?.len() > shared_bytes.len());
+    assert_eq!(std::fs::read(&becomes_newest)?, shared_bytes, "the segment before the damage stays sealed");
     Ok(())
 }
 

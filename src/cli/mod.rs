@@ -24,6 +24,12 @@ mod serve;
 mod stats;
 mod verify;
 
+/// One `import` line parsed as `recstore import` parses it: the
+/// `import_line` fuzz target (see `crate::fuzzing`).
+pub(crate) fn fuzz_import_line(line: &[u8]) -> bool {
+    import::parse_line(line).is_ok()
+}
+
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 

@@ -16,7 +16,9 @@ Examples:
   recstore restore --as-of @4999 --into /backups/at-offset-4999
   recstore --data ./before-the-bad-import stats
 
-The target must not exist or must be empty; anything else is refused and left untouched.";
+The target must not exist or must be empty; anything else is refused and left untouched.
+The copy is built in .DIR.restoring-PID beside the target and renamed into place when
+complete: an interrupted restore leaves the target as it was (delete the staging directory).";
 
 /// Restore the store as of a point in history into a new data directory.
 ///

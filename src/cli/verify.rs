@@ -28,7 +28,10 @@ repairing; warnings (a torn tail, a stale index) do not change the exit code.";
 /// what it found. Without --repair it writes nothing and takes no lock, so it
 /// runs beside a writer. With --repair it takes the write lock, moves damaged
 /// bytes to `<data>/quarantine/`, cuts the log back to its last good record,
-/// and deletes bad index files (they are rebuilt on the next open).
+/// resumes offsets past every one handed out before (so none is reused),
+/// and deletes bad index files (they are rebuilt on the next open). Views
+/// and a search index that cover quarantined offsets fail their check
+/// against the log on the next open and are rebuilt.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct VerifyArgs {
@@ -58,8 +61,8 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
             (false, true) => match report.repaired_next_offset {
                 Some(cut) => format!(
                     "corruption repaired: the log was cut back to offset {cut}, the records from there on are in \
-                     quarantine, and new writes get offsets from {cut} on again (rebuild or reset anything that \
-                     read past the damage)"
+                     quarantine, and new writes get offsets from {} on, so no offset is handed out twice",
+                    report.resumed_next_offset.unwrap_or(cut)
                 ),
                 None => "corruption repaired".to_string(),
             },
@@ -103,6 +106,7 @@ fn report_json(report: &VerifyReport, repair: bool) -> serde_json::Value {
         "segments_checked": report.segments_checked, "frames_checked": report.frames_checked,
         "records_checked": report.records_checked, "bytes_checked": report.bytes_checked,
         "next_offset": report.next_offset, "repaired_next_offset": report.repaired_next_offset,
+        "resumed_next_offset": report.resumed_next_offset,
         "problems": problems, "quarantined": report.quarantined,
     })
 }

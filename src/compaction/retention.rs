@@ -128,7 +128,7 @@ impl Policy {
 }
 
 fn now_us() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
+    crate::log::system_now_us()
 }
 
 /// Why a record was dropped. The code is what audit stubs store.

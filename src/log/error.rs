@@ -85,6 +85,16 @@ pub enum LogError {
         max: u32,
     },
 
+    /// The clock read a time the log cannot stamp; nothing was written.
+    #[error(
+        "the clock reads {reading}, outside 1970-01-01T00:00:00Z..=9999-12-31T23:59:59.999999Z; \
+         nothing was written (set the system clock right and retry)"
+    )]
+    ClockOutOfRange {
+        /// The reading, as a calendar time where one can be printed.
+        reading: String,
+    },
+
     /// No record with that offset exists (never written, or removed by compaction).
     #[error("no record at offset {offset} (log holds offsets {first}..{next})")]
     OffsetNotFound {
@@ -105,7 +115,7 @@ impl LogError {
             LogError::Corruption { .. } => ErrorKind::Corruption,
             LogError::Locked { .. } => ErrorKind::Locked,
             LogError::TooLarge { .. } => ErrorKind::TooLarge,
-            LogError::BadBatch { .. } => ErrorKind::InvalidInput,
+            LogError::BadBatch { .. } | LogError::ClockOutOfRange { .. } => ErrorKind::InvalidInput,
             LogError::Poisoned { .. } | LogError::ReadOnly { .. } => ErrorKind::Unavailable,
             LogError::OffsetNotFound { .. } => ErrorKind::NotFound,
             LogError::Io { .. } => ErrorKind::Io,

@@ -222,6 +222,46 @@ impl<'a> Frame<'a> {
         Self::check_records(&bytes[..size], record_count)
     }
 
+    /// Whether `bytes` could start a frame whose first record is at or past
+    /// `min_offset`, judged from the headers alone, without a checksum: the
+    /// size fits the bytes, the reserved fields are zero, and the record
+    /// headers chain to fill the frame exactly with `record_count` records
+    /// of increasing offsets. Searches through damaged bytes call this
+    /// before [`Frame::decode`], so that a size read from garbage is not
+    /// checksummed (segments-format.md, "Recovery").
+    pub(crate) fn plausible_start(bytes: &[u8], min_offset: u64) -> bool {
+        if bytes.len() < FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES {
+            return false;
+        }
+        let size = read_u32(bytes, 4) as usize;
+        let smallest = FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES;
+        if size < smallest || size > FRAME_SIZE_BYTES_MAX as usize || size > bytes.len() || read_u32(bytes, 12) != 0 {
+            return false;
+        }
+        let record_count = read_u32(bytes, 8) as usize;
+        if record_count == 0 || record_count > (size - FRAME_HEADER_SIZE_BYTES) / RECORD_HEADER_SIZE_BYTES {
+            return false;
+        }
+        let (mut position, mut previous) = (FRAME_HEADER_SIZE_BYTES, None::<u64>);
+        for _ in 0..record_count {
+            let rest = &bytes[position..size];
+            if rest.len() < RECORD_HEADER_SIZE_BYTES || rest[17] & !FLAGS_KNOWN != 0 || rest[18] != 0 || rest[19] != 0 {
+                return false;
+            }
+            let offset = read_u64(rest, 0);
+            if previous.map_or(offset < min_offset, |previous| offset <= previous) {
+                return false;
+            }
+            let payload_size = read_u32(rest, 20) as usize;
+            if payload_size > rest.len() - RECORD_HEADER_SIZE_BYTES {
+                return false;
+            }
+            position += RECORD_HEADER_SIZE_BYTES + payload_size;
+            previous = Some(offset);
+        }
+        position == size
+    }
+
     fn check_records(frame: &'a [u8], record_count: u32) -> Result<Self, FrameDefect> {
         let body = &frame[FRAME_HEADER_SIZE_BYTES..];
         let mut first: Option<(u64, u64)> = None;
@@ -299,7 +339,7 @@ impl<'a> Iterator for RecordIter<'a> {
 }
 
 /// Checksum of one record: every byte of it except the crc field itself.
-fn record_crc(record: &[u8]) -> u32 {
+pub(crate) fn record_crc(record: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&record[..24]);
     hasher.update(&record[RECORD_HEADER_SIZE_BYTES..]);

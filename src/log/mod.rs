@@ -7,15 +7,17 @@
 //! durable as the [`SyncMode`] promises. The bytes are specified in
 //! `segments-format.md`.
 
+mod clock;
 mod compact;
 mod error;
-mod frame;
+pub(crate) mod frame;
 mod index;
 mod lock;
 mod metrics;
 mod naming;
 mod reader;
-mod recovery;
+pub(crate) mod recovery;
+mod reopen;
 mod restore;
 mod segment;
 mod syncer;
@@ -23,6 +25,8 @@ mod tail;
 mod verify;
 mod writer;
 
+pub(crate) use clock::system_now_us;
+pub use clock::{Clock, TIMESTAMP_US_MAX};
 pub(crate) use compact::DirGuard;
 pub use compact::{CompactionPass, RecordAction, SegmentPlanner, SegmentRewrite};
 pub use error::LogError;
@@ -76,6 +80,8 @@ pub struct LogOptions {
     pub read_only: bool,
     /// Test hook: fails chosen writes or fsyncs.
     pub faults: Option<Arc<FaultInjector>>,
+    /// Where record stamps and segment headers read the time.
+    pub clock: Clock,
 }
 
 impl Default for LogOptions {
@@ -87,6 +93,7 @@ impl Default for LogOptions {
             batch_size_bytes_max: BATCH_SIZE_BYTES_DEFAULT,
             read_only: false,
             faults: None,
+            clock: Clock::default(),
         }
     }
 }

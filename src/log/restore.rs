@@ -5,8 +5,8 @@
 //! filesystem refuses), which is safe because sealed segments are never
 //! modified in place: compaction replaces them by rename, leaving a link's
 //! inode untouched. The segment holding the cut is copied up to the frame
-//! boundary. Every copied piece stays sealed, and the copy gets a new, empty
-//! active segment at the cut: the restored store appends only there, never
+//! boundary, and the last piece is always copied. Every copied piece stays
+//! sealed, and the copy gets a new, empty active segment at the cut: the restored store appends only there, never
 //! into an inode it shares with the source, and a compacted piece (whose
 //! offsets may have gaps) is never asked to be dense like an active segment.
 
@@ -53,14 +53,19 @@ impl Log {
             pieces.push((set.active.base_offset, set.active.path.as_path(), map, false));
         }
         let mut report = CopyReport::default();
-        for (base, path, bytes, sealed) in pieces {
+        let piece_count = pieces.len();
+        for (index, (base, path, bytes, sealed)) in pieces.into_iter().enumerate() {
             let cut = cut_position(bytes, next_offset);
             if cut <= SEGMENT_HEADER_SIZE_BYTES {
                 break;
             }
             let target = segment_path(into_log_dir, base);
             let whole = cut == bytes.len();
-            if whole && sealed && std::fs::hard_link(path, &target).is_ok() {
+            // The last piece is always copied: should the new active
+            // segment below never be written, the copy's newest file is
+            // then its own inode, never one of the source's.
+            let last = index + 1 == piece_count;
+            if whole && sealed && !last && std::fs::hard_link(path, &target).is_ok() {
                 let _ = std::fs::hard_link(index_path(self.dir(), base), index_path(into_log_dir, base));
                 report.segments_linked += 1;
             } else {
@@ -73,7 +78,7 @@ impl Log {
             }
         }
         if report.segments_linked + report.segments_copied > 0 {
-            let created_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+            let created_us = super::clock::system_now_us();
             let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset: next_offset, created_us };
             write_synced(&segment_path(into_log_dir, next_offset), &header.encode())?;
         }

@@ -154,7 +154,7 @@ pub(crate) fn check_header(path: &Path, bytes: &[u8], base_offset: u64) -> Resul
 }
 
 /// Walks a whole sealed segment; any defect is corruption.
-fn rebuild_index(path: &Path, bytes: &[u8], base_offset: u64) -> Result<SegmentIndex, LogError> {
+pub(crate) fn rebuild_index(path: &Path, bytes: &[u8], base_offset: u64) -> Result<SegmentIndex, LogError> {
     let mut builder = IndexBuilder::default();
     let walk = index_frames(path, bytes, SEGMENT_HEADER_SIZE_BYTES, base_offset, Numbering::Increasing, &mut builder)?;
     if let Some(defect) = walk.end.defect {

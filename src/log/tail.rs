@@ -183,7 +183,7 @@ fn roll_forward(
         // The writer is creating this segment right now; look again later.
         return Ok(None);
     }
-    let scan = scan_active(&path, &map, newest)?;
+    let scan = scan_active(&path, &map, newest, true)?;
     drop(map);
     let mut sealed = current.sealed.clone();
     let first_new_base = if placeholder { 0 } else { current.active.base_offset };

@@ -33,15 +33,26 @@
 //!   will append to it.
 //! - Without damage, a torn tail or torn creation of the newest segment is
 //!   cut or removed exactly as recovery on open would.
-//! - Damaged, mismatched and orphaned index files are deleted: they are
-//!   derived, and the next open rebuilds them.
+//! - Damaged and mismatched index files are deleted: they are derived, and
+//!   the next open rebuilds them. An orphaned one (its segment is gone) is
+//!   the only trace of that segment's offsets, so it goes to quarantine.
 //! - A segment whose header is sound but names a format version this build
 //!   does not know was written by a newer recstore, not damaged: repair
 //!   refuses to run and changes nothing.
 //!
-//! Later appends hand out the offsets of quarantined records again, so
-//! anything that had read past the damage must be rebuilt or reset.
+//! - A repair runs check and apply until the log is clean (one pass for
+//!   the operator): moving a damaged segment can make the one before it
+//!   the newest, whose stricter check (dense offsets) may then fail too.
+//! - After a cut, the newest segment is followed by an empty one based at
+//!   the highest offset any file showed before the repair (see
+//!   `evidence.rs`), so appends never hand out a quarantined offset again.
+//!   A newest segment left holding no frame is moved to quarantine first,
+//!   since a sealed segment must hold one. Anything derived that claims
+//!   offsets in the gap (views, the search index) fails its own check on
+//!   open, since the last record it covers no longer reads with the
+//!   timestamp it recorded, and is rebuilt.
 
+mod evidence;
 mod repair;
 mod scan;
 
@@ -125,6 +136,10 @@ pub struct VerifyReport {
     /// from this offset on are in quarantine, and the next append gets this
     /// offset again. `None` without repair, or when nothing was cut.
     pub repaired_next_offset: Option<u64>,
+    /// Where appends continue after a repair that cut the log: one past the
+    /// highest offset the log had handed out, so that no offset is handed
+    /// out twice. `None` without repair, or when nothing was cut.
+    pub resumed_next_offset: Option<u64>,
     /// Everything found, in directory order. With repair, these are the
     /// problems found before repairing.
     pub problems: Vec<Problem>,
@@ -166,16 +181,49 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
         );
         return Err(LogError::Corruption { path, position_bytes: 8, offset: None, detail });
     }
-    let quarantined = repair::apply(log_dir, &scan)?;
-    let after = check(log_dir)?;
-    if let Some(left) = after.report.problems.iter().find(|p| p.kind.is_corruption()) {
-        return Err(LogError::Corruption {
-            path: left.path.clone(),
-            position_bytes: left.position_bytes,
-            offset: left.offset,
-            detail: format!("still damaged after repair: {}", left.message),
-        });
-    }
+    let evidence_next_offset = match scan.cut {
+        Some(_) => evidence::evidence_next_offset(log_dir, &scan.bases)?,
+        None => 0,
+    };
+    let mut quarantine = repair::Quarantine::new(log_dir, &scan.report.problems);
+    let after = repair_until_clean(log_dir, &scan, &mut quarantine)?;
     let repaired_next_offset = scan.cut.map(|_| after.report.next_offset);
-    Ok(VerifyReport { quarantined, repaired_next_offset, ..scan.report })
+    let mut resumed_next_offset = None;
+    if scan.cut.is_some() {
+        repair::resume_at(log_dir, &after, evidence_next_offset, &mut quarantine)?;
+        let resumed = check(log_dir)?;
+        if let Some(left) = resumed.report.problems.iter().find(|p| p.kind.is_corruption()) {
+            return Err(still_damaged(left));
+        }
+        resumed_next_offset = Some(resumed.report.next_offset);
+    }
+    Ok(VerifyReport { quarantined: quarantine.files(), repaired_next_offset, resumed_next_offset, ..scan.report })
+}
+
+/// Applies the repair policy and checks again, as often as a repair uncovers
+/// more damage (at most once per segment), and returns the clean check.
+fn repair_until_clean(log_dir: &Path, first: &Scan, quarantine: &mut repair::Quarantine) -> Result<Scan, LogError> {
+    repair::apply(log_dir, first, quarantine)?;
+    for _ in 0..=first.bases.len() {
+        let after = check(log_dir)?;
+        if after.report.is_clean() {
+            return Ok(after);
+        }
+        quarantine.note(&after.report.problems)?;
+        repair::apply(log_dir, &after, quarantine)?;
+    }
+    let after = check(log_dir)?;
+    match after.report.problems.iter().find(|p| p.kind.is_corruption()) {
+        Some(left) => Err(still_damaged(left)),
+        None => Ok(after),
+    }
+}
+
+fn still_damaged(left: &Problem) -> LogError {
+    LogError::Corruption {
+        path: left.path.clone(),
+        position_bytes: left.position_bytes,
+        offset: left.offset,
+        detail: format!("still damaged after repair: {}", left.message),
+    }
 }

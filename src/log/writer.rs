@@ -68,6 +68,24 @@ pub(crate) struct Writer {
     buffer: Vec<u8>,
 }
 
+impl Writer {
+    pub(super) fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    pub(super) fn active(&self) -> Arc<ActiveSegment> {
+        Arc::clone(&self.active)
+    }
+
+    /// Starts over from a tail recovered from disk (see `reopen.rs`).
+    pub(super) fn reset(&mut self, tail: Tail, index: IndexBuilder) {
+        self.len_bytes = tail.active_len_bytes;
+        self.next_offset = tail.next_offset;
+        self.last_timestamp_us = tail.last_timestamp_us;
+        self.index = index;
+    }
+}
+
 /// Group-commit state.
 pub(crate) struct CommitState {
     /// The tail of what has been written, synced or not.
@@ -80,12 +98,21 @@ pub(crate) struct CommitState {
     pub(super) sync_ahead: SyncAheadRequests,
 }
 
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+impl CommitState {
+    pub(super) fn syncing(&self) -> bool {
+        self.syncing
+    }
+
+    /// Everything up to `tail` is written and durable (see `reopen.rs`).
+    pub(super) fn reset(&mut self, tail: Tail, segment: Arc<ActiveSegment>) {
+        self.written = tail;
+        self.written_segment = segment;
+        self.synced_next_offset = tail.next_offset;
+    }
 }
 
-fn now_us() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The first bytes of a segment file, one past its header: all that
@@ -223,7 +250,7 @@ fn recover_active(
 ) -> Result<(Arc<ActiveSegment>, Writer, bool), LogError> {
     let path = segment_path(log_dir, base);
     let map = map_file(&path)?;
-    let scan = recovery::scan_active(&path, &map, base)?;
+    let scan = recovery::scan_active(&path, &map, base, options.read_only)?;
     drop(map);
     let file =
         OpenOptions::new().read(true).write(!options.read_only).open(&path).map_err(LogError::io(&path, "open", 0))?;
@@ -255,7 +282,7 @@ fn recover_active(
 /// header fails its crc: a torn creation, which the next open recreates.
 fn upgrade_empty_header(path: &Path, file: &File, base_offset: u64, options: &LogOptions) -> Result<(), LogError> {
     let faults = options.faults.as_deref();
-    let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: now_us() };
+    let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: options.clock.now_us()? };
     write_all_at(file, faults, &header.encode(), 0).map_err(LogError::io(path, "write", 0))?;
     sync_data(file, faults).map_err(LogError::io(path, "fdatasync", 0))
 }
@@ -295,13 +322,14 @@ fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) ->
 fn create_segment(log_dir: &Path, base_offset: u64, options: &LogOptions) -> Result<Arc<ActiveSegment>, LogError> {
     let path = segment_path(log_dir, base_offset);
     let faults = options.faults.as_deref();
+    // Read before the file exists: a refused reading leaves no 0-byte segment.
+    let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: options.clock.now_us()? };
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .open(&path)
         .map_err(LogError::io(&path, "create", 0))?;
-    let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: now_us() };
     write_all_at(&file, faults, &header.encode(), 0).map_err(LogError::io(&path, "write", 0))?;
     sync_data(&file, faults).map_err(LogError::io(&path, "fdatasync", 0))?;
     sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
@@ -374,10 +402,12 @@ fn write_batch(inner: &Inner, records: &[NewRecord<'_>], may_sync_ahead: bool) -
     let mut guard = lock(&inner.writer);
     let writer = guard.as_mut().ok_or_else(|| LogError::ReadOnly { path: inner.log_dir.clone() })?;
     check_failure(inner)?;
+    // Read before a roll or a write, so that a refused reading changes nothing.
+    let now_us = inner.options.clock.now_us()?;
     if writer.len_bytes >= inner.options.segment_size_bytes && writer.index.last_offset.is_some() {
         roll(inner, writer)?;
     }
-    let appended = write_frame(inner, writer, records)?;
+    let appended = write_frame(inner, writer, records, now_us)?;
     let tail = Tail {
         next_offset: writer.next_offset,
         segment_base: writer.active.base_offset,
@@ -399,9 +429,14 @@ fn write_batch(inner: &Inner, records: &[NewRecord<'_>], may_sync_ahead: bool) -
     Ok(appended)
 }
 
-fn write_frame(inner: &Inner, writer: &mut Writer, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
+fn write_frame(
+    inner: &Inner,
+    writer: &mut Writer,
+    records: &[NewRecord<'_>],
+    now_us: u64,
+) -> Result<Appended, LogError> {
     let first_offset = writer.next_offset;
-    let timestamp_us = now_us().max(writer.last_timestamp_us);
+    let timestamp_us = now_us.max(writer.last_timestamp_us);
     let refs: Vec<RecordRef<'_>> = records
         .iter()
         .zip(first_offset..)

@@ -29,6 +29,16 @@ pub(crate) use store_api::open_for_store;
 pub use wait::CatchUp;
 use wait::WaitError;
 
+/// The search query parser on `text`, over an empty in-memory index with
+/// the real schema and tokenizers: the `search_query` fuzz target.
+pub(crate) fn fuzz_query(text: &str) {
+    let index = tantivy::Index::create_in_ram(schema::build());
+    tokenizer::register(&index);
+    if let Ok(fields) = Fields::of(&index.schema()) {
+        let _ = query::parse(&query::parser(&index, &fields), text);
+    }
+}
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};

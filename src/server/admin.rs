@@ -11,9 +11,14 @@ use super::params::{Params, json_body};
 use super::state::{AppState, blocking};
 use crate::compaction::Policy;
 
-/// `GET /healthz`: 200 while the server runs (no token needed).
-pub async fn healthz() -> Response {
-    Json(serde_json::json!({"status": "ok"})).into_response()
+/// `GET /healthz`: 200 while the server runs and accepts writes (no token
+/// needed); 503 with kind `unavailable` and the cause while writes are
+/// refused after a failed write, until the log recovers (`write_recovery.rs`).
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.log().write_failure() {
+        None => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Some(cause) => super::write_recovery::refused(&cause).into_response(),
+    }
 }
 
 /// `GET /v1/stats`.

@@ -23,6 +23,11 @@ struct DatasetBody {
     info: serde_json::Value,
 }
 
+/// The dataset body parse, for the `http_body` fuzz target.
+pub(crate) fn fuzz_dataset_body(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<ObjectOnly<DatasetBody>>(bytes).is_ok()
+}
+
 /// `PUT /v1/datasets/{name}`: stores the items and the dataset atomically.
 pub async fn put_dataset(
     State(state): State<AppState>,

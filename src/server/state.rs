@@ -69,8 +69,9 @@ pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&Store) -> crate::Result<T> + Send + 'static,
 ) -> Result<T, super::error::ApiError> {
     let store = Arc::clone(&state.store);
+    let log_store = Arc::clone(&store);
     match tokio::task::spawn_blocking(move || work(&store)).await {
-        Ok(result) => result.map_err(Into::into),
+        Ok(result) => result.map_err(|error| super::write_recovery::api_error(&log_store, error)),
         Err(error) => {
             Err(super::error::ApiError::new(crate::error::ErrorKind::Internal, format!("request task failed: {error}")))
         }

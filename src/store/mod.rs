@@ -93,6 +93,27 @@ impl Store {
         })
     }
 
+    /// After a failed write or fsync, recovers the log's tail from disk as
+    /// an open would and accepts writes again, bringing the views up to the
+    /// recovered log (see [`Log::reopen_writes`]). Fails, with writes still
+    /// refused, while the disk keeps refusing, or if the views hold records
+    /// the recovered log lost (only a new open rebuilds them).
+    pub fn reopen_writes(&self) -> Result<()> {
+        let _writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next_offset = self.log.reopen_writes()?;
+        let mut views = self.views.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if views.state.next_offset > next_offset {
+            let cause = format!(
+                "the views cover offsets below {} but the recovered log ends at {next_offset}; \
+                 reopen the store to rebuild them",
+                views.state.next_offset
+            );
+            return Err(Error::Log(crate::log::LogError::Poisoned { cause }));
+        }
+        replay(&mut views, &self.log)?;
+        Ok(())
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir

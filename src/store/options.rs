@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::limits::{RECORD_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_DEFAULT};
-use crate::log::{LogOptions, SyncMode};
+use crate::log::{Clock, LogOptions, SyncMode};
 use crate::storage::FaultInjector;
 
 /// Options of [`crate::Store::open`].
@@ -35,6 +35,9 @@ pub struct StoreOptions {
     pub read_only: bool,
     /// Test hook: fails chosen writes or fsyncs of the log.
     pub faults: Option<Arc<FaultInjector>>,
+    /// Where writes read the time (default: the system clock). A write
+    /// whose reading lies outside 1970..=9999 is refused.
+    pub clock: Clock,
 }
 
 impl Default for StoreOptions {
@@ -49,6 +52,7 @@ impl Default for StoreOptions {
             retention_days: 30,
             read_only: false,
             faults: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -57,6 +61,12 @@ impl StoreOptions {
     /// Sets the sync mode.
     pub fn sync(mut self, sync: SyncMode) -> Self {
         self.sync = sync;
+        self
+    }
+
+    /// Sets the clock writes read (tests use it to read any time).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -104,6 +114,7 @@ impl StoreOptions {
             record_size_bytes_max: self.record_size_bytes_max.saturating_add(1024 * 1024),
             read_only: self.read_only,
             faults: self.faults.clone(),
+            clock: self.clock.clone(),
             ..LogOptions::default()
         }
     }

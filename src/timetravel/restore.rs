@@ -2,8 +2,17 @@
 //! of a point. Whole sealed segments are linked, the last one is cut at the
 //! batch boundary, and the views are rebuilt by opening the copy. The
 //! source is only read, and may keep taking writes meanwhile.
+//!
+//! The copy is built in a staging directory beside the target
+//! (`.NAME.restoring-PID`) and renamed onto the target only when complete,
+//! so a restore that is killed or fails part-way never leaves the target
+//! looking like a store: at worst the staging directory stays behind, and
+//! nothing opens it as a store by accident. A staging copy may share inodes
+//! with the source (its linked sealed segments), so it must never be
+//! written to; it is only opened to rebuild the views, which appends
+//! nothing to the log.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -38,11 +47,18 @@ impl Store {
         check_target(into_dir)?;
         check_outside(self.dir(), into_dir)?;
         let next_offset = self.resolve_as_of(as_of)?;
-        let segments = self.log().copy_prefix(next_offset, &into_dir.join(LOG_DIR_NAME))?;
-        let options = StoreOptions { read_only: false, faults: None, ..self.options().clone() };
-        let restored = Store::open(into_dir, options)?;
-        let items_live = restored.stats().items_live;
-        restored.close()?;
+        let staging = staging_dir(into_dir)?;
+        let built = self.build_copy(next_offset, &staging);
+        let (segments, items_live) = match built {
+            Ok(done) => done,
+            Err(error) => {
+                // Only our own partial copy is removed; unlinking a link
+                // leaves the source's inode alone.
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(error);
+            }
+        };
+        move_into_place(&staging, into_dir)?;
         tracing::info!(%as_of, next_offset, into = %into_dir.display(), "restored");
         Ok(RestoreReport {
             as_of: as_of.to_string(),
@@ -52,6 +68,56 @@ impl Store {
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
     }
+}
+
+impl Store {
+    /// Copies the log prefix into `staging` and rebuilds the views there.
+    fn build_copy(&self, next_offset: u64, staging: &Path) -> Result<(CopyReport, u64)> {
+        let segments = self.log().copy_prefix(next_offset, &staging.join(LOG_DIR_NAME))?;
+        let options = StoreOptions { read_only: false, faults: None, ..self.options().clone() };
+        let restored = Store::open(staging, options)?;
+        let items_live = restored.stats().items_live;
+        restored.close()?;
+        Ok((segments, items_live))
+    }
+}
+
+/// A fresh staging directory beside `into_dir`, named after it and this
+/// process, so an interrupted restore is easy to recognise and remove.
+fn staging_dir(into_dir: &Path) -> Result<PathBuf> {
+    let name = into_dir.file_name().ok_or_else(|| {
+        Error::invalid(format!("restore target {} has no directory name; name a directory", into_dir.display()))
+    })?;
+    let parent = match into_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent)
+        .map_err(|source| Error::Io { context: format!("creating {}", parent.display()), source })?;
+    let staging = parent.join(format!(".{}.restoring-{}", name.to_string_lossy(), std::process::id()));
+    std::fs::create_dir(&staging)
+        .map_err(|source| Error::Io { context: format!("creating staging directory {}", staging.display()), source })?;
+    Ok(staging)
+}
+
+/// Renames the finished copy onto the target (an empty target directory is
+/// replaced; rename(2) allows that atomically) and makes the rename durable.
+fn move_into_place(staging: &Path, into_dir: &Path) -> Result<()> {
+    std::fs::rename(staging, into_dir).map_err(|source| Error::Io {
+        context: format!(
+            "moving the finished restore {} onto {} (the copy is complete; rename it by hand)",
+            staging.display(),
+            into_dir.display()
+        ),
+        source,
+    })?;
+    let parent = match into_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| Error::Io { context: format!("fsync of {}", parent.display()), source })
 }
 
 /// A restore inside the store it copies would put a second log among the

@@ -13,18 +13,19 @@ use std::path::{Path, PathBuf};
 
 use super::{Cut, Problem, Scan};
 use crate::log::error::LogError;
+use crate::log::frame::{FORMAT_VERSION, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
 use crate::log::naming::{index_path, segment_path};
+use crate::log::segment::{rebuild_index, write_derived};
 use crate::storage::{sync_data, sync_dir};
 
 /// Name of the folder, beside `log/`, that receives damaged data.
 const QUARANTINE_DIR_NAME: &str = "quarantine";
 
-/// Applies the repair policy of the module docs to what `scan` found, and
-/// returns the files written into quarantine.
-pub(super) fn apply(log_dir: &Path, scan: &Scan) -> Result<Vec<PathBuf>, LogError> {
-    let mut quarantine = Quarantine::new(log_dir, &scan.report.problems);
+/// Applies the repair policy of the module docs to what `scan` found,
+/// moving damaged data into `quarantine`.
+pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) -> Result<(), LogError> {
     if let Some(cut) = scan.cut {
-        cut_at(log_dir, scan, cut, &mut quarantine)?;
+        cut_at(log_dir, scan, cut, quarantine)?;
     } else if let Some(&newest) = scan.bases.last() {
         let path = segment_path(log_dir, newest);
         if scan.torn_creation {
@@ -44,10 +45,58 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan) -> Result<Vec<PathBuf>, LogErro
         }
     }
     for index in &scan.bad_indexes {
-        remove_derived(index)?;
+        if index.with_extension("seg").exists() {
+            remove_derived(index)?;
+        } else {
+            // An index whose segment is gone is the only trace of the
+            // offsets that segment held: evidence, kept in quarantine.
+            quarantine.move_whole(log_dir, index)?;
+        }
     }
+    sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))
+}
+
+/// After a cut, makes appends continue at `evidence_next_offset` (when the
+/// cut log ends below it) with an empty newest segment based there. A
+/// newest segment holding no frame would become a sealed one without
+/// frames, which is corruption, so it goes to quarantine first.
+pub(super) fn resume_at(
+    log_dir: &Path,
+    clean: &Scan,
+    evidence_next_offset: u64,
+    quarantine: &mut Quarantine,
+) -> Result<(), LogError> {
+    if evidence_next_offset <= clean.report.next_offset {
+        return Ok(());
+    }
+    if let Some(&newest) = clean.bases.last() {
+        let path = segment_path(log_dir, newest);
+        let size_bytes = std::fs::metadata(&path).map_err(LogError::io(&path, "stat", 0))?.len();
+        if size_bytes <= SEGMENT_HEADER_SIZE_BYTES as u64 {
+            quarantine.move_whole(log_dir, &path)?;
+        } else {
+            // It is sealed from now on, and sealed segments have an index.
+            let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
+            let index = rebuild_index(&path, &bytes, newest)?;
+            write_derived(&index_path(log_dir, newest), &index.encode());
+        }
+    }
+    let header = SegmentHeader {
+        format_version: FORMAT_VERSION,
+        base_offset: evidence_next_offset,
+        created_us: crate::log::system_now_us(),
+    };
+    let path = segment_path(log_dir, evidence_next_offset);
+    // Written under a name no reader takes for a segment, then renamed.
+    let temporary = path.with_extension("seg.repair");
+    let mut file = File::create(&temporary).map_err(LogError::io(&temporary, "create", 0))?;
+    file.write_all(&header.encode()).map_err(LogError::io(&temporary, "write", 0))?;
+    file.sync_all().map_err(LogError::io(&temporary, "fsync", 0))?;
+    std::fs::rename(&temporary, &path).map_err(LogError::io(&temporary, "rename", 0))?;
     sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
-    Ok(quarantine.files)
+    tracing::warn!(path = %path.display(), next_offset = evidence_next_offset,
+        "appends resume past every offset the log had handed out");
+    Ok(())
 }
 
 /// Moves everything from the cut on into quarantine (see the module docs).
@@ -114,7 +163,7 @@ fn remove_derived(path: &Path) -> Result<(), LogError> {
 }
 
 /// `<data_dir>/quarantine/<UTC time>/`, created on first use.
-struct Quarantine {
+pub(super) struct Quarantine {
     data_dir: PathBuf,
     report: String,
     dir: Option<PathBuf>,
@@ -122,13 +171,31 @@ struct Quarantine {
 }
 
 impl Quarantine {
-    fn new(log_dir: &Path, problems: &[Problem]) -> Self {
+    pub(super) fn new(log_dir: &Path, problems: &[Problem]) -> Self {
         let data_dir = match log_dir.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
         let report = problems.iter().map(|p| p.to_string() + "\n").collect();
         Self { data_dir, report, dir: None, files: Vec::new() }
+    }
+
+    /// The files written into quarantine so far.
+    pub(super) fn files(self) -> Vec<PathBuf> {
+        self.files
+    }
+
+    /// Adds problems a later pass of the same repair found to `problems.txt`.
+    pub(super) fn note(&mut self, problems: &[Problem]) -> Result<(), LogError> {
+        let text: String = problems.iter().map(|p| p.to_string() + "\n").collect();
+        let Some(dir) = &self.dir else {
+            self.report.push_str(&text);
+            return Ok(());
+        };
+        let path = dir.join("problems.txt");
+        let mut file = OpenOptions::new().append(true).open(&path).map_err(LogError::io(&path, "open", 0))?;
+        file.write_all(text.as_bytes()).map_err(LogError::io(&path, "write", 0))?;
+        file.sync_all().map_err(LogError::io(&path, "fsync", 0))
     }
 
     /// The quarantine folder of this repair, with its `problems.txt`.
@@ -138,7 +205,9 @@ impl Quarantine {
         }
         let root = self.data_dir.join(QUARANTINE_DIR_NAME);
         std::fs::create_dir_all(&root).map_err(LogError::io(&root, "create_dir_all", 0))?;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+        let now_us = i64::try_from(crate::log::system_now_us()).unwrap_or(0);
+        let now = chrono::DateTime::from_timestamp_micros(now_us).unwrap_or_default();
+        let stamp = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
         let mut dir = root.join(&stamp);
         let mut attempt = 1;
         loop {

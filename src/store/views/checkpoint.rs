@@ -128,18 +128,34 @@ pub fn load(views_dir: &Path) -> Result<ViewState, String> {
     // new file and renames it over the old one, which leaves this map intact.
     #[allow(unsafe_code, reason = "a read-only map of a file that is only ever replaced by rename")]
     let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: mmap: {e}", path.display()))?;
+    decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Decodes a whole checkpoint file's bytes: header, version, checksum, body.
+pub(crate) fn decode(bytes: &[u8]) -> Result<ViewState, String> {
     if bytes.len() < HEADER_SIZE_BYTES || bytes[..8] != MAGIC {
-        return Err(format!("{}: not a checkpoint (bad magic or too short)", path.display()));
+        return Err("not a checkpoint (bad magic or too short)".into());
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
     if version != VERSION {
-        return Err(format!("{}: checkpoint version {version}, this build reads {VERSION}", path.display()));
+        return Err(format!("checkpoint version {version}, this build reads {VERSION}"));
     }
     let body = &bytes[HEADER_SIZE_BYTES..];
     let crc_stored = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default());
     let crc_computed = crc32fast::hash(body);
     if crc_stored != crc_computed {
-        return Err(format!("{}: crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}", path.display()));
+        return Err(format!("crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}"));
     }
-    state_codec::decode(body).map_err(|e| format!("{}: {e}", path.display()))
+    state_codec::decode(body)
+}
+
+/// A checkpoint file around `body`, with the header and checksum right:
+/// for the fuzz target, so that random bodies reach the body decoder.
+pub(crate) fn wrap_body(body: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_SIZE_BYTES + body.len());
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    bytes.extend_from_slice(body);
+    bytes
 }
