@@ -51,6 +51,20 @@ pub struct ServeArgs {
     /// Days of history that background compaction keeps [default: 30].
     #[arg(long, value_name = "N", requires = "compact_every_s")]
     pub retention_days: Option<u32>,
+    /// After SIGINT or SIGTERM, let in-flight requests and streams go on for
+    /// this many seconds, then close them and exit; a second signal exits at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub shutdown_grace_s: u64,
+    /// Let a browser page from this origin call the API, with CORS answers
+    /// (repeatable; e.g. https://app.example:8443). Requests with any other
+    /// `Origin` are refused with 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Accept requests naming this host (repeatable; e.g. store.internal),
+    /// besides loopback names and the listen address. Any other `Host` is
+    /// refused with 403, which stops DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
@@ -68,6 +82,9 @@ pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
         store,
         idle_timeout_ms: args.idle_timeout_s.saturating_mul(1000),
         compact_interval_ms: args.compact_every_s.map(|seconds| seconds.saturating_mul(1000)),
+        shutdown_grace_ms: args.shutdown_grace_s.saturating_mul(1000),
+        allow_origins: args.allow_origins,
+        allow_hosts: args.allow_hosts,
     };
     Ok(server::run(config)?)
 }

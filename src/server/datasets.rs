@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ApiResult;
+use super::guard;
 use super::items::{ItemBody, list_response};
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
@@ -27,8 +28,10 @@ struct DatasetBody {
 pub async fn put_dataset(
     State(state): State<AppState>,
     PathParam(name): PathParam,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    guard::require_json(&headers, false)?;
     let ObjectOnly(body): ObjectOnly<DatasetBody> = json_body(body)?;
     let items: Vec<NewItem> = body.items.into_iter().map(|ObjectOnly(item)| item.into()).collect();
     let info = body.info;

@@ -11,11 +11,13 @@ mod admin;
 mod auth;
 mod datasets;
 mod error;
+mod guard;
 mod items;
 mod listen;
 mod params;
 mod state;
 mod stream;
+mod timeout;
 mod upload;
 
 pub use error::ApiError;
@@ -27,15 +29,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode};
-use axum::middleware::from_fn_with_state;
+use axum::http::Method;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::compaction::Policy;
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::{HTTP_BODY_SIZE_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS};
+use crate::limits::HTTP_BODY_SIZE_BYTES_MAX;
 use crate::{Store, StoreOptions};
+pub use guard::Allowed;
 use state::{AppState, Counters};
 
 /// How to run the server.
@@ -55,6 +59,15 @@ pub struct ServeConfig {
     /// Compact in the background this often, with the policy of the store
     /// options (`max_versions`, `retention_days`); `None`: only on request.
     pub compact_interval_ms: Option<u64>,
+    /// After SIGINT or SIGTERM, how long in-flight requests and streams may
+    /// go on before they are cut and the server exits.
+    pub shutdown_grace_ms: u64,
+    /// Origins a browser page may call from, exactly as sent in `Origin`
+    /// (`https://app.example`); every other `Origin` is refused with 403.
+    pub allow_origins: Vec<String>,
+    /// Host names a request may name in `Host` besides loopback names and
+    /// the listen address; any other is refused with 403.
+    pub allow_hosts: Vec<String>,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down cleanly.
@@ -66,7 +79,11 @@ pub fn run(config: ServeConfig) -> Result<()> {
         .thread_name("recstore-http")
         .build()
         .map_err(|source| Error::Io { context: "starting the async runtime".into(), source })?;
-    runtime.block_on(serve(config, token))
+    let result = runtime.block_on(serve(config, token));
+    // A request still running past the grace (a compaction, say) must not
+    // hold the process: the log is synced and checkpointed already.
+    runtime.shutdown_background();
+    result
 }
 
 fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
@@ -95,19 +112,33 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         .map_err(|source| Error::Io { context: format!("binding {}", config.listen), source })?;
     let address = listener.local_addr().map_err(|source| Error::Io { context: "local address".into(), source })?;
     let (shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
-    let state = AppState { store: Arc::clone(&store), token, counters: Arc::new(Counters::default()), shutdown };
+    let allowed = Arc::new(Allowed {
+        origins: config.allow_origins.clone(),
+        hosts: config.allow_hosts.clone(),
+        listen: Some(address),
+    });
+    let counters = Arc::new(Counters::default());
+    let state = AppState { store: Arc::clone(&store), token, counters, shutdown, allowed };
     println!("recstore listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "serving");
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
     let stop = async move {
         wait_for_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!(grace_ms = config.shutdown_grace_ms, "shutting down: finishing in-flight requests");
         let _ = shutdown_sender.send(true);
+        tokio::spawn(async {
+            wait_for_signal().await;
+            // Acknowledged writes are durable already: nothing is lost.
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(1);
+        });
     };
     let background_compaction = config.compact_interval_ms.map(|interval_ms| {
         let options = config.store.clone();
         store.spawn_background_compaction(Duration::from_millis(interval_ms), move || Policy::from_options(&options))
     });
-    listen::serve(listener, router(state), Duration::from_millis(config.idle_timeout_ms), stop).await;
+    let idle_timeout = Duration::from_millis(config.idle_timeout_ms);
+    listen::serve(listener, router(state), idle_timeout, grace, stop).await;
     // Waits for a compaction in progress: it holds the store.
     drop(background_compaction);
     store.checkpoint()?;
@@ -115,9 +146,9 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
     Ok(())
 }
 
-/// Every route. Live log streams and compaction are exempt from the request timeout.
+/// Every route. Live log streams and compaction are exempt from the
+/// request timeout; compaction's body read is timed on its own.
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS);
     let api = Router::new()
         .route("/v1/items", post(items::post_items))
         .route("/v1/items/{id}", put(items::put_item).get(items::get_item).delete(items::delete_item))
@@ -132,11 +163,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}", get(stream::get_consumer))
         .route("/v1/stats", get(admin::stats))
         .route("/metrics", get(admin::metrics))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+        .layer(from_fn(timeout::whole_request));
     Router::new()
         .merge(api)
         .route("/v1/log", get(stream::get_log))
-        .route("/v1/admin/compact", post(admin::compact))
+        .route("/v1/admin/compact", post(admin::compact).layer(from_fn(timeout::body_read)))
         .route("/healthz", get(admin::healthz))
         .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such route") })
         // After every route: it applies to the routes registered before it.
@@ -146,7 +177,21 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
+        // Outside the token check: a browser's preflight carries no token.
+        .layer(cors(&state.allowed.origins))
+        .layer(from_fn_with_state(Arc::clone(&state.allowed), guard::refuse_foreign))
         .with_state(state)
+}
+
+/// CORS answers for the allowed origins only (the guard has refused the
+/// others by the time this runs).
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok());
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([HeaderName::from_static("x-recstore-version"), HeaderName::from_static("x-recstore-offset")])
 }
 
 async fn wait_for_signal() {

@@ -17,6 +17,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// Flips to true when the server shuts down; live streams end on it.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The `Origin` and `Host` values requests may carry.
+    pub allowed: Arc<super::guard::Allowed>,
 }
 
 /// Counters the server keeps (the log keeps its own).

@@ -6,12 +6,13 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
+use super::guard;
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
 use crate::LogEvent;
@@ -96,8 +97,10 @@ struct CommitBody {
 pub async fn commit(
     State(state): State<AppState>,
     PathParam(group): PathParam,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    guard::require_json(&headers, false)?;
     let ObjectOnly(CommitBody { offset }) = json_body(body)?;
     let next = state.store.log().next_offset();
     if offset > next {
