@@ -36,3 +36,7 @@ pub const HTTP_BODY_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// Longest an HTTP request (other than a live log stream) may take.
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+/// Largest token file `recstore serve --token-file` reads: a token is one
+/// short line, and a larger file (say `/dev/zero`) is a mistake.
+pub const TOKEN_FILE_SIZE_BYTES_MAX: u64 = 4096;

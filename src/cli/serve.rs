@@ -16,10 +16,13 @@ Examples:
   recstore serve                                   # http://127.0.0.1:7070
   recstore serve --listen 0.0.0.0:8080 --token-file /etc/recstore/token
   recstore serve --compact-every-s 3600 --max-versions 3   # hourly retention in the background
-  curl -s localhost:7070/v1/items/reading-1
+  recstore serve --allow-host store.example.org --allow-origin https://app.example.org   # behind a proxy
+  curl -s --json '{\"data\": {\"t\": 21.5}}' localhost:7070/v1/items   # JSON bodies need --json
+  kill -HUP <pid>                                  # read --token-file again (token rotation)
 
-Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM, after a background
-compaction in progress has finished.";
+Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM: in-flight requests get
+--shutdown-grace-s seconds, a background compaction in progress finishes; a second
+signal exits at once with 1.";
 
 /// Serve the store over HTTP/JSON.
 ///
@@ -33,7 +36,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
-    /// File holding the bearer token clients must send.
+    /// File holding the bearer token clients must send: one line of visible
+    /// ASCII; SIGHUP reads it again.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// Close a connection that sends no complete request for this many

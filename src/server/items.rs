@@ -136,8 +136,11 @@ pub async fn get_item(
     // slip through, the bytes are still worth sending: say only that they are bytes.
     let content_type = HeaderValue::from_str(&data.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    // A stored type is the uploader's word: `nosniff` keeps a browser from
+    // running a `text/html` item, or guessing script in one, on this origin.
     let headers = [
         (header::CONTENT_TYPE, content_type),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::HeaderName::from_static("x-recstore-version"), HeaderValue::from(data.version)),
         (header::HeaderName::from_static("x-recstore-offset"), HeaderValue::from(data.offset)),
     ];

@@ -96,13 +96,27 @@ fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
         }
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| Error::Io { context: format!("reading token file {}", path.display()), source })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(Error::invalid(format!("token file {} is empty", path.display())));
-    }
-    Ok(Some(token.into()))
+    auth::read_token_file(path).map(Some)
+}
+
+/// On SIGHUP, reads the token file again and puts the new token in force;
+/// a file that no longer passes the checks is logged and the old token kept.
+fn reload_token_on_hangup(path: PathBuf, cell: auth::TokenCell) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => return tracing::error!(%error, "cannot listen for SIGHUP: the token cannot be rotated"),
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match auth::read_token_file(&path) {
+                Ok(token) => {
+                    *cell.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
+                    tracing::info!(path = %path.display(), "SIGHUP: token file read again, new token in force");
+                }
+                Err(error) => tracing::error!(%error, "SIGHUP: keeping the old token"),
+            }
+        }
+    });
 }
 
 async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
@@ -118,6 +132,10 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         listen: Some(address),
     });
     let counters = Arc::new(Counters::default());
+    let token: auth::TokenCell = Arc::new(std::sync::RwLock::new(token));
+    if let Some(path) = &config.token_file {
+        reload_token_on_hangup(path.clone(), Arc::clone(&token));
+    }
     let state = AppState { store: Arc::clone(&store), token, counters, shutdown, allowed };
     println!("recstore listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "serving");

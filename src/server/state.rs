@@ -11,8 +11,8 @@ use crate::Store;
 pub struct AppState {
     /// The store this process owns.
     pub store: Arc<Store>,
-    /// The bearer token, when one is required.
-    pub token: Option<Arc<str>>,
+    /// The bearer token, when one is required; replaced on SIGHUP.
+    pub token: super::auth::TokenCell,
     /// Request counters for `/metrics`.
     pub counters: Arc<Counters>,
     /// Flips to true when the server shuts down; live streams end on it.

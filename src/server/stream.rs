@@ -27,6 +27,9 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     let params = Params::parse(raw);
     params.only(&["from", "limit", "follow", "group"])?;
     let group = params.single("group")?.map(str::to_string);
+    if let Some(group) = &group {
+        crate::store::validate_name("consumer group", group)?;
+    }
     let from = match (params.number::<u64>("from")?, &group) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("from and group exclude each other: a group resumes at its commit"));
