@@ -40,3 +40,15 @@ pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Largest token file `recstore serve --token-file` reads: a token is one
 /// short line, and a larger file (say `/dev/zero`) is a mistake.
 pub const TOKEN_FILE_SIZE_BYTES_MAX: u64 = 4096;
+
+/// Bytes of events a live log subscription may hold that its consumer has
+/// not taken yet (the batch read from the log, and the channel). A slow
+/// follower makes its reader wait, and resumes from the log, beyond this.
+pub const FOLLOWER_BUFFER_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// Results of `GET /v1/query` and events of `GET /v1/log` when the request
+/// gives no `limit`.
+pub const HTTP_LIST_LIMIT_DEFAULT: usize = 10_000;
+
+/// Largest `limit` a query or log request may ask for; page beyond it.
+pub const HTTP_LIST_LIMIT_MAX: usize = 1_000_000;

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::guard;
-use super::items::{ItemBody, list_response};
+use super::items::ItemBody;
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
+use super::streaming::list_response;
 use crate::NewItem;
 use crate::json_object::ObjectOnly;
 

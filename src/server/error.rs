@@ -35,6 +35,11 @@ impl ApiError {
         Self { status: StatusCode::PAYLOAD_TOO_LARGE, kind: ErrorKind::TooLarge, message: message.into() }
     }
 
+    /// What went wrong, as the body's `error` says it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The status this error is sent with.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -17,6 +17,7 @@ mod listen;
 mod params;
 mod state;
 mod stream;
+mod streaming;
 mod timeout;
 mod upload;
 

@@ -1,5 +1,6 @@
 //! The log over HTTP: NDJSON event streams and consumer-group commits.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
@@ -15,11 +16,9 @@ use super::error::{ApiError, ApiResult};
 use super::guard;
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
+use super::streaming::{list_limit, log_page, to_line};
 use crate::LogEvent;
 use crate::json_object::ObjectOnly;
-
-/// Events per response without `follow`.
-const PAGE_RECORDS_DEFAULT: usize = 1000;
 
 /// `GET /v1/log?from=OFFSET&limit=N&follow=true&group=G`: NDJSON events. With
 /// `follow`, the stream stays open and delivers new records as they are written.
@@ -41,13 +40,8 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     // As on the command line, a group does not see its own commits.
     let shown = move |event: &LogEvent| !event.is_commit_of(group.as_deref());
     if !params.flag("follow")? {
-        let limit = params.number::<usize>("limit")?.unwrap_or(PAGE_RECORDS_DEFAULT);
-        if limit == 0 {
-            return Err(ApiError::bad_request("limit must be at least 1"));
-        }
-        let events = blocking(&state, move |store| store.events(from, limit)).await?;
-        let lines = events.iter().filter(|e| shown(e)).flat_map(to_line).flatten().collect::<Vec<u8>>();
-        return Ok(ndjson(Body::from(lines)));
+        let limit = list_limit(&params)?;
+        return Ok(ndjson(log_page(Arc::clone(&state.store), from, limit, shown).await?));
     }
     let events = state.store.subscribe(from).filter(move |event| {
         let keep = event.as_ref().map_or(true, &shown);
@@ -77,12 +71,6 @@ impl Drop for FollowerGuard {
     fn drop(&mut self) {
         self.0.open_followers.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-fn to_line(event: &LogEvent) -> Option<Vec<u8>> {
-    let mut line = serde_json::to_vec(event).ok()?;
-    line.push(b'\n');
-    Some(line)
 }
 
 fn ndjson(body: Body) -> Response {
