@@ -52,3 +52,8 @@ pub const HTTP_LIST_LIMIT_DEFAULT: usize = 10_000;
 
 /// Largest `limit` a query or log request may ask for; page beyond it.
 pub const HTTP_LIST_LIMIT_MAX: usize = 1_000_000;
+
+/// Longest line `recstore import` reads: the largest item's data as base64
+/// (4 bytes for every 3) plus 1 MiB of envelope and metadata. A longer line
+/// is refused, naming its number, before more of it is read.
+pub const IMPORT_LINE_SIZE_BYTES_MAX: usize = RECORD_SIZE_BYTES_DEFAULT as usize / 3 * 4 + 1024 * 1024;
