@@ -46,7 +46,9 @@ A line:
 /// batch is either all there or not at all. A line that does not parse or
 /// validate stops the import with its line number, and nothing from its
 /// batch is written (earlier batches stay). With --skip-bad such lines are
-/// reported on stderr and skipped, and the import exits 0. Prints the count
+/// reported on stderr and skipped, and the import exits 0. A line longer
+/// than the item limit as base64 plus its envelope (about 86 MiB) always
+/// stops it, before more of the line is read. Prints the count
 /// of new items, new versions of existing items, and unchanged items (lines
 /// identical to the current version, which write nothing). Blank lines are
 /// ignored. The fields an export adds (`version`, `offset`, `timestamp`,
