@@ -177,6 +177,18 @@ impl LogEvent {
     }
 }
 
+/// The length of a JSON value's text, roughly: what it costs in memory.
+fn json_size_bytes(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(text) => text.len() + 2,
+        serde_json::Value::Array(items) => 2 + items.iter().map(|item| json_size_bytes(item) + 1).sum::<usize>(),
+        serde_json::Value::Object(fields) => {
+            2 + fields.iter().map(|(key, item)| key.len() + 4 + json_size_bytes(item)).sum::<usize>()
+        }
+        _ => 8,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,17 +282,5 @@ mod tests {
             LogEvent { offset: 6, timestamp: unknown.timestamp.clone(), kind: "unknown".into(), ..LogEvent::default() }
         );
         Ok(())
-    }
-}
-
-/// The length of a JSON value's text, roughly: what it costs in memory.
-fn json_size_bytes(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::String(text) => text.len() + 2,
-        serde_json::Value::Array(items) => 2 + items.iter().map(|item| json_size_bytes(item) + 1).sum::<usize>(),
-        serde_json::Value::Object(fields) => {
-            2 + fields.iter().map(|(key, item)| key.len() + 4 + json_size_bytes(item)).sum::<usize>()
-        }
-        _ => 8,
     }
 }
