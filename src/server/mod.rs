@@ -4,8 +4,10 @@
 //! errors to statuses (in `error.rs`, one place). It holds no state of its
 //! own beyond counters: every handler calls the same library API as the
 //! CLI, off the async threads. One process owns the store; on SIGINT or
-//! SIGTERM it stops accepting, ends live streams, finishes in-flight
-//! requests, fsyncs, writes a checkpoint, and returns.
+//! SIGTERM it stops accepting, ends live streams, lets in-flight requests
+//! finish within the shutdown grace and cuts the rest, fsyncs, writes a
+//! checkpoint, and returns; a second signal exits at once. Requests with a
+//! foreign `Origin` or `Host` are refused before any route (`guard.rs`).
 
 mod admin;
 mod auth;
