@@ -173,6 +173,8 @@ pub enum ErrorKind {
     Unauthorized,
     /// A route that does not take this method (server only).
     MethodNotAllowed,
+    /// A request, or its body, did not arrive in time (server only).
+    Timeout,
     /// The reader of standard output went away (CLI only; ends quietly).
     BrokenPipe,
     /// A bug: a task panicked.
@@ -196,6 +198,7 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::Timeout => "timeout",
             ErrorKind::BrokenPipe => "broken_pipe",
             ErrorKind::Internal => "internal",
         }

@@ -61,3 +61,24 @@ pub const RETENTION_DAYS_MAX: u32 = 36_500;
 /// no progress at all. A search after a large import waits as long as the
 /// index keeps moving; only an index stuck this long fails the search.
 pub const SEARCH_STALL_TIMEOUT_MS: u64 = 30_000;
+
+/// Largest token file `recstore serve --token-file` reads: a token is one
+/// short line, and a larger file (say `/dev/zero`) is a mistake.
+pub const TOKEN_FILE_SIZE_BYTES_MAX: u64 = 4096;
+
+/// Bytes of events a live log subscription may hold that its consumer has
+/// not taken yet (the batch read from the log, and the channel). A slow
+/// follower makes its reader wait, and resumes from the log, beyond this.
+pub const FOLLOWER_BUFFER_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// Results of `GET /v1/query` and events of `GET /v1/log` when the request
+/// gives no `limit`.
+pub const HTTP_LIST_LIMIT_DEFAULT: usize = 10_000;
+
+/// Largest `limit` a query or log request may ask for; page beyond it.
+pub const HTTP_LIST_LIMIT_MAX: usize = 1_000_000;
+
+/// Longest line `recstore import` reads: the largest item's data as base64
+/// (4 bytes for every 3) plus 1 MiB of envelope and metadata. A longer line
+/// is refused, naming its number, before more of it is read.
+pub const IMPORT_LINE_SIZE_BYTES_MAX: usize = RECORD_SIZE_BYTES_DEFAULT as usize / 3 * 4 + 1024 * 1024;

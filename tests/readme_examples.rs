@@ -3,6 +3,11 @@
 //! PATH, and what it prints (stdout, then stderr) must be the lines shown
 //! below it. Only what differs from run to run is masked, on both sides:
 //! timestamps and durations.
+//!
+//! The `curl` examples of the HTTP sections (`sh` blocks that call `curl`)
+//! run the same way against a server this test starts, one fresh server
+//! per block, and what each prints must be the `# ` lines below it, times
+//! masked (issue 22, item 10).
 
 use std::path::Path;
 use std::process::Command;
@@ -96,6 +101,83 @@ fn every_console_session_in_the_readme_prints_what_it_shows() {
     assert!(
         mismatches.is_empty(),
         "{} of the README's commands print otherwise:\n\n{}",
+        mismatches.len(),
+        mismatches.join("\n\n")
+    );
+}
+
+mod server_support;
+
+/// One shell command of a README `sh` block (continuation lines joined) and
+/// the `# ` lines after it, which are its output when it is a `curl`.
+#[derive(Debug)]
+struct ShellStep {
+    line_no: usize,
+    command: String,
+    expected: Vec<String>,
+}
+
+/// The `sh` blocks that call `curl`: the HTTP examples.
+fn curl_blocks(markdown: &str) -> Vec<Vec<ShellStep>> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<ShellStep>> = None;
+    let mut continued = false;
+    for (index, line) in markdown.lines().enumerate() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(Vec::new()),
+            (Some(steps), "```") => {
+                if steps.iter().any(|s| s.command.starts_with("curl ")) {
+                    blocks.push(std::mem::take(steps));
+                }
+                current = None;
+            }
+            (Some(steps), line) => {
+                if continued {
+                    let step = steps.last_mut().expect("a continued command");
+                    step.command.push(' ');
+                    step.command.push_str(line.trim().trim_end_matches('\\'));
+                } else if let Some(comment) = line.strip_prefix("# ") {
+                    if let Some(step) = steps.last_mut() {
+                        step.expected.push(comment.to_string());
+                    }
+                } else if !line.trim().is_empty() {
+                    let command = line.trim_end_matches('\\').trim_end().to_string();
+                    steps.push(ShellStep { line_no: index + 1, command, expected: Vec::new() });
+                }
+                continued = line.ends_with('\\');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_curl_example_in_the_readme_answers_what_it_shows() {
+    let blocks = curl_blocks(README);
+    assert!(blocks.len() >= 2, "README.md should hold the HTTP examples: {blocks:?}");
+    let mut mismatches = Vec::new();
+    for steps in &blocks {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let server = server_support::Server::start(&dir.path().join("data"), &[]).expect("the server starts");
+        let port = server.address().rsplit(':').next().expect("a port").to_string();
+        for step in steps {
+            let command = step.command.replace("localhost:7070", &format!("localhost:{port}"));
+            let printed =
+                run(&Step { line_no: step.line_no, command, expected: String::new() }, dir.path(), "/usr/bin:/bin");
+            if !step.command.starts_with("curl ") && step.expected.is_empty() {
+                continue;
+            }
+            let (want, got) = (masked(&step.expected.join("\n")), masked(printed.trim_end()));
+            if want != got {
+                mismatches
+                    .push(format!("README.md:{}: {}\nshown:\n{want}\nanswered:\n{got}", step.line_no, step.command));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} curl examples answer otherwise:\n\n{}",
         mismatches.len(),
         mismatches.join("\n\n")
     );

@@ -58,7 +58,7 @@ fn a_keep_alive_connection_is_closed_once_it_goes_quiet() -> TestResult {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), &["--idle-timeout-s", &IDLE_TIMEOUT_S.to_string()])?;
     let mut stream = connect(&server)?;
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
     let received = read_until_closed(&mut stream)?;
     let text = String::from_utf8_lossy(&received);
     assert!(text.starts_with("HTTP/1.1 200"), "the request was answered before the close: {text:?}");

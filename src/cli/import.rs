@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::json_object::ObjectOnly;
+use crate::limits::IMPORT_LINE_SIZE_BYTES_MAX;
 use crate::store::{check_depth, from_document, validate_name};
 use crate::{Data, ItemRef, Metadata, NewItem};
 
@@ -45,7 +46,9 @@ A line:
 /// batch is either all there or not at all. A line that does not parse or
 /// validate stops the import with its line number, and nothing from its
 /// batch is written (earlier batches stay). With --skip-bad such lines are
-/// reported on stderr and skipped, and the import exits 0. Prints the count
+/// reported on stderr and skipped, and the import exits 0. A line longer
+/// than the item limit as base64 plus its envelope (about 86 MiB) always
+/// stops it, before more of the line is read. Prints the count
 /// of new items, new versions of existing items, and unchanged items (lines
 /// identical to the current version, which write nothing). Blank lines are
 /// ignored. The fields an export adds (`version`, `offset`, `timestamp`,
@@ -243,15 +246,22 @@ fn parse_batches(
     let mut line_number = 0u64;
     loop {
         line.clear();
-        let read_bytes = match reader.read_until(b'\n', &mut line) {
+        line_number += 1;
+        let read_bytes = match read_line_bounded(&mut reader, &mut line, IMPORT_LINE_SIZE_BYTES_MAX) {
             Ok(0) => break,
             Ok(read_bytes) => read_bytes,
-            Err(error) => {
+            Err(LineError::Io(error)) => {
                 let _ = sender.send(Parsed::Failed(error.into()));
                 return;
             }
+            Err(LineError::TooLong) => {
+                let why = format!(
+                    "the line is over {IMPORT_LINE_SIZE_BYTES_MAX} bytes (the 64 MiB item limit, as base64, plus                      its envelope) and was not read further"
+                );
+                let _ = sender.send(Parsed::BadLine { line_number, why, batch_first_line: batch.first_line });
+                return;
+            }
         };
-        line_number += 1;
         batch.read_size_bytes += read_bytes as u64;
         if line.trim_ascii().is_empty() {
             continue;
@@ -285,6 +295,42 @@ fn parse_batches(
         }
     }
     let _ = sender.send(Parsed::Batch(batch));
+}
+
+/// Why a line could not be read.
+enum LineError {
+    Io(std::io::Error),
+    /// Longer than the bound; what was read of it is in the buffer.
+    TooLong,
+}
+
+/// Reads one line, newline included, into `line` in the reader's chunks,
+/// refusing it once it passes `bytes_max` without a newline: input such as
+/// `/dev/zero` would otherwise be read into memory without end. Returns the
+/// bytes read, 0 at the end of the input.
+fn read_line_bounded(reader: &mut dyn BufRead, line: &mut Vec<u8>, bytes_max: usize) -> Result<usize, LineError> {
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(LineError::Io(error)),
+        };
+        if chunk.is_empty() {
+            return Ok(line.len());
+        }
+        let (taken, ended) = match chunk.iter().position(|&byte| byte == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (chunk.len(), false),
+        };
+        line.extend_from_slice(&chunk[..taken]);
+        reader.consume(taken);
+        if ended {
+            return Ok(line.len());
+        }
+        if line.len() > bytes_max {
+            return Err(LineError::TooLong);
+        }
+    }
 }
 
 /// Writes each batch with one `put_batch`, in the order they arrive, until

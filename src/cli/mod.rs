@@ -147,6 +147,7 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         | ErrorKind::Io
         | ErrorKind::Unauthorized
         | ErrorKind::MethodNotAllowed
+        | ErrorKind::Timeout
         | ErrorKind::Internal => 1,
         ErrorKind::Usage => 2,
         ErrorKind::NotFound | ErrorKind::Deleted | ErrorKind::Pruned => 3,

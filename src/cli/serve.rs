@@ -16,10 +16,13 @@ Examples:
   recstore serve                                   # http://127.0.0.1:7070
   recstore serve --listen 0.0.0.0:8080 --token-file /etc/recstore/token
   recstore serve --compact-every-s 3600 --max-versions 3   # hourly retention in the background
-  curl -s localhost:7070/v1/items/reading-1
+  recstore serve --allow-host store.example.org --allow-origin https://app.example.org   # behind a proxy
+  curl -s --json '{\"data\": {\"t\": 21.5}}' localhost:7070/v1/items   # JSON bodies need --json
+  kill -HUP <pid>                                  # read --token-file again (token rotation)
 
-Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM, after a background
-compaction in progress has finished.";
+Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM: in-flight requests get
+--shutdown-grace-s seconds, a background compaction in progress finishes; a second
+signal exits at once with 1.";
 
 /// Serve the store over HTTP/JSON.
 ///
@@ -33,7 +36,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
-    /// File holding the bearer token clients must send.
+    /// File holding the bearer token clients must send: one line of visible
+    /// ASCII; SIGHUP reads it again.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// Close a connection that sends no complete request for this many
@@ -51,6 +55,20 @@ pub struct ServeArgs {
     /// Days of history that background compaction keeps [default: 30, at most 36500].
     #[arg(long, value_name = "N", requires = "compact_every_s", value_parser = super::compact::retention_days_range())]
     pub retention_days: Option<u32>,
+    /// After SIGINT or SIGTERM, let in-flight requests and streams go on for
+    /// this many seconds, then close them and exit; a second signal exits at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub shutdown_grace_s: u64,
+    /// Let a browser page from this origin call the API, with CORS answers
+    /// (repeatable; e.g. https://app.example:8443). Requests with any other
+    /// `Origin` are refused with 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Accept requests naming this host (repeatable; e.g. store.internal),
+    /// besides loopback names and the listen address. Any other `Host` is
+    /// refused with 403, which stops DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
@@ -68,6 +86,9 @@ pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
         store,
         idle_timeout_ms: args.idle_timeout_s.saturating_mul(1000),
         compact_interval_ms: args.compact_every_s.map(|seconds| seconds.saturating_mul(1000)),
+        shutdown_grace_ms: args.shutdown_grace_s.saturating_mul(1000),
+        allow_origins: args.allow_origins,
+        allow_hosts: args.allow_hosts,
     };
     Ok(server::run(config)?)
 }

@@ -29,12 +29,23 @@ use tantivy::directory::{
 pub(crate) struct UnsyncedDirectory {
     inner: MmapDirectory,
     root: PathBuf,
+    /// Takes no lock files, so that read commands need no write permission
+    /// on the folder (`recstore search` beside a server run by another user).
+    read_only: bool,
 }
 
 impl UnsyncedDirectory {
     /// Opens `root`, which must exist.
     pub(crate) fn open(root: &Path) -> tantivy::Result<Self> {
-        Ok(Self { inner: MmapDirectory::open(root)?, root: root.to_path_buf() })
+        Ok(Self { inner: MmapDirectory::open(root)?, root: root.to_path_buf(), read_only: false })
+    }
+
+    /// Opens `root` for reading only: locks are not taken on disk. The meta
+    /// lock only keeps a writer's cleanup from deleting files while a reader
+    /// loads them; should that happen, the open fails and the read-only
+    /// store builds its index in memory instead (`open.rs`).
+    pub(crate) fn open_read_only(root: &Path) -> tantivy::Result<Self> {
+        Ok(Self { read_only: true, ..Self::open(root)? })
     }
 }
 
@@ -116,6 +127,9 @@ impl Directory for UnsyncedDirectory {
     }
 
     fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
+        if self.read_only {
+            return Ok(DirectoryLock::from(Box::new(())));
+        }
         self.inner.acquire_lock(lock)
     }
 

@@ -155,7 +155,9 @@ fn check_existing(
     if !search_dir.join("meta.json").exists() {
         return Ok(None);
     }
-    let directory = UnsyncedDirectory::open(search_dir).map_err(|e| format!("tantivy cannot open it: {e}"))?;
+    let directory =
+        if read_only { UnsyncedDirectory::open_read_only(search_dir) } else { UnsyncedDirectory::open(search_dir) };
+    let directory = directory.map_err(|e| format!("tantivy cannot open it: {e}"))?;
     let index = Index::open(directory).map_err(|e| format!("tantivy cannot open it: {e}"))?;
     super::tokenizer::register(&index);
     if index.schema() != schema::build() {

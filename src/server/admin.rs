@@ -4,9 +4,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
+use super::guard;
 use super::params::{Params, json_body};
 use super::state::{AppState, blocking};
 use crate::compaction::Policy;
@@ -56,6 +58,7 @@ struct CompactBody {
 pub async fn compact(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     if let Some(key) = Params::parse(raw).keys().next() {
@@ -63,6 +66,7 @@ pub async fn compact(
             "unknown parameter {key:?}: compaction takes its options as a JSON body, e.g. {{\"dry_run\": true}}"
         )));
     }
+    guard::require_json(&headers, body.as_ref().is_ok_and(Bytes::is_empty))?;
     let body: CompactBody = match &body {
         Ok(bytes) if bytes.is_empty() => CompactBody::default(),
         _ => json_body(body)?,

@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ApiResult;
-use super::items::{ItemBody, list_response};
+use super::guard;
+use super::items::ItemBody;
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
+use super::streaming::list_response;
 use crate::NewItem;
 use crate::json_object::ObjectOnly;
 
@@ -32,8 +34,10 @@ pub(crate) fn fuzz_dataset_body(bytes: &[u8]) -> bool {
 pub async fn put_dataset(
     State(state): State<AppState>,
     PathParam(name): PathParam,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    guard::require_json(&headers, false)?;
     let ObjectOnly(body): ObjectOnly<DatasetBody> = json_body(body)?;
     let items: Vec<NewItem> = body.items.into_iter().map(|ObjectOnly(item)| item.into()).collect();
     let info = body.info;

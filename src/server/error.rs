@@ -35,6 +35,11 @@ impl ApiError {
         Self { status: StatusCode::PAYLOAD_TOO_LARGE, kind: ErrorKind::TooLarge, message: message.into() }
     }
 
+    /// What went wrong, as the body's `error` says it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The status this error is sent with.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -69,6 +74,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::NotFound | ErrorKind::Deleted | ErrorKind::Pruned => StatusCode::NOT_FOUND,
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Locked => StatusCode::LOCKED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,7 +87,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": self.message, "kind": self.kind.as_str()});
-        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+        if matches!(self.status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) {
             // The rest of the body stays unread, so the connection cannot
             // carry another request; saying so keeps a client from reusing
             // it for its next one, which then broke off mid-response.

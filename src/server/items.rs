@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::params::{Params, PathParam, body_bytes, json_body};
 use super::state::{AppState, Counters, blocking};
+use super::streaming::{list_limit, list_response};
 use super::upload::{self, BodyKind};
 use crate::json_object::ObjectOnly;
 use crate::store::{QueryHit, from_document};
@@ -144,9 +145,12 @@ pub async fn get_item(
     let etag = format!("\"o{}\"", data.offset);
     // A fixed version is one record for ever; the latest may move on.
     let cache_control = if version.is_some() { "public, max-age=31536000, immutable" } else { "no-cache" };
+    // A stored type is the uploader's word: `nosniff` keeps a browser from
+    // running a `text/html` item, or guessing script in one, on this origin.
     let headers = [
         (header::ETAG, HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))),
         (header::CACHE_CONTROL, HeaderValue::from_static(cache_control)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::HeaderName::from_static("x-recstore-version"), HeaderValue::from(data.version)),
         (header::HeaderName::from_static("x-recstore-offset"), HeaderValue::from(data.offset)),
     ];
@@ -216,7 +220,8 @@ pub async fn delete_item(State(state): State<AppState>, PathParam(id): PathParam
     Ok(Json(serde_json::json!({"id": deleted_id, "deleted": true, "offset": offset})).into_response())
 }
 
-/// `GET /v1/query?type=&source=&tag=&tag=&since=&until=&limit=&offset=&ids_only=`.
+/// `GET /v1/query?type=&source=&tag=&tag=&since=&until=&limit=&offset=&ids_only=`;
+/// `limit` is 10,000 unless given, and at most 1,000,000.
 pub async fn get_query(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -232,7 +237,7 @@ pub async fn get_query(
         tags: params.all("tag"),
         since_us: None,
         until_us: None,
-        limit: params.number("limit")?,
+        limit: Some(list_limit(&params)?),
         offset: params.number("offset")?.unwrap_or(0),
     };
     let ids_only = params.flag("ids_only")?;
@@ -266,20 +271,4 @@ pub async fn get_search(
     Counters::add(&state.counters.queries, 1);
     let found = blocking(&state, move |store| store.at_or_latest(as_of)?.search(&query, limit)).await?;
     Ok(list_response(&headers, found))
-}
-
-/// A JSON array, or NDJSON when the client asks for `application/x-ndjson`.
-pub fn list_response<T: serde::Serialize>(headers: &HeaderMap, items: Vec<T>) -> Response {
-    let wants_ndjson =
-        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/x-ndjson"));
-    if !wants_ndjson {
-        return Json(items).into_response();
-    }
-    let mut body = Vec::new();
-    for item in &items {
-        if serde_json::to_writer(&mut body, item).is_ok() {
-            body.push(b'\n');
-        }
-    }
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
 }

@@ -7,8 +7,10 @@
 //! for ever. Here hyper's header-read timeout closes a connection that has
 //! not sent a complete request header within the idle timeout, which covers
 //! both cases and never cuts a response that is still streaming (a live log
-//! follow). On shutdown every connection finishes its in-flight request and
-//! then closes.
+//! follow). On shutdown the listener closes at once and every connection
+//! may finish its in-flight request within the grace; whatever is still
+//! open then (a follower that does not read, a body that never comes) is
+//! abandoned, so shutdown always ends.
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,9 +26,15 @@ use tokio::net::TcpListener;
 /// does not spin while the condition lasts.
 const ACCEPT_RETRY_MS: u64 = 100;
 
-/// Serves `app` on `listener` until `stop` completes, then waits for the
-/// open connections to finish their requests.
-pub(super) async fn serve(listener: TcpListener, app: Router, idle_timeout: Duration, stop: impl Future<Output = ()>) {
+/// Serves `app` on `listener` until `stop` completes, then waits up to
+/// `grace` for the open connections to finish their requests.
+pub(super) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    idle_timeout: Duration,
+    grace: Duration,
+    stop: impl Future<Output = ()>,
+) {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(idle_timeout);
     let graceful = GracefulShutdown::new();
@@ -52,5 +60,9 @@ pub(super) async fn serve(listener: TcpListener, app: Router, idle_timeout: Dura
             }
         });
     }
-    graceful.shutdown().await;
+    // New connections are refused from here on, not left in the backlog.
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace over: closing the connections still open");
+    }
 }

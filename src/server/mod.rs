@@ -4,20 +4,25 @@
 //! errors to statuses (in `error.rs`, one place). It holds no state of its
 //! own beyond counters: every handler calls the same library API as the
 //! CLI, off the async threads. One process owns the store; on SIGINT or
-//! SIGTERM it stops accepting, ends live streams, finishes in-flight
-//! requests, fsyncs, writes a checkpoint, and returns.
+//! SIGTERM it stops accepting, ends live streams, lets in-flight requests
+//! finish within the shutdown grace and cuts the rest, fsyncs, writes a
+//! checkpoint, and returns; a second signal exits at once. Requests with a
+//! foreign `Origin` or `Host` are refused before any route (`guard.rs`).
 
 mod admin;
 mod auth;
 mod datasets;
 mod error;
 mod fuzz_entry;
+mod guard;
 mod items;
 mod listen;
 mod metrics;
 mod params;
 mod state;
 mod stream;
+mod streaming;
+mod timeout;
 mod upload;
 mod write_recovery;
 
@@ -31,17 +36,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::compaction::Policy;
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::{HTTP_BODY_SIZE_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS};
+use crate::limits::HTTP_BODY_SIZE_BYTES_MAX;
 use crate::{Store, StoreOptions};
+pub use guard::Allowed;
 use state::{AppState, Counters};
 
 /// How to run the server.
@@ -61,6 +67,15 @@ pub struct ServeConfig {
     /// Compact in the background this often, with the policy of the store
     /// options (`max_versions`, `retention_days`); `None`: only on request.
     pub compact_interval_ms: Option<u64>,
+    /// After SIGINT or SIGTERM, how long in-flight requests and streams may
+    /// go on before they are cut and the server exits.
+    pub shutdown_grace_ms: u64,
+    /// Origins a browser page may call from, exactly as sent in `Origin`
+    /// (`https://app.example`); every other `Origin` is refused with 403.
+    pub allow_origins: Vec<String>,
+    /// Host names a request may name in `Host` besides loopback names and
+    /// the listen address; any other is refused with 403.
+    pub allow_hosts: Vec<String>,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down cleanly.
@@ -72,7 +87,11 @@ pub fn run(config: ServeConfig) -> Result<()> {
         .thread_name("recstore-http")
         .build()
         .map_err(|source| Error::Io { context: "starting the async runtime".into(), source })?;
-    runtime.block_on(serve(config, token))
+    let result = runtime.block_on(serve(config, token));
+    // A request still running past the grace (a compaction, say) must not
+    // hold the process: the log is synced and checkpointed already.
+    runtime.shutdown_background();
+    result
 }
 
 fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
@@ -85,13 +104,27 @@ fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
         }
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| Error::Io { context: format!("reading token file {}", path.display()), source })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(Error::invalid(format!("token file {} is empty", path.display())));
-    }
-    Ok(Some(token.into()))
+    auth::read_token_file(path).map(Some)
+}
+
+/// On SIGHUP, reads the token file again and puts the new token in force;
+/// a file that no longer passes the checks is logged and the old token kept.
+fn reload_token_on_hangup(path: PathBuf, cell: auth::TokenCell) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => return tracing::error!(%error, "cannot listen for SIGHUP: the token cannot be rotated"),
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match auth::read_token_file(&path) {
+                Ok(token) => {
+                    *cell.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
+                    tracing::info!(path = %path.display(), "SIGHUP: token file read again, new token in force");
+                }
+                Err(error) => tracing::error!(%error, "SIGHUP: keeping the old token"),
+            }
+        }
+    });
 }
 
 async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
@@ -101,15 +134,31 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         .map_err(|source| Error::Io { context: format!("binding {}", config.listen), source })?;
     let address = listener.local_addr().map_err(|source| Error::Io { context: "local address".into(), source })?;
     let (shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
+    let allowed = Arc::new(Allowed {
+        origins: config.allow_origins.clone(),
+        hosts: config.allow_hosts.clone(),
+        listen: Some(address),
+    });
     let counters = Arc::new(Counters::default());
     let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&store), Arc::clone(&counters)));
-    let state = AppState { store: Arc::clone(&store), token, counters: Arc::clone(&counters), metrics, shutdown };
+    let token: auth::TokenCell = Arc::new(std::sync::RwLock::new(token));
+    if let Some(path) = &config.token_file {
+        reload_token_on_hangup(path.clone(), Arc::clone(&token));
+    }
+    let state = AppState { store: Arc::clone(&store), token, counters: Arc::clone(&counters), metrics, shutdown, allowed };
     println!("recstore listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "serving");
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
     let stop = async move {
         wait_for_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!(grace_ms = config.shutdown_grace_ms, "shutting down: finishing in-flight requests");
         let _ = shutdown_sender.send(true);
+        tokio::spawn(async {
+            wait_for_signal().await;
+            // Acknowledged writes are durable already: nothing is lost.
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(1);
+        });
     };
     tokio::spawn(write_recovery::retry_while_refused(Arc::clone(&store), state.shutdown.clone()));
     let background_compaction = config.compact_interval_ms.map(|interval_ms| {
@@ -118,7 +167,8 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         let record = move |result: Result<&_, &_>| counters.record_compaction(result);
         store.spawn_background_compaction_observed(Duration::from_millis(interval_ms), policy, record)
     });
-    listen::serve(listener, router(state), Duration::from_millis(config.idle_timeout_ms), stop).await;
+    let idle_timeout = Duration::from_millis(config.idle_timeout_ms);
+    listen::serve(listener, router(state), idle_timeout, grace, stop).await;
     // Waits for a compaction in progress: it holds the store.
     drop(background_compaction);
     // A checkpoint only speeds up the next open; after a failed write the
@@ -134,9 +184,9 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
 /// less than it costs.
 const COMPRESS_SIZE_BYTES_MIN: u64 = 1024;
 
-/// Every route. Live log streams and compaction are exempt from the request timeout.
+/// Every route. Live log streams and compaction are exempt from the
+/// request timeout; compaction's body read is timed on its own.
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS);
     let api = Router::new()
         .route("/v1/items", post(items::post_items))
         .route("/v1/items/{id}", put(items::put_item).get(items::get_item).delete(items::delete_item))
@@ -151,7 +201,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}", get(stream::get_consumer))
         .route("/v1/stats", get(admin::stats))
         .route("/metrics", get(metrics::metrics))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(from_fn(timeout::whole_request))
         // Large answers (queries, datasets, JSON items) go compressed to a
         // client that asks. Not the live log: a compressor holds back
         // what it has not filled a block with, and a tail must not wait.
@@ -161,7 +211,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/v1/log", get(stream::get_log))
-        .route("/v1/admin/compact", post(admin::compact))
+        .route("/v1/admin/compact", post(admin::compact).layer(from_fn(timeout::body_read)))
         .route("/healthz", get(admin::healthz))
         .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such route") })
         // After every route: it applies to the routes registered before it.
@@ -172,9 +222,23 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn(metrics::note_route))
         .layer(DefaultBodyLimit::max(HTTP_BODY_SIZE_BYTES_MAX))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
+        // Outside the token check: a browser's preflight carries no token.
+        .layer(cors(&state.allowed.origins))
+        .layer(from_fn_with_state(Arc::clone(&state.allowed), guard::refuse_foreign))
         // Outermost: every request counts, refused ones too.
         .layer(from_fn_with_state(state.clone(), metrics::track_requests))
         .with_state(state)
+}
+
+/// CORS answers for the allowed origins only (the guard has refused the
+/// others by the time this runs).
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok());
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([HeaderName::from_static("x-recstore-version"), HeaderName::from_static("x-recstore-offset")])
 }
 
 async fn wait_for_signal() {

@@ -11,14 +11,16 @@ use crate::Store;
 pub struct AppState {
     /// The store this process owns.
     pub store: Arc<Store>,
-    /// The bearer token, when one is required.
-    pub token: Option<Arc<str>>,
+    /// The bearer token, when one is required; replaced on SIGHUP.
+    pub token: super::auth::TokenCell,
     /// Request counters for `/metrics`.
     pub counters: Arc<Counters>,
     /// The `/metrics` registry.
     pub metrics: Arc<super::metrics::Metrics>,
     /// Flips to true when the server shuts down; live streams end on it.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The `Origin` and `Host` values requests may carry.
+    pub allowed: Arc<super::guard::Allowed>,
 }
 
 /// Counters the server keeps (the log keeps its own).

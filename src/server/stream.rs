@@ -1,24 +1,24 @@
 //! The log over HTTP: NDJSON event streams and consumer-group commits.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
+use super::guard;
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
+use super::streaming::{list_limit, log_page, to_line};
 use crate::LogEvent;
 use crate::json_object::ObjectOnly;
-
-/// Events per response without `follow`.
-const PAGE_RECORDS_DEFAULT: usize = 1000;
 
 /// `GET /v1/log?from=OFFSET&limit=N&follow=true&group=G`: NDJSON events. With
 /// `follow`, the stream stays open and delivers new records as they are written.
@@ -26,6 +26,9 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     let params = Params::parse(raw);
     params.only(&["from", "limit", "follow", "group"])?;
     let group = params.single("group")?.map(str::to_string);
+    if let Some(group) = &group {
+        crate::store::validate_name("consumer group", group)?;
+    }
     let from = match (params.number::<u64>("from")?, &group) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("from and group exclude each other: a group resumes at its commit"));
@@ -38,13 +41,8 @@ pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     // As on the command line, a group does not see its own commits.
     let shown = move |event: &LogEvent| !event.is_commit_of(group.as_deref());
     if !params.flag("follow")? {
-        let limit = params.number::<usize>("limit")?.unwrap_or(PAGE_RECORDS_DEFAULT);
-        if limit == 0 {
-            return Err(ApiError::bad_request("limit must be at least 1"));
-        }
-        let events = blocking(&state, move |store| store.events(from, limit)).await?;
-        let lines = events.iter().filter(|e| shown(e)).flat_map(to_line).flatten().collect::<Vec<u8>>();
-        return Ok(ndjson(Body::from(lines)));
+        let limit = list_limit(&params)?;
+        return Ok(ndjson(log_page(Arc::clone(&state.store), from, limit, shown).await?));
     }
     let events = state.store.subscribe(from).filter(move |event| {
         let keep = event.as_ref().map_or(true, &shown);
@@ -76,12 +74,6 @@ impl Drop for FollowerGuard {
     }
 }
 
-fn to_line(event: &LogEvent) -> Option<Vec<u8>> {
-    let mut line = serde_json::to_vec(event).ok()?;
-    line.push(b'\n');
-    Some(line)
-}
-
 fn ndjson(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
 }
@@ -97,8 +89,10 @@ struct CommitBody {
 pub async fn commit(
     State(state): State<AppState>,
     PathParam(group): PathParam,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    guard::require_json(&headers, false)?;
     let ObjectOnly(CommitBody { offset }) = json_body(body)?;
     let next = state.store.log().next_offset();
     if offset > next {

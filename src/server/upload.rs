@@ -11,6 +11,7 @@
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::error::{ApiError, ApiResult};
+use super::guard;
 use super::params::Params;
 use crate::error::ErrorKind;
 use crate::{Data, Metadata, NewItem};
@@ -30,22 +31,23 @@ pub enum BodyKind {
 }
 
 impl BodyKind {
-    /// `application/json` or no `Content-Type` is the envelope, and so is
-    /// `application/x-www-form-urlencoded`: `curl -d` sends that type by
-    /// default, and the README's first example relies on it. recstore never
-    /// reads form fields, so storing such a body as bytes would only ever be
-    /// a surprise. Every other type is a byte upload, `text/plain` and
-    /// `+json` types included; `multipart/*` is refused, because the body
-    /// would be the multipart framing rather than the file.
+    /// `application/json` is the envelope. No `Content-Type`, and
+    /// `application/x-www-form-urlencoded` (what `curl -d` and an HTML form
+    /// send), are refused with 415: a browser sends those cross-site without
+    /// asking first, so accepting them as the envelope let any web page
+    /// write (see `guard.rs`). Every other type is a byte upload,
+    /// `text/plain` and `+json` types included; `multipart/*` is refused,
+    /// because the body would be the multipart framing rather than the file.
     pub fn of(headers: &HeaderMap) -> ApiResult<Self> {
         let Some(value) = headers.get(header::CONTENT_TYPE) else {
-            return Ok(Self::Envelope);
+            return Err(guard::not_json(None));
         };
         let text =
             value.to_str().map_err(|_| ApiError::bad_request("the Content-Type header is not visible ASCII"))?.trim();
         let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         match essence.as_str() {
-            "application/json" | "application/x-www-form-urlencoded" => Ok(Self::Envelope),
+            "application/json" => Ok(Self::Envelope),
+            "application/x-www-form-urlencoded" => Err(guard::not_json(Some(value))),
             multipart if multipart.starts_with("multipart/") => Err(ApiError::with_status(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorKind::InvalidInput,
@@ -125,10 +127,10 @@ mod tests {
 
     #[test]
     fn content_type_decides_between_envelope_and_bytes() {
-        assert_eq!(kind(None), Ok(BodyKind::Envelope));
+        assert_eq!(kind(None), Err(415));
         assert_eq!(kind(Some("application/json")), Ok(BodyKind::Envelope));
         assert_eq!(kind(Some("Application/JSON; charset=utf-8")), Ok(BodyKind::Envelope));
-        assert_eq!(kind(Some("application/x-www-form-urlencoded")), Ok(BodyKind::Envelope));
+        assert_eq!(kind(Some("application/x-www-form-urlencoded")), Err(415));
         assert_eq!(kind(Some("image/png")), Ok(BodyKind::Bytes("image/png".into())));
         assert_eq!(kind(Some("text/plain; charset=utf-8")), Ok(BodyKind::Bytes("text/plain; charset=utf-8".into())));
         assert_eq!(kind(Some("application/geo+json")), Ok(BodyKind::Bytes("application/geo+json".into())));

@@ -87,9 +87,8 @@ fn prepare_helpers() -> Option<&'static rayon::ThreadPool> {
 ///
 /// The calling thread starts at once and the helpers join in as they get
 /// a core, each claiming shares from a counter until none is left.
-fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
-    let prepare_share =
-        |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
+fn prepare_all(items: Vec<NewItem>, limits: PrepareLimits) -> Result<Vec<Prepared>> {
+    let prepare_share = |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, limits)).collect();
     let helpers = prepare_helpers().filter(|_| items.len() >= PARALLEL_PREPARE_ITEMS_MIN);
     let Some(helpers) = helpers else { return prepare_share(items) };
     let item_count = items.len();
@@ -142,7 +141,16 @@ fn split_into_shares(items: Vec<NewItem>) -> Vec<Share> {
     }
 }
 
-fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
+/// What `prepare` needs of the store's options.
+#[derive(Debug, Clone, Copy)]
+struct PrepareLimits {
+    compress_threshold_bytes: usize,
+    /// Largest data of one item, checked before compression: the limit is
+    /// on what the caller gave and reads back, not on what is stored.
+    data_size_bytes_max: u32,
+}
+
+fn prepare(item: NewItem, limits: PrepareLimits) -> Result<Prepared> {
     let NewItem { data, mut metadata } = item;
     metadata.validate()?;
     metadata.normalize_tags();
@@ -156,11 +164,15 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
             (DataKind::Bytes, content_type, bytes)
         }
     };
+    if bytes.len() as u64 > u64::from(limits.data_size_bytes_max) {
+        let (size, limit) = (bytes.len() as u64, u64::from(limits.data_size_bytes_max));
+        return Err(crate::log::LogError::TooLarge { what: "the item's data (before compression)", size, limit }.into());
+    }
     let md5: [u8; 16] = Md5::digest(&bytes).into();
     let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
     validate_new_id(&id)?;
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
-    let compressed = codec::compress(&bytes, compress_threshold_bytes);
+    let compressed = codec::compress(&bytes, limits.compress_threshold_bytes);
     let draft = PutDraft {
         data_kind,
         id: &id,
@@ -317,7 +329,11 @@ impl Store {
         items: Vec<NewItem>,
         dataset: Option<(&str, serde_json::Value)>,
     ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
-        let mut prepared = prepare_all(items, self.options.compress_threshold_bytes)?;
+        let limits = PrepareLimits {
+            compress_threshold_bytes: self.options.compress_threshold_bytes,
+            data_size_bytes_max: self.options.record_size_bytes_max,
+        };
+        let mut prepared = prepare_all(items, limits)?;
         if prepared.is_empty() && dataset.is_none() {
             return Ok((Vec::new(), None));
         }

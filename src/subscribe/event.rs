@@ -82,6 +82,17 @@ pub struct LogEvent {
 }
 
 impl LogEvent {
+    /// About how many bytes this event takes in memory (or as a JSON line):
+    /// what a follower's byte budget counts. Strings and JSON values are
+    /// counted by their text, plus a fixed share for the rest.
+    pub fn approximate_size_bytes(&self) -> usize {
+        const FIXED_BYTES: usize = 256;
+        let strings = [&self.id, &self.name, &self.group, &self.reason].into_iter().flatten().map(String::len);
+        let values = [&self.metadata, &self.info].into_iter().flatten().map(json_size_bytes);
+        let members = [&self.members, &self.pinned].into_iter().flatten().flatten().map(|(id, _)| id.len() + 16);
+        FIXED_BYTES + strings.sum::<usize>() + values.sum::<usize>() + members.sum::<usize>()
+    }
+
     /// Whether this is a commit by consumer group `group`: what a group's
     /// own reads leave out, on the command line and over HTTP alike.
     pub fn is_commit_of(&self, group: Option<&str>) -> bool {
@@ -161,6 +172,18 @@ impl LogEvent {
         self.stored_size_bytes = Some(trailer.stored_size_bytes);
         self.horizon_offset = Some(trailer.horizon_offset);
         Ok(())
+    }
+}
+
+/// The length of a JSON value's text, roughly: what it costs in memory.
+fn json_size_bytes(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(text) => text.len() + 2,
+        serde_json::Value::Array(items) => 2 + items.iter().map(|item| json_size_bytes(item) + 1).sum::<usize>(),
+        serde_json::Value::Object(fields) => {
+            2 + fields.iter().map(|(key, item)| key.len() + 4 + json_size_bytes(item)).sum::<usize>()
+        }
+        _ => 8,
     }
 }
 

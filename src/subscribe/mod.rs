@@ -1,9 +1,11 @@
 //! Streaming: the log as a stream of events, from any offset, then live.
 //!
 //! Owns subscriber cursors and nothing else. A subscription reads the log
-//! itself (never a copy of writers' data) in bounded batches into a bounded
-//! channel, so a slow consumer only slows its own reader task: writers never
-//! wait for it and memory stays bounded. When it has caught up it sleeps on
+//! itself (never a copy of writers' data) in batches into a channel, both
+//! bounded in bytes (`FOLLOWER_BUFFER_BYTES_MAX`), so a slow consumer only
+//! slows its own reader task: writers never wait for it, and what it has not
+//! taken yet stays in the log rather than in memory, to be read from its
+//! offset when it catches up. When it has caught up it sleeps on
 //! the log's watch channel, which appends wake: there is no polling.
 //!
 //! Consumer groups get at-least-once delivery: a group resumes at the offset
@@ -15,19 +17,36 @@ mod event;
 
 pub use event::LogEvent;
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::Store;
 use crate::error::Result;
+use crate::limits::FOLLOWER_BUFFER_BYTES_MAX;
 
 /// Events read from the log per batch, and the channel's capacity.
 const BATCH_RECORDS: usize = 512;
 
+/// An event, and its share of the stream's byte budget, returned when the
+/// consumer takes the event.
+type Delivery = (Result<LogEvent>, Option<OwnedSemaphorePermit>);
+
 /// A live stream of log events.
-pub type EventStream = ReceiverStream<Result<LogEvent>>;
+pub struct EventStream {
+    receiver: mpsc::Receiver<Delivery>,
+}
+
+impl tokio_stream::Stream for EventStream {
+    type Item = Result<LogEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Dropping the permit here gives its bytes back to the reader task.
+        self.receiver.poll_recv(cx).map(|delivery| delivery.map(|(event, _permit)| event))
+    }
+}
 
 impl Store {
     /// Streams every event from `from_offset` on, then new ones as they are
@@ -37,7 +56,7 @@ impl Store {
         let (sender, receiver) = mpsc::channel(BATCH_RECORDS);
         let store = Arc::clone(self);
         tokio::spawn(async move { follow(store, from_offset, sender).await });
-        ReceiverStream::new(receiver)
+        EventStream { receiver }
     }
 
     /// Streams from a consumer group's last committed offset (0 if none).
@@ -61,14 +80,32 @@ impl Store {
 
     /// Reads up to `record_count_max` events from `from_offset` on.
     pub fn events(&self, from_offset: u64, record_count_max: usize) -> Result<Vec<LogEvent>> {
+        let sized = self.events_within(from_offset, record_count_max, usize::MAX)?;
+        Ok(sized.into_iter().map(|(event, _)| event).collect())
+    }
+
+    /// Reads events from `from_offset` on, each with its approximate size in
+    /// memory, stopping after `record_count_max` events or once they take
+    /// `bytes_max` (at least one event, whatever its size).
+    pub fn events_within(
+        &self,
+        from_offset: u64,
+        record_count_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<(LogEvent, usize)>> {
         let mut events = Vec::new();
+        let mut bytes = 0usize;
         let mut failure = None;
         self.log().scan(from_offset, |record| {
             match LogEvent::decode(&record) {
-                Ok(event) => events.push(event),
+                Ok(event) => {
+                    let size_bytes = event.approximate_size_bytes();
+                    bytes = bytes.saturating_add(size_bytes);
+                    events.push((event, size_bytes));
+                }
                 Err(error) => failure = Some(error),
             }
-            if failure.is_some() || events.len() >= record_count_max {
+            if failure.is_some() || events.len() >= record_count_max || bytes >= bytes_max {
                 std::ops::ControlFlow::Break(())
             } else {
                 std::ops::ControlFlow::Continue(())
@@ -78,11 +115,13 @@ impl Store {
     }
 }
 
-async fn follow(store: Arc<Store>, mut next_offset: u64, sender: mpsc::Sender<Result<LogEvent>>) {
+async fn follow(store: Arc<Store>, mut next_offset: u64, sender: mpsc::Sender<Delivery>) {
     let mut published = store.log().watch();
+    let budget = Arc::new(Semaphore::new(FOLLOWER_BUFFER_BYTES_MAX));
     loop {
         let reader = Arc::clone(&store);
-        let batch = tokio::task::spawn_blocking(move || reader.events(next_offset, BATCH_RECORDS)).await;
+        let read = move || reader.events_within(next_offset, BATCH_RECORDS, FOLLOWER_BUFFER_BYTES_MAX);
+        let batch = tokio::task::spawn_blocking(read).await;
         let batch = match batch {
             Ok(batch) => batch,
             Err(join_error) => Err(crate::Error::invalid(format!("subscriber task failed: {join_error}"))),
@@ -98,15 +137,22 @@ async fn follow(store: Arc<Store>, mut next_offset: u64, sender: mpsc::Sender<Re
                 }
             }
             Ok(events) => {
-                for event in events {
+                for (event, size_bytes) in events {
+                    // Waits while the events sent and not yet taken use the
+                    // budget; one event larger than all of it takes all of it.
+                    let permits = u32::try_from(size_bytes.clamp(1, FOLLOWER_BUFFER_BYTES_MAX)).unwrap_or(u32::MAX);
+                    let permit = tokio::select! {
+                        permit = Arc::clone(&budget).acquire_many_owned(permits) => permit.ok(),
+                        () = sender.closed() => return,
+                    };
                     next_offset = event.offset + 1;
-                    if sender.send(Ok(event)).await.is_err() {
+                    if sender.send((Ok(event), permit)).await.is_err() {
                         return;
                     }
                 }
             }
             Err(error) => {
-                let _ = sender.send(Err(error)).await;
+                let _ = sender.send((Err(error), None)).await;
                 return;
             }
         }

@@ -41,6 +41,27 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `127.0.0.1:PORT`, for raw sockets and `Host` headers.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://").trim_end_matches('/')
+    }
+
+    /// The child's process id, for signals and `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, `HUP`) to the server.
+    pub fn signal(&self, signal: &str) -> Result<(), Box<dyn std::error::Error>> {
+        Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status()?;
+        Ok(())
+    }
+
+    /// Waits for the server to exit; its exit status.
+    pub fn wait(mut self) -> Result<std::process::ExitStatus, Box<dyn std::error::Error>> {
+        Ok(self.child.wait()?)
+    }
+
     /// SIGTERM, then the exit status.
     pub fn terminate(mut self) -> Result<std::process::ExitStatus, Box<dyn std::error::Error>> {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
@@ -57,6 +78,30 @@ impl Drop for Server {
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
+}
+
+/// Sends `request` exactly as given on a new connection (which it should
+/// end with `Connection: close`) and returns everything the server sent
+/// until it closed: the status line, headers and body.
+pub fn raw_exchange(address: &str, request: &[u8]) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    stream.write_all(request)?;
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received)?;
+    Ok(String::from_utf8_lossy(&received).into_owned())
+}
+
+/// The status code of a raw HTTP/1.1 response.
+pub fn raw_status(response: &str) -> Option<u16> {
+    response.split(' ').nth(1)?.parse().ok()
+}
+
+/// The JSON body of a raw response that is not chunked.
+pub fn raw_json(response: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    let (_, body) = response.split_once("\r\n\r\n").ok_or("no end of headers")?;
+    Ok(serde_json::from_str(body)?)
 }
 
 /// The status and the JSON body of a response.

@@ -1,0 +1,121 @@
+//! Responses that may be large, written incrementally: JSON arrays and
+//! NDJSON go out a chunk at a time, so the server never holds a whole
+//! serialised answer beside the values it came from, and the non-following
+//! log is read from the store in byte-bounded batches while it is sent.
+//!
+//! Owns the list limits (`HTTP_LIST_LIMIT_DEFAULT`, `HTTP_LIST_LIMIT_MAX`)
+//! and the body framing; the values come from the handlers. Never waits on
+//! a client while holding a store lock: store reads happen between chunks,
+//! off the async threads.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use super::error::{ApiError, ApiResult};
+use super::params::Params;
+use crate::limits::{FOLLOWER_BUFFER_BYTES_MAX, HTTP_LIST_LIMIT_DEFAULT, HTTP_LIST_LIMIT_MAX};
+use crate::{LogEvent, Store};
+
+/// Items serialised into one chunk of the body.
+const ITEMS_PER_CHUNK: usize = 64;
+
+/// `limit=` of a query or a log read: `HTTP_LIST_LIMIT_DEFAULT` when
+/// absent, refused above `HTTP_LIST_LIMIT_MAX` or at 0.
+pub fn list_limit(params: &Params) -> ApiResult<usize> {
+    let limit = params.number::<usize>("limit")?.unwrap_or(HTTP_LIST_LIMIT_DEFAULT);
+    if limit == 0 {
+        return Err(ApiError::bad_request("limit must be at least 1"));
+    }
+    if limit > HTTP_LIST_LIMIT_MAX {
+        return Err(ApiError::bad_request(format!(
+            "limit={limit} is over the maximum of {HTTP_LIST_LIMIT_MAX}; page with offset (or from) instead"
+        )));
+    }
+    Ok(limit)
+}
+
+/// A JSON array, or NDJSON when the client asks for `application/x-ndjson`,
+/// serialised a chunk at a time as the client reads.
+pub fn list_response<T: serde::Serialize + Send + 'static>(headers: &HeaderMap, items: Vec<T>) -> Response {
+    let wants_ndjson =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/x-ndjson"));
+    let count = items.len();
+    let mut items = items.into_iter();
+    let chunks = (0..count.div_ceil(ITEMS_PER_CHUNK)).map(move |chunk| {
+        let mut out = Vec::new();
+        if !wants_ndjson {
+            out.push(if chunk == 0 { b'[' } else { b',' });
+        }
+        for (n, item) in items.by_ref().take(ITEMS_PER_CHUNK).enumerate() {
+            if !wants_ndjson && n > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &item).map_err(std::io::Error::other)?;
+            if wants_ndjson {
+                out.push(b'\n');
+            }
+        }
+        Ok::<_, std::io::Error>(Bytes::from(out))
+    });
+    let close = (!wants_ndjson).then(|| Ok(Bytes::from_static(if count == 0 { b"[]" } else { b"]" })));
+    let body = Body::from_stream(futures_util::stream::iter(chunks.chain(close)));
+    let content_type = if wants_ndjson { "application/x-ndjson" } else { "application/json" };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Up to `limit` log events from `from` as NDJSON lines, read in batches of
+/// at most `FOLLOWER_BUFFER_BYTES_MAX` while the body is sent. The first
+/// batch is read before answering, so a failure there is a JSON error;
+/// a later one cuts the body short.
+pub async fn log_page(
+    store: Arc<Store>,
+    from: u64,
+    limit: usize,
+    shown: impl Fn(&LogEvent) -> bool + Send + Sync + 'static,
+) -> ApiResult<Body> {
+    let first = read_batch(Arc::clone(&store), from, limit).await?;
+    let shown = Arc::new(shown);
+    let state = (store, first, limit);
+    let pages = futures_util::stream::unfold(Some(state), move |state| {
+        let shown = Arc::clone(&shown);
+        async move {
+            let (store, batch, remaining) = state?;
+            if batch.is_empty() {
+                return None;
+            }
+            let remaining = remaining.saturating_sub(batch.len());
+            let next_from = batch.last().map_or(0, |event| event.offset + 1);
+            let lines = batch.iter().filter(|event| shown(event)).filter_map(to_line).flatten().collect::<Vec<u8>>();
+            let next = match remaining {
+                0 => Ok(None),
+                _ => read_batch(Arc::clone(&store), next_from, remaining)
+                    .await
+                    .map(|batch| Some((store, batch, remaining))),
+            };
+            match next {
+                Ok(next) => Some((Ok(Bytes::from(lines)), next)),
+                Err(error) => Some((Err(std::io::Error::other(error.message())), None)),
+            }
+        }
+    });
+    Ok(Body::from_stream(pages.boxed()))
+}
+
+async fn read_batch(store: Arc<Store>, from: u64, limit: usize) -> ApiResult<Vec<LogEvent>> {
+    let read = move || store.events_within(from, limit, FOLLOWER_BUFFER_BYTES_MAX);
+    match tokio::task::spawn_blocking(read).await {
+        Ok(result) => Ok(result?.into_iter().map(|(event, _)| event).collect()),
+        Err(error) => Err(ApiError::new(crate::error::ErrorKind::Internal, format!("log read failed: {error}"))),
+    }
+}
+
+/// One NDJSON line.
+pub fn to_line(event: &LogEvent) -> Option<Vec<u8>> {
+    let mut line = serde_json::to_vec(event).ok()?;
+    line.push(b'\n');
+    Some(line)
+}
