@@ -21,6 +21,7 @@ mod query;
 mod read;
 pub mod views;
 mod write;
+mod zstd_section;
 
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
 pub use options::StoreOptions;

@@ -541,7 +541,7 @@ impl Store {
 
     pub(crate) fn read_meta(&self, id: &str, event: &ItemEvent) -> Result<ItemMeta> {
         self.read_put(event, |put, _| {
-            let metadata: Metadata = serde_json::from_slice(put.metadata_json)
+            let metadata: Metadata = serde_json::from_slice(&put.metadata_json)
                 .map_err(|e| Error::BadRecord { offset: event.offset, detail: e.to_string() })?;
             Ok(ItemMeta {
                 id: id.to_string(),

@@ -86,9 +86,8 @@ fn prepare_helpers() -> Option<&'static rayon::ThreadPool> {
 ///
 /// The calling thread starts at once and the helpers join in as they get
 /// a core, each claiming shares from a counter until none is left.
-fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
-    let prepare_share =
-        |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
+fn prepare_all(items: Vec<NewItem>, encoding: codec::PutEncoding) -> Result<Vec<Prepared>> {
+    let prepare_share = |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, encoding)).collect();
     let helpers = prepare_helpers().filter(|_| items.len() >= PARALLEL_PREPARE_ITEMS_MIN);
     let Some(helpers) = helpers else { return prepare_share(items) };
     let item_count = items.len();
@@ -141,7 +140,7 @@ fn split_into_shares(items: Vec<NewItem>) -> Vec<Share> {
     }
 }
 
-fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
+fn prepare(item: NewItem, encoding: codec::PutEncoding) -> Result<Prepared> {
     let NewItem { data, mut metadata } = item;
     metadata.validate()?;
     let (data_kind, content_type, bytes) = match data {
@@ -155,7 +154,6 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
     let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
     validate_name("id", &id)?;
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
-    let compressed = codec::compress(&bytes, compress_threshold_bytes);
     let draft = PutDraft {
         data_kind,
         id: &id,
@@ -165,7 +163,7 @@ fn prepare(item: NewItem, compress_threshold_bytes: usize) -> Result<Prepared> {
         metadata_json: &metadata_json,
         data: &bytes,
     };
-    let (payload, flags) = codec::encode_put_compressed(&draft, compressed.as_deref());
+    let (payload, flags) = codec::encode_put(&draft, encoding);
     Ok(Prepared { id, payload, flags })
 }
 
@@ -191,16 +189,18 @@ enum Plan {
 }
 
 /// Content identity used for dedup: equal keys mean an identical put.
-#[derive(PartialEq, Eq, Clone, Copy)]
+/// The metadata is compared as JSON text, never as stored: a compressed
+/// put and a plain one of the same content are the same.
+#[derive(PartialEq, Eq, Clone)]
 struct ContentKey<'a> {
     data_kind: u8,
     md5: [u8; 16],
     content_type: &'a str,
-    metadata_json: &'a [u8],
+    metadata_json: std::borrow::Cow<'a, [u8]>,
 }
 
 impl<'a> ContentKey<'a> {
-    fn of(put: &codec::PutRecord<'a>) -> Self {
+    fn of(put: codec::PutRecord<'a>) -> Self {
         ContentKey {
             data_kind: put.data_kind as u8,
             md5: put.md5,
@@ -213,7 +213,7 @@ impl<'a> ContentKey<'a> {
 impl Prepared {
     fn content_key(&self) -> ContentKey<'_> {
         let put = codec::decode_put(&self.payload).expect("prepare encoded a valid put");
-        ContentKey::of(&put)
+        ContentKey::of(put)
     }
 }
 
@@ -285,7 +285,7 @@ impl Store {
         items: Vec<NewItem>,
         dataset: Option<(&str, serde_json::Value)>,
     ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
-        let mut prepared = prepare_all(items, self.options.compress_threshold_bytes)?;
+        let mut prepared = prepare_all(items, self.options.put_encoding())?;
         if prepared.is_empty() && dataset.is_none() {
             return Ok((Vec::new(), None));
         }
@@ -338,7 +338,7 @@ impl Store {
                     Plan::Repeat { version: *version, earlier: *earlier }
                 }
                 Some((_, version, _)) => Plan::New { version: version + 1, record_index },
-                None => self.plan_against_views(&item.id, key, record_index)?,
+                None => self.plan_against_views(&item.id, &key, record_index)?,
             };
             if let Plan::New { .. } = plan {
                 record_index += 1;
@@ -349,7 +349,7 @@ impl Store {
         Ok(plans)
     }
 
-    fn plan_against_views(&self, id: &str, key: ContentKey<'_>, record_index: usize) -> Result<Plan> {
+    fn plan_against_views(&self, id: &str, key: &ContentKey<'_>, record_index: usize) -> Result<Plan> {
         let (latest, live) = {
             let views = self.read_views();
             match views.item(id) {
@@ -370,10 +370,10 @@ impl Store {
     }
 
     /// Whether the put at `offset` has exactly the content `key` names.
-    fn stored_content_is(&self, offset: u64, position_bytes: u64, key: ContentKey<'_>) -> Result<bool> {
+    fn stored_content_is(&self, offset: u64, position_bytes: u64, key: &ContentKey<'_>) -> Result<bool> {
         let record = self.read_record(offset, position_bytes)?;
         let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
-        Ok(ContentKey::of(&put) == key)
+        Ok(ContentKey::of(put) == *key)
     }
 
     /// Applies records just appended. They were validated against the views

@@ -138,7 +138,7 @@ impl LogEvent {
 
     /// Fills in what a put and an audit stub share: id, version, metadata.
     fn put_like(&mut self, kind_name: &str, put: &PutRecord<'_>) -> Result<(), String> {
-        let metadata: Metadata = serde_json::from_slice(put.metadata_json).map_err(|e| e.to_string())?;
+        let metadata: Metadata = serde_json::from_slice(&put.metadata_json).map_err(|e| e.to_string())?;
         let mut object = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
         if let Some(map) = object.as_object_mut() {
             map.insert("size".into(), put.data_size_bytes.into());
@@ -185,7 +185,7 @@ mod tests {
             metadata_json: br#"{"type":"sensor_reading","tags":["raw_data"],"parents":["reading-0@1"],"site":"lab"}"#,
             data: &[7; 100],
         };
-        codec::encode_put(&draft, usize::MAX).0
+        codec::encode_put(&draft, codec::PutEncoding::Zstd { data_threshold_bytes: 0 }).0
     }
 
     #[test]
