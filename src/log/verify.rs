@@ -140,6 +140,11 @@ impl VerifyReport {
     }
 }
 
+/// A check of one record's payload (kind, flags, payload) by the layer
+/// above, which the log itself never interprets: an error is corruption of
+/// that record. The item store's is `store::codec::check_payload`.
+pub type PayloadCheck = fn(u8, u8, &[u8]) -> Result<(), String>;
+
 /// Checks the log in `log_dir`; with `repair`, also fixes what it found
 /// (see the module docs for the policy) and checks again.
 ///
@@ -152,11 +157,26 @@ impl VerifyReport {
 /// cut), [`LogError::Locked`] when `repair` is asked while a writer has the
 /// log open, and [`LogError::Corruption`] if damage remains after repairing.
 pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
+    verify_payloads(log_dir, repair, None)
+}
+
+/// [`verify`], which also runs `payload_check` on every record of every
+/// valid frame; a payload it refuses is corruption at its frame, and a
+/// repair keeps everything before that frame.
+///
+/// # Errors
+///
+/// As [`verify`].
+pub fn verify_payloads(
+    log_dir: &Path,
+    repair: bool,
+    payload_check: Option<PayloadCheck>,
+) -> Result<VerifyReport, LogError> {
     if !repair {
-        return Ok(check(log_dir)?.report);
+        return Ok(check(log_dir, payload_check)?.report);
     }
     let _lock = lock::acquire(log_dir)?;
-    let scan = check(log_dir)?;
+    let scan = check(log_dir, payload_check)?;
     if let Some((path, format_version)) = scan.unknown_version {
         // Written by a newer build, not damaged: quarantining it would throw
         // away good data, so the operator must upgrade instead.
@@ -167,7 +187,7 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
         return Err(LogError::Corruption { path, position_bytes: 8, offset: None, detail });
     }
     let quarantined = repair::apply(log_dir, &scan)?;
-    let after = check(log_dir)?;
+    let after = check(log_dir, payload_check)?;
     if let Some(left) = after.report.problems.iter().find(|p| p.kind.is_corruption()) {
         return Err(LogError::Corruption {
             path: left.path.clone(),

@@ -171,6 +171,18 @@ pub fn set_put_version(payload: &mut [u8], version: u32) {
 /// Decodes a put payload, decompressing its metadata if it is stored
 /// compressed; the error names the field that does not fit.
 pub fn decode_put(payload: &[u8]) -> Result<PutRecord<'_>, String> {
+    let mut put = decode_put_header(payload)?;
+    if put.sections & SECTION_METADATA_ZSTD != 0 {
+        let plain = zstd_decompress(&put.metadata_json, None).map_err(|e| format!("metadata section: {e}"))?;
+        put.metadata_json = Cow::Owned(plain);
+    }
+    Ok(put)
+}
+
+/// [`decode_put`] without decompressing anything: `metadata_json` is the
+/// metadata section as stored, compressed if `sections` says so. For
+/// callers that need only the header, id and content type.
+pub fn decode_put_header(payload: &[u8]) -> Result<PutRecord<'_>, String> {
     let codec = payload.first().copied();
     if payload.len() < PUT_HEADER_SIZE_BYTES || !matches!(codec, Some(CODEC_PLAIN | CODEC_SECTIONS)) {
         return Err(format!("put payload of {} bytes with codec {codec:?}", payload.len()));
@@ -196,12 +208,7 @@ pub fn decode_put(payload: &[u8]) -> Result<PutRecord<'_>, String> {
         return Err(format!("id/content type/metadata lengths {id_len}/{content_type_len}/{metadata_len} overrun"));
     }
     let text = |range: std::ops::Range<usize>| std::str::from_utf8(&payload[range]).map_err(|e| e.to_string());
-    let metadata_section = &payload[content_type_end..metadata_end];
-    let metadata_json = if sections & SECTION_METADATA_ZSTD != 0 {
-        Cow::Owned(zstd_decompress(metadata_section, None).map_err(|e| format!("metadata section: {e}"))?)
-    } else {
-        Cow::Borrowed(metadata_section)
-    };
+    let metadata_json = Cow::Borrowed(&payload[content_type_end..metadata_end]);
     Ok(PutRecord {
         data_kind,
         id: text(PUT_HEADER_SIZE_BYTES..id_end)?,
@@ -233,7 +240,7 @@ pub struct StubTrailer {
 /// Encodes the audit stub of a put: the put's payload up to the end of its
 /// metadata, unchanged, then a [`StubTrailer`] in place of the data.
 pub fn encode_stub(put_payload: &[u8], trailer: &StubTrailer) -> Result<Vec<u8>, String> {
-    let put = decode_put(put_payload)?;
+    let put = decode_put_header(put_payload)?;
     let metadata_end = put_payload.len() - put.data_section.len();
     let mut out = Vec::with_capacity(metadata_end + STUB_TRAILER_SIZE_BYTES);
     out.extend_from_slice(&put_payload[..metadata_end]);
@@ -266,6 +273,28 @@ pub fn decode_put_like(record_kind: u8, payload: &[u8]) -> Result<PutRecord<'_>,
         kind::PUT => decode_put(payload),
         kind::AUDIT_STUB => decode_stub(payload),
         other => Err(format!("record kind {other} holds no item version")),
+    }
+}
+
+/// Checks that a record's payload reads as its kind says, every byte of it:
+/// a put's metadata and data decompress to the sizes its header gives and
+/// the data to its md5, a stub's trailer is whole. Other kinds pass (their
+/// JSON is checked where it is used). What `recstore verify` runs on each
+/// record (`log::verify_payloads`).
+pub fn check_payload(record_kind: u8, flags: u8, payload: &[u8]) -> Result<(), String> {
+    use md5::Digest;
+    match record_kind {
+        kind::PUT => {
+            let put = decode_put(payload)?;
+            let data = put.data(flags)?;
+            let md5: [u8; 16] = md5::Md5::digest(&data).into();
+            if md5 != put.md5 {
+                return Err(format!("data md5 {} but the put header says {}", hex(&md5), hex(&put.md5)));
+            }
+            Ok(())
+        }
+        kind::AUDIT_STUB => decode_stub(payload).map(drop),
+        _ => Ok(()),
     }
 }
 

@@ -47,6 +47,9 @@ struct Prepared {
     /// The put record's payload, data compressed where that pays.
     payload: Vec<u8>,
     flags: u8,
+    /// The metadata JSON as encoded before compression: the dedup key
+    /// compares it under the writer lock, which must not decompress it.
+    metadata_json: Vec<u8>,
 }
 
 /// Batches at least this long are prepared on several threads.
@@ -164,7 +167,7 @@ fn prepare(item: NewItem, encoding: codec::PutEncoding) -> Result<Prepared> {
         data: &bytes,
     };
     let (payload, flags) = codec::encode_put(&draft, encoding);
-    Ok(Prepared { id, payload, flags })
+    Ok(Prepared { id, payload, flags, metadata_json })
 }
 
 /// Lower-case hex of bytes: ids made from md5 sums.
@@ -212,8 +215,8 @@ impl<'a> ContentKey<'a> {
 
 impl Prepared {
     fn content_key(&self) -> ContentKey<'_> {
-        let put = codec::decode_put(&self.payload).expect("prepare encoded a valid put");
-        ContentKey::of(put)
+        let put = codec::decode_put_header(&self.payload).expect("prepare encoded a valid put");
+        ContentKey { metadata_json: std::borrow::Cow::Borrowed(&self.metadata_json), ..ContentKey::of(put) }
     }
 }
 
