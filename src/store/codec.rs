@@ -329,10 +329,11 @@ impl PutRecord<'_> {
         if flags & FLAG_COMPRESSED == 0 {
             return Ok(self.data_section.to_vec());
         }
-        if self.data_size_bytes > SECTION_SIZE_BYTES_MAX {
-            return Err(format!("zlib data claims {} bytes, more than {SECTION_SIZE_BYTES_MAX}", self.data_size_bytes));
-        }
-        let mut out = Vec::with_capacity(self.data_size_bytes as usize);
+        // Older stores may hold zlib data past the zstd bound (their record
+        // limit was configurable), so it is not refused: the reader stops
+        // one byte past the size the header claims, and memory grows with
+        // what actually inflates, never with the claim alone.
+        let mut out = Vec::with_capacity(self.data_size_bytes.min(SECTION_SIZE_BYTES_MAX) as usize);
         flate2::read::ZlibDecoder::new(self.data_section)
             .take(u64::from(self.data_size_bytes) + 1)
             .read_to_end(&mut out)
