@@ -194,12 +194,19 @@ impl Model {
     }
 }
 
+/// Compression is on unless `RECSTORE_TEST_UNCOMPRESSED` is set, so the
+/// same model runs both ways: `RECSTORE_TEST_UNCOMPRESSED=1 cargo test --test NAME`.
+fn compression() -> bool {
+    std::env::var_os("RECSTORE_TEST_UNCOMPRESSED").is_none()
+}
+
 fn options() -> StoreOptions {
     StoreOptions::default()
         .sync(SyncMode::Never)
         .segment_size_bytes(2048)
         .checkpoint_interval_records(0)
         .compress_threshold_bytes(256)
+        .compression(compression())
 }
 
 fn timestamp_of(store: &Store, offset: u64) -> Result<u64, Box<dyn std::error::Error>> {

@@ -531,12 +531,19 @@ fn check_all(store: &Store, model: &Model, swept: Option<&HashSet<String>>) -> C
 
 // ---------------------------------------------------------------- the runner
 
+/// Compression is on unless `RECSTORE_TEST_UNCOMPRESSED` is set, so the
+/// same model runs both ways: `RECSTORE_TEST_UNCOMPRESSED=1 cargo test --test NAME`.
+fn compression() -> bool {
+    std::env::var_os("RECSTORE_TEST_UNCOMPRESSED").is_none()
+}
+
 fn options() -> StoreOptions {
     StoreOptions::default()
         .sync(SyncMode::Never)
         .segment_size_bytes(2048)
         .compress_threshold_bytes(256)
         .checkpoint_interval_records(7)
+        .compression(compression())
 }
 
 /// Drops the store, runs `between` on the closed directory and reopens it.

@@ -43,7 +43,12 @@ pub struct VerifyArgs {
 pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
     let log_dir = context.data_dir.join(LOG_DIR_NAME);
     // A missing data directory is an empty store, and an empty store is clean.
-    let report = if log_dir.exists() { crate::log::verify(&log_dir, args.repair)? } else { VerifyReport::default() };
+    let check = Some(crate::store::codec::check_payload as crate::log::PayloadCheck);
+    let report = if log_dir.exists() {
+        crate::log::verify_payloads(&log_dir, args.repair, check)?
+    } else {
+        VerifyReport::default()
+    };
     let clean = report.is_clean();
     let mut out = stdout();
     if context.json {

@@ -186,7 +186,7 @@ fn decide_record(
     hints: &mut Vec<(u64, HintTarget)>,
 ) -> RecordAction {
     let (id, is_put): (Cow<'_, str>, bool) = match record.kind {
-        kind::PUT | kind::AUDIT_STUB => match codec::decode_put(record.payload) {
+        kind::PUT | kind::AUDIT_STUB => match codec::decode_put_header(record.payload) {
             Ok(put) => (Cow::Borrowed(put.id), record.kind == kind::PUT),
             Err(_) => return RecordAction::Keep,
         },

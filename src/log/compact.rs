@@ -25,7 +25,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use super::Inner;
 use super::error::LogError;
 use super::frame::{
-    FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES, encode_frame,
+    FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
+    SegmentHeader, encode_frame,
 };
 use super::naming::index_path;
 use super::segment::{IndexBuilder, SealedSegment, corruption, describe, map_file, walk_frames, write_derived};
@@ -252,8 +253,13 @@ fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan<'_>
             ..SegmentRewrite::default()
         },
     };
-    // The header is copied as it was: same base offset, same creation time.
-    new.buffer.extend_from_slice(&segment.bytes()[..SEGMENT_HEADER_SIZE_BYTES]);
+    // Same base offset and creation time, in the newest format: every
+    // older record reads the same under it (segments-format.md, "Versioning
+    // and compatibility"), and the next compaction then writes it again.
+    let old_header = SegmentHeader::decode(&segment.bytes()[..SEGMENT_HEADER_SIZE_BYTES])
+        .map_err(|detail| corruption(&segment.path, 0, None, detail))?;
+    let header = SegmentHeader { format_version: FORMAT_VERSION, ..old_header };
+    new.buffer.extend_from_slice(&header.encode());
     let result = write_frames(&mut new, plan).and_then(|()| new.flush());
     if let Err(error) = result {
         discard(&new.path);

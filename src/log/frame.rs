@@ -11,7 +11,7 @@ use crate::limits::FRAME_SIZE_BYTES_MAX;
 /// catch a file that went through a text-mode transfer, as PNG's magic does.
 pub const SEGMENT_MAGIC: [u8; 8] = [0x89, b'R', b'S', b'E', b'G', b'\r', b'\n', 0x1a];
 /// The segment format this code writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest segment format this code reads. Version 2 changed no byte
 /// the log layer parses (segments-format.md, "Versioning and compatibility").
 pub const FORMAT_VERSION_OLDEST: u32 = 1;

@@ -34,7 +34,7 @@ pub use frame::{FLAG_COMPRESSED, FORMAT_VERSION, Record, RecordRef};
 pub use metrics::{FSYNC_BUCKETS_US, LogMetrics, LogMetricsSnapshot};
 pub use reader::LogIter;
 pub use restore::CopyReport;
-pub use verify::{Problem, ProblemKind, VerifyReport, verify};
+pub use verify::{PayloadCheck, Problem, ProblemKind, VerifyReport, verify, verify_payloads};
 pub use writer::{Appended, NewRecord};
 
 use std::fs::File;

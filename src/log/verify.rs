@@ -155,6 +155,11 @@ impl VerifyReport {
     }
 }
 
+/// A check of one record's payload (kind, flags, payload) by the layer
+/// above, which the log itself never interprets: an error is corruption of
+/// that record. The item store's is `store::codec::check_payload`.
+pub type PayloadCheck = fn(u8, u8, &[u8]) -> Result<(), String>;
+
 /// Checks the log in `log_dir`; with `repair`, also fixes what it found
 /// (see the module docs for the policy) and checks again.
 ///
@@ -167,11 +172,26 @@ impl VerifyReport {
 /// cut), [`LogError::Locked`] when `repair` is asked while a writer has the
 /// log open, and [`LogError::Corruption`] if damage remains after repairing.
 pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
+    verify_payloads(log_dir, repair, None)
+}
+
+/// [`verify`], which also runs `payload_check` on every record of every
+/// valid frame; a payload it refuses is corruption at its frame, and a
+/// repair keeps everything before that frame.
+///
+/// # Errors
+///
+/// As [`verify`].
+pub fn verify_payloads(
+    log_dir: &Path,
+    repair: bool,
+    payload_check: Option<PayloadCheck>,
+) -> Result<VerifyReport, LogError> {
     if !repair {
-        return Ok(check(log_dir)?.report);
+        return Ok(check(log_dir, payload_check)?.report);
     }
     let _lock = lock::acquire(log_dir)?;
-    let scan = check(log_dir)?;
+    let scan = check(log_dir, payload_check)?;
     if let Some((path, format_version)) = scan.unknown_version {
         // Written by a newer build, not damaged: quarantining it would throw
         // away good data, so the operator must upgrade instead.
@@ -186,12 +206,12 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
         None => 0,
     };
     let mut quarantine = repair::Quarantine::new(log_dir, &scan.report.problems);
-    let after = repair_until_clean(log_dir, &scan, &mut quarantine)?;
+    let after = repair_until_clean(log_dir, &scan, &mut quarantine, payload_check)?;
     let repaired_next_offset = scan.cut.map(|_| after.report.next_offset);
     let mut resumed_next_offset = None;
     if scan.cut.is_some() {
         repair::resume_at(log_dir, &after, evidence_next_offset, &mut quarantine)?;
-        let resumed = check(log_dir)?;
+        let resumed = check(log_dir, payload_check)?;
         if let Some(left) = resumed.report.problems.iter().find(|p| p.kind.is_corruption()) {
             return Err(still_damaged(left));
         }
@@ -202,17 +222,22 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
 
 /// Applies the repair policy and checks again, as often as a repair uncovers
 /// more damage (at most once per segment), and returns the clean check.
-fn repair_until_clean(log_dir: &Path, first: &Scan, quarantine: &mut repair::Quarantine) -> Result<Scan, LogError> {
+fn repair_until_clean(
+    log_dir: &Path,
+    first: &Scan,
+    quarantine: &mut repair::Quarantine,
+    payload_check: Option<PayloadCheck>,
+) -> Result<Scan, LogError> {
     repair::apply(log_dir, first, quarantine)?;
     for _ in 0..=first.bases.len() {
-        let after = check(log_dir)?;
+        let after = check(log_dir, payload_check)?;
         if after.report.is_clean() {
             return Ok(after);
         }
         quarantine.note(&after.report.problems)?;
         repair::apply(log_dir, &after, quarantine)?;
     }
-    let after = check(log_dir)?;
+    let after = check(log_dir, payload_check)?;
     match after.report.problems.iter().find(|p| p.kind.is_corruption()) {
         Some(left) => Err(still_damaged(left)),
         None => Ok(after),

@@ -61,27 +61,32 @@ pub(crate) struct VersionDoc<'a> {
     pub text: String,
 }
 
+/// The indexed fields and every other field of a put's metadata. Most
+/// metadata is only the indexed fields: those are read directly, and only
+/// the rest through serde.
+fn metadata_fields(json: &[u8]) -> Result<(IndexedFields<'_>, Map<String, Value>), String> {
+    if let Some(fields) = IndexedFields::parse_plain(json) {
+        return Ok((fields, Map::new()));
+    }
+    let metadata: Metadata = serde_json::from_slice(json).map_err(|e| format!("metadata of put: {e}"))?;
+    let owned = |strings: Vec<String>| strings.into_iter().map(Cow::Owned).collect();
+    let fields = IndexedFields {
+        item_type: metadata.item_type.map(Cow::Owned),
+        source_id: metadata.source_id.map(Cow::Owned),
+        tags: owned(metadata.tags),
+        parents: owned(metadata.parents),
+    };
+    Ok((fields, metadata.extra))
+}
+
 impl<'a> VersionDoc<'a> {
     /// Decodes a put record; `with_data_text` adds the data's string values.
     pub(crate) fn from_put(record: RecordRef<'a>, with_data_text: bool) -> Result<Self> {
         let bad = |detail: String| Error::BadRecord { offset: record.offset, detail };
         let put = codec::decode_put(record.payload).map_err(bad)?;
-        // Most metadata is only the indexed fields: read those directly, and
-        // only the rest through serde.
-        let (fields, extra) = match IndexedFields::parse_plain(put.metadata_json) {
-            Some(fields) => (fields, Map::new()),
-            None => {
-                let metadata: Metadata =
-                    serde_json::from_slice(put.metadata_json).map_err(|e| bad(format!("metadata of put: {e}")))?;
-                let owned = |strings: Vec<String>| strings.into_iter().map(Cow::Owned).collect();
-                let fields = IndexedFields {
-                    item_type: metadata.item_type.map(Cow::Owned),
-                    source_id: metadata.source_id.map(Cow::Owned),
-                    tags: owned(metadata.tags),
-                    parents: owned(metadata.parents),
-                };
-                (fields, metadata.extra)
-            }
+        let (fields, extra) = match &put.metadata_json {
+            Cow::Borrowed(json) => metadata_fields(json).map_err(bad)?,
+            Cow::Owned(json) => metadata_fields(json).map(|(f, extra)| (f.into_owned(), extra)).map_err(bad)?,
         };
         let mut text = String::new();
         for value in extra.values() {

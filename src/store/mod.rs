@@ -22,6 +22,7 @@ mod query;
 mod read;
 pub mod views;
 mod write;
+mod zstd_section;
 
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
 pub use json_input::{JsonInputError, parse_json};
@@ -153,6 +154,8 @@ impl Store {
             (checkpoint::encode(&views.state), views.state.next_offset, records_covered)
         };
         let encode_us = started.elapsed().as_micros();
+        let compression = self.options.compression;
+        let encoded = encoded.and_then(|bytes| if compression { checkpoint::compress(&bytes) } else { Ok(bytes) });
         let written = encoded.and_then(|bytes| {
             self.log.sync().map_err(|e| e.to_string())?;
             checkpoint::write(&views_dir, &bytes)?;

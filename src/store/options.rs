@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::limits::{RECORD_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_DEFAULT};
 use crate::log::{Clock, LogOptions, SyncMode};
 use crate::storage::FaultInjector;
+use crate::store::codec;
 
 /// Options of [`crate::Store::open`].
 ///
@@ -23,7 +24,13 @@ pub struct StoreOptions {
     pub segment_size_bytes: u64,
     /// Write a checkpoint after this many records (0: only on close).
     pub checkpoint_interval_records: u64,
-    /// Data at least this long is zlib-compressed when that makes it smaller.
+    /// Whether puts are written compressed (default: on): their metadata,
+    /// and data of at least `compress_threshold_bytes`, as zstd frames
+    /// wherever that makes them smaller (segments-format.md, "Put payload,
+    /// codec 2"). Off writes puts as format version 2 did, uncompressed.
+    /// Either way every older record reads as it was written.
+    pub compression: bool,
+    /// With compression on, shorter data is stored as it is (default 0).
     pub compress_threshold_bytes: usize,
     /// Largest data of one item version (default 64 MiB).
     pub record_size_bytes_max: u32,
@@ -46,7 +53,8 @@ impl Default for StoreOptions {
             sync: SyncMode::Always,
             segment_size_bytes: SEGMENT_SIZE_BYTES_DEFAULT,
             checkpoint_interval_records: 1_000_000,
-            compress_threshold_bytes: 4096,
+            compression: true,
+            compress_threshold_bytes: 0,
             record_size_bytes_max: RECORD_SIZE_BYTES_DEFAULT,
             max_versions: 5,
             retention_days: 30,
@@ -79,6 +87,12 @@ impl StoreOptions {
     /// Sets how many records pass between checkpoints (0: only on close).
     pub fn checkpoint_interval_records(mut self, records: u64) -> Self {
         self.checkpoint_interval_records = records;
+        self
+    }
+
+    /// Turns compression of new puts on or off.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = on;
         self
     }
 
@@ -116,6 +130,14 @@ impl StoreOptions {
             faults: self.faults.clone(),
             clock: self.clock.clone(),
             ..LogOptions::default()
+        }
+    }
+
+    /// How new puts are encoded.
+    pub(crate) fn put_encoding(&self) -> codec::PutEncoding {
+        match self.compression {
+            true => codec::PutEncoding::Zstd { data_threshold_bytes: self.compress_threshold_bytes },
+            false => codec::PutEncoding::Plain,
         }
     }
 }

@@ -614,7 +614,7 @@ impl ItemMeta {
     /// The metadata of a put (or of the audit stub that replaced it) stored
     /// at `offset` at `timestamp_us`: what `meta`, queries and log events show.
     pub(crate) fn of_put(put: &codec::PutRecord<'_>, offset: u64, timestamp_us: u64) -> Result<Self, String> {
-        let metadata: Metadata = serde_json::from_slice(put.metadata_json).map_err(|e| e.to_string())?;
+        let metadata: Metadata = serde_json::from_slice(&put.metadata_json).map_err(|e| e.to_string())?;
         Ok(ItemMeta {
             id: put.id.to_string(),
             version: put.version,

@@ -48,6 +48,9 @@ struct Prepared {
     /// The put record's payload, data compressed where that pays.
     payload: Vec<u8>,
     flags: u8,
+    /// The metadata JSON as encoded before compression: the dedup key
+    /// compares it under the writer lock, which must not decompress it.
+    metadata_json: Vec<u8>,
 }
 
 /// Batches at least this long are prepared on several threads.
@@ -144,7 +147,7 @@ fn split_into_shares(items: Vec<NewItem>) -> Vec<Share> {
 /// What `prepare` needs of the store's options.
 #[derive(Debug, Clone, Copy)]
 struct PrepareLimits {
-    compress_threshold_bytes: usize,
+    encoding: codec::PutEncoding,
     /// Largest data of one item, checked before compression: the limit is
     /// on what the caller gave and reads back, not on what is stored.
     data_size_bytes_max: u32,
@@ -172,7 +175,6 @@ fn prepare(item: NewItem, limits: PrepareLimits) -> Result<Prepared> {
     let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
     validate_new_id(&id)?;
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
-    let compressed = codec::compress(&bytes, limits.compress_threshold_bytes);
     let draft = PutDraft {
         data_kind,
         id: &id,
@@ -182,8 +184,8 @@ fn prepare(item: NewItem, limits: PrepareLimits) -> Result<Prepared> {
         metadata_json: &metadata_json,
         data: &bytes,
     };
-    let (payload, flags) = codec::encode_put_compressed(&draft, compressed.as_deref());
-    Ok(Prepared { id, payload, flags })
+    let (payload, flags) = codec::encode_put(&draft, limits.encoding);
+    Ok(Prepared { id, payload, flags, metadata_json })
 }
 
 /// A stored put's metadata as it is written today: a record from before
@@ -217,16 +219,18 @@ enum Plan {
 }
 
 /// Content identity used for dedup: equal keys mean an identical put.
-#[derive(PartialEq, Eq, Clone, Copy)]
+/// The metadata is compared as JSON text, never as stored: a compressed
+/// put and a plain one of the same content are the same.
+#[derive(PartialEq, Eq, Clone)]
 struct ContentKey<'a> {
     data_kind: u8,
     md5: [u8; 16],
     content_type: &'a str,
-    metadata_json: &'a [u8],
+    metadata_json: std::borrow::Cow<'a, [u8]>,
 }
 
 impl<'a> ContentKey<'a> {
-    fn of(put: &codec::PutRecord<'a>) -> Self {
+    fn of(put: codec::PutRecord<'a>) -> Self {
         ContentKey {
             data_kind: put.data_kind as u8,
             md5: put.md5,
@@ -238,8 +242,8 @@ impl<'a> ContentKey<'a> {
 
 impl Prepared {
     fn content_key(&self) -> ContentKey<'_> {
-        let put = codec::decode_put(&self.payload).expect("prepare encoded a valid put");
-        ContentKey::of(&put)
+        let put = codec::decode_put_header(&self.payload).expect("prepare encoded a valid put");
+        ContentKey { metadata_json: std::borrow::Cow::Borrowed(&self.metadata_json), ..ContentKey::of(put) }
     }
 }
 
@@ -330,7 +334,7 @@ impl Store {
         dataset: Option<(&str, serde_json::Value)>,
     ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
         let limits = PrepareLimits {
-            compress_threshold_bytes: self.options.compress_threshold_bytes,
+            encoding: self.options.put_encoding(),
             data_size_bytes_max: self.options.record_size_bytes_max,
         };
         let mut prepared = prepare_all(items, limits)?;
@@ -386,7 +390,7 @@ impl Store {
                     Plan::Repeat { version: *version, earlier: *earlier }
                 }
                 Some((_, version, _)) => Plan::New { version: version + 1, record_index },
-                None => self.plan_against_views(&item.id, key, record_index)?,
+                None => self.plan_against_views(&item.id, &key, record_index)?,
             };
             if let Plan::New { .. } = plan {
                 record_index += 1;
@@ -397,7 +401,7 @@ impl Store {
         Ok(plans)
     }
 
-    fn plan_against_views(&self, id: &str, key: ContentKey<'_>, record_index: usize) -> Result<Plan> {
+    fn plan_against_views(&self, id: &str, key: &ContentKey<'_>, record_index: usize) -> Result<Plan> {
         let (latest, live) = {
             let views = self.read_views();
             match views.item(id) {
@@ -418,15 +422,16 @@ impl Store {
     }
 
     /// Whether the put at `offset` has exactly the content `key` names.
-    fn stored_content_is(&self, offset: u64, position_bytes: u64, key: ContentKey<'_>) -> Result<bool> {
+    fn stored_content_is(&self, offset: u64, position_bytes: u64, key: &ContentKey<'_>) -> Result<bool> {
         let record = self.read_record(offset, position_bytes)?;
         let put = codec::decode_put(&record.payload).map_err(|detail| Error::BadRecord { offset, detail })?;
-        let stored = ContentKey::of(&put);
-        if stored == key {
+        let stored = ContentKey::of(put);
+        if stored == *key {
             return Ok(true);
         }
-        let same_but_metadata = ContentKey { metadata_json: key.metadata_json, ..stored } == key;
-        Ok(same_but_metadata && tags_normalized(put.metadata_json).as_deref() == Some(key.metadata_json))
+        let stored_metadata = stored.metadata_json.clone();
+        let same_but_metadata = ContentKey { metadata_json: key.metadata_json.clone(), ..stored } == *key;
+        Ok(same_but_metadata && tags_normalized(&stored_metadata).as_deref() == Some(&key.metadata_json[..]))
     }
 
     /// Applies records just appended. They were validated against the views

@@ -206,7 +206,7 @@ mod tests {
             metadata_json: br#"{"type":"sensor_reading","tags":["raw_data"],"parents":["reading-0@1"],"site":"lab"}"#,
             data: &[7; 100],
         };
-        codec::encode_put(&draft, usize::MAX).0
+        codec::encode_put(&draft, codec::PutEncoding::Zstd { data_threshold_bytes: 0 }).0
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use super::{Problem, ProblemKind, VerifyReport};
+use super::{PayloadCheck, Problem, ProblemKind, VerifyReport};
 use crate::log::error::LogError;
 use crate::log::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_MAGIC, decode_record,
@@ -40,6 +40,8 @@ pub(super) struct Scan {
     /// The first segment with a sound header of a format version this build
     /// does not know.
     pub unknown_version: Option<(PathBuf, u32)>,
+    /// The layer above's check of each payload, if it gave one.
+    pub payload_check: Option<PayloadCheck>,
 }
 
 impl Scan {
@@ -60,9 +62,9 @@ impl Scan {
     }
 }
 
-pub(super) fn check(log_dir: &Path) -> Result<Scan, LogError> {
+pub(super) fn check(log_dir: &Path, payload_check: Option<PayloadCheck>) -> Result<Scan, LogError> {
     let (bases, index_bases) = list(log_dir)?;
-    let mut scan = Scan { bases: bases.clone(), ..Scan::default() };
+    let mut scan = Scan { bases: bases.clone(), payload_check, ..Scan::default() };
     // A torn creation is set aside first, as recovery does, so that the
     // segment before it is checked as the newest: it is the newest again
     // once the torn file is removed.
@@ -219,6 +221,7 @@ fn walk_segment(scan: &mut Scan, segment: &SegmentRef<'_>) -> FrameWalk {
     let bytes = segment.bytes;
     let mut walk = FrameWalk { expected: segment.base, ..FrameWalk::default() };
     let mut stop: Option<(usize, u64, String)> = None;
+    let payload_check = scan.payload_check;
     let end = walk_frames(bytes, SEGMENT_HEADER_SIZE_BYTES, |position, frame| {
         // The newest segment is never compacted, so its offsets are dense
         // from its base; older ones may have gaps but never go backwards.
@@ -230,7 +233,9 @@ fn walk_segment(scan: &mut Scan, segment: &SegmentRef<'_>) -> FrameWalk {
             stop = Some((position, frame.first_offset, message));
             return ControlFlow::Break(());
         }
-        if let Err((offset, message)) = check_records(bytes, position, frame, segment.newest) {
+        let checked = check_records(bytes, position, frame, segment.newest)
+            .and_then(|()| payload_check.map_or(Ok(()), |check| check_payloads(position, frame, check)));
+        if let Err((offset, message)) = checked {
             stop = Some((position, offset, message));
             return ControlFlow::Break(());
         }
@@ -282,6 +287,20 @@ fn check_records(bytes: &[u8], position: usize, frame: &Frame<'_>, dense: bool) 
         if dense && record.offset != expected {
             let message = format!("record at byte {record_position}: offset={} expected {expected}", record.offset);
             return Err((record.offset, message));
+        }
+        record_position += RECORD_HEADER_SIZE_BYTES + record.payload.len();
+    }
+    Ok(())
+}
+
+/// Runs the layer above's check on each payload of a valid frame: a record
+/// whose checksum matches but whose payload that layer cannot read (a
+/// compressed section that does not decompress) is damage all the same.
+fn check_payloads(position: usize, frame: &Frame<'_>, check: PayloadCheck) -> Result<(), (u64, String)> {
+    let mut record_position = position + FRAME_HEADER_SIZE_BYTES;
+    for record in frame.records() {
+        if let Err(detail) = check(record.kind, record.flags, record.payload) {
+            return Err((record.offset, format!("record at byte {record_position}: kind={} {detail}", record.kind)));
         }
         record_position += RECORD_HEADER_SIZE_BYTES + record.payload.len();
     }

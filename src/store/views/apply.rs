@@ -47,7 +47,7 @@ impl Views {
     /// payload starts like a put's. Returns the item's number.
     pub(super) fn apply_put(&mut self, record: RecordRef<'_>, position_bytes: u64) -> Result<u32, String> {
         let put = codec::decode_put(record.payload)?;
-        let fields = IndexedFields::parse(put.metadata_json)?;
+        let fields = IndexedFields::parse(&put.metadata_json)?;
         let parent_ids = fields
             .parents
             .iter()

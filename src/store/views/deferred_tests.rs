@@ -57,7 +57,7 @@ fn records(steps: &[Step]) -> Vec<(u8, Vec<u8>)> {
                     metadata_json: &metadata_json,
                     data: b"{}",
                 };
-                records.push((kind::PUT, codec::encode_put_compressed(&draft, None).0));
+                records.push((kind::PUT, codec::encode_put(&draft, codec::PutEncoding::Plain).0));
             }
             Step::Delete { id } if live[usize::from(*id)] => {
                 live[usize::from(*id)] = false;

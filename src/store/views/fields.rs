@@ -46,6 +46,18 @@ impl<'a> IndexedFields<'a> {
     pub fn parse_plain(metadata_json: &'a [u8]) -> Option<Self> {
         scan(metadata_json)
     }
+
+    /// The same fields, owning their strings: for metadata that a put
+    /// stored compressed, which lives no longer than its decoded record.
+    pub fn into_owned(self) -> IndexedFields<'static> {
+        let own = |text: Cow<'a, str>| Cow::Owned(text.into_owned());
+        IndexedFields {
+            item_type: self.item_type.map(own),
+            source_id: self.source_id.map(own),
+            tags: self.tags.into_iter().map(own).collect(),
+            parents: self.parents.into_iter().map(own).collect(),
+        }
+    }
 }
 
 /// The fast path: `None` unless the JSON is an object of only the four
