@@ -67,7 +67,7 @@ fn a_byte_upload_reads_back_exactly_with_its_type_and_metadata() -> TestResult {
         let (_, meta) = json_of(http.get(server.url("/v1/items/photo-1/metadata")).send().await?).await?;
         let expected = json!({
             "size": png.len(), "md5": md5_hex(&png), "content_type": "image/png", "type": "camera_frame",
-            "source_id": "camera-3", "tags": ["from_meta", "raw_data", "png"], "parents": ["reading-1@1"], "width": 2,
+            "source_id": "camera-3", "tags": ["from_meta", "png", "raw_data"], "parents": ["reading-1@1"], "width": 2,
         });
         for (field, value) in expected.as_object().ok_or("an object")? {
             assert_eq!(&meta[field], value, "metadata field {field}: {meta}");
