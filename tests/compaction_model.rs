@@ -248,9 +248,7 @@ fn write_history(store: &Store, model: &mut Model, rng: &mut Rng, count: usize) 
 fn new_item(model: &mut Model, rng: &mut Rng, id: &str) -> NewItem {
     model.counter += 1;
     let data = json!({"n": model.counter, "pad": "x".repeat(rng.below(400) as usize)});
-    let mut tags: Vec<String> = TAGS.iter().filter(|_| rng.chance(40)).map(|t| t.to_string()).collect();
-    // The store keeps tags sorted; the model compares them as stored.
-    tags.sort_unstable();
+    let tags: Vec<String> = TAGS.iter().filter(|_| rng.chance(40)).map(|t| t.to_string()).collect();
     let parents = if rng.chance(30) { vec![IDS[rng.below(IDS.len() as u64) as usize].to_string()] } else { vec![] };
     NewItem { data: Data::Json(data), metadata: Metadata { id: Some(id.into()), tags, parents, ..Metadata::default() } }
 }

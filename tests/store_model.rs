@@ -84,14 +84,8 @@ impl ItemSpec {
             id: self.id.map(|i| POOL[i].to_string()),
             item_type: self.item_type.map(|i| TYPES[i].to_string()),
             source_id: self.source.map(|i| SOURCES[i].to_string()),
-            // Sorted and deduped, as the store keeps them: the model compares
-            // metadata as stored (tests/data_fidelity.rs covers the sorting).
-            tags: {
-                let mut tags: Vec<String> = self.tags.iter().map(|&i| TAGS[i].to_string()).collect();
-                tags.sort_unstable();
-                tags.dedup();
-                tags
-            },
+            // In the order generated: the model expects them stored as a set.
+            tags: self.tags.iter().map(|&i| TAGS[i].to_string()).collect(),
             parents: self
                 .parent
                 .iter()
