@@ -39,8 +39,7 @@ pub struct VerifyArgs {
 
 pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
     let log_dir = context.data_dir.join(LOG_DIR_NAME);
-    // A missing data directory is an empty store, and an empty store is clean.
-    let report = if log_dir.exists() { crate::log::verify(&log_dir, args.repair)? } else { VerifyReport::default() };
+    let report = verify_report(&log_dir, args.repair)?;
     let clean = report.is_clean();
     let mut out = stdout();
     if context.json {
@@ -85,6 +84,19 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
         });
     }
     Ok(())
+}
+
+/// A missing data directory is an empty store, and an empty store is clean.
+fn verify_report(log_dir: &std::path::Path, repair: bool) -> crate::Result<VerifyReport> {
+    Ok(if log_dir.exists() { crate::log::verify(log_dir, repair)? } else { VerifyReport::default() })
+}
+
+/// Checks the store in `data_dir` without repairing it and returns the
+/// object `recstore verify --json` prints (the Python binding's `verify()`).
+/// Corruption is reported in the object (`clean: false`), not as an error.
+pub fn verify_json(data_dir: &std::path::Path) -> crate::Result<serde_json::Value> {
+    let report = verify_report(&data_dir.join(LOG_DIR_NAME), false)?;
+    Ok(report_json(&report, false))
 }
 
 fn report_json(report: &VerifyReport, repair: bool) -> serde_json::Value {
