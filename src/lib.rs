@@ -18,6 +18,7 @@ mod base64;
 pub mod cli;
 pub mod compaction;
 pub mod error;
+pub mod export;
 mod json_object;
 pub mod limits;
 pub mod log;

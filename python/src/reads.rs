@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use arrow_array::{RecordBatchIterator, RecordBatchReader};
+use arrow_pyarrow::IntoPyArrow;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use recstore::timetravel::AsOf;
@@ -61,4 +63,24 @@ pub fn wait_past(store: &Store, next_offset: u64, timeout_ms: u64) -> PyResult<u
     });
     let next = *published.borrow();
     Ok(next)
+}
+
+/// The export's record batches (the columns of `recstore export --format
+/// parquet`) as a `pyarrow.RecordBatchReader`.
+pub fn export_arrow<'py>(
+    py: Python<'py>,
+    store: &Store,
+    query: &recstore::Query,
+    as_of: Option<AsOf>,
+    all_versions: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let batches = py.detach(|| {
+        read_at(store, as_of, |view| {
+            let targets = recstore::export::targets(view, query, all_versions)?;
+            recstore::export::batches(view, &targets).map(|(batches, _pruned_count)| batches)
+        })
+    })?;
+    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), recstore::export::schema());
+    let reader: Box<dyn RecordBatchReader + Send> = Box::new(reader);
+    reader.into_pyarrow(py)
 }

@@ -413,6 +413,20 @@ impl NativeStore {
         serialized(py, &report)
     }
 
+    /// The export columns as a `pyarrow.RecordBatchReader`.
+    #[pyo3(signature = (query=None, as_of=None, all_versions=false))]
+    fn export_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        query: Option<&Bound<'py, PyAny>>,
+        as_of: Option<&str>,
+        all_versions: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (store, as_of) = (self.get()?, parse_as_of(as_of)?);
+        let query = parse_query(&store, query, None)?;
+        crate::reads::export_arrow(py, &store, &query, as_of, all_versions)
+    }
+
     /// Up to `count_max` events from `from_offset` on.
     fn events<'py>(&self, py: Python<'py>, from_offset: u64, count_max: usize) -> PyResult<Bound<'py, PyAny>> {
         let store = self.get()?;
