@@ -138,6 +138,12 @@ class Store(_Reads):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f"a recstore.Store cannot be pickled or sent to another process: pass its path ({self.path!r}) "
+            "and open it there, e.g. recstore.Store(path, read_only=True) in each DataLoader worker"
+        )
+
     def __repr__(self) -> str:
         state = "closed" if self._native.closed else ("read-only" if self.read_only else "open")
         return f"<recstore.Store {self.path!r} {state}>"

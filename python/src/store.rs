@@ -24,6 +24,9 @@ use crate::errors::{OrRaise, raise};
 /// How often `sync="interval"` fdatasyncs.
 const SYNC_INTERVAL_MS: u64 = 100;
 
+/// How often `close()` checks whether calls in flight have finished.
+const CLOSE_POLL_MS: u64 = 1;
+
 /// An open store, shareable between threads (the library's `Store` is).
 #[pyclass(name = "Store", module = "recstore._recstore", frozen)]
 pub struct NativeStore {
@@ -193,13 +196,23 @@ impl NativeStore {
     /// Closes the store; later calls raise `Unavailable`. Idempotent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let taken = self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        let Some(store) = taken else { return Ok(()) };
-        // Calls still running in other threads hold clones; the last one to
-        // finish drops the store, which flushes and unlocks it.
-        match Arc::try_unwrap(store) {
-            Ok(store) => py.detach(|| store.close()).or_raise(),
-            Err(_) => Ok(()),
-        }
+        let Some(mut store) = taken else { return Ok(()) };
+        // Calls still running in other threads hold clones: wait for them
+        // (GIL released, so they can finish), so that when close() returns
+        // the store is flushed and unlocked. New calls already see it closed,
+        // and a waiting subscriber wakes within its wait slice.
+        py.detach(|| {
+            loop {
+                match Arc::try_unwrap(store) {
+                    Ok(store) => return store.close(),
+                    Err(shared) => {
+                        store = shared;
+                        std::thread::sleep(std::time::Duration::from_millis(CLOSE_POLL_MS));
+                    }
+                }
+            }
+        })
+        .or_raise()
     }
 
     /// Whether `close()` was called.
@@ -450,5 +463,17 @@ impl NativeStore {
     fn commit(&self, py: Python<'_>, group: &str, next_offset: u64) -> PyResult<u64> {
         let store = self.get()?;
         py.detach(|| store.commit_consumer(group, next_offset)).or_raise()
+    }
+}
+
+impl Drop for NativeStore {
+    /// In a forked child the store's files and lock belong to the parent:
+    /// dropping it here would flush and unlock them under the parent's feet,
+    /// so the child forgets it instead.
+    fn drop(&mut self) {
+        if std::process::id() != self.opener_pid {
+            let store = self.store.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            std::mem::forget(store);
+        }
     }
 }
