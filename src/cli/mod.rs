@@ -15,6 +15,7 @@ mod export;
 mod get;
 mod history;
 mod import;
+mod import_preserve;
 mod log;
 mod put;
 mod query;

@@ -15,6 +15,7 @@
 //! (query hits, counts, history, stats) do not wait.
 
 pub mod codec;
+mod import;
 mod item;
 mod options;
 mod query;
@@ -22,6 +23,7 @@ mod read;
 pub mod views;
 mod write;
 
+pub use import::PreservedItem;
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};

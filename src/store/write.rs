@@ -42,11 +42,11 @@ pub struct DatasetRef {
 
 /// An item validated, hashed, named and encoded: all but its version,
 /// which only the writer lock can decide (see [`codec::set_put_version`]).
-struct Prepared {
-    id: String,
+pub(super) struct Prepared {
+    pub(super) id: String,
     /// The put record's payload, data compressed where that pays.
-    payload: Vec<u8>,
-    flags: u8,
+    pub(super) payload: Vec<u8>,
+    pub(super) flags: u8,
 }
 
 /// Batches at least this long are prepared on several threads.
@@ -86,7 +86,7 @@ fn prepare_helpers() -> Option<&'static rayon::ThreadPool> {
 ///
 /// The calling thread starts at once and the helpers join in as they get
 /// a core, each claiming shares from a counter until none is left.
-fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
+pub(super) fn prepare_all(items: Vec<NewItem>, compress_threshold_bytes: usize) -> Result<Vec<Prepared>> {
     let prepare_share =
         |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, compress_threshold_bytes)).collect();
     let helpers = prepare_helpers().filter(|_| items.len() >= PARALLEL_PREPARE_ITEMS_MIN);
@@ -378,7 +378,7 @@ impl Store {
 
     /// Applies records just appended. They were validated against the views
     /// under the writer lock, so a refusal here is a bug, not bad input.
-    fn apply_appended(&self, records: &[NewRecord<'_>], appended: &crate::log::Appended) {
+    pub(super) fn apply_appended(&self, records: &[NewRecord<'_>], appended: &crate::log::Appended) {
         let mut views = self.write_views();
         for (i, new) in records.iter().enumerate() {
             let record = crate::log::RecordRef {
