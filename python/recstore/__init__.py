@@ -28,6 +28,7 @@ from ._errors import (
     Unavailable,
     UsageError,
 )
+from ._migrate import migrate_recursive_store
 from ._store import DatasetRef, ItemRef, Store, View
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "Unavailable",
     "UsageError",
     "View",
+    "migrate_recursive_store",
 ]

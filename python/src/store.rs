@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use recstore::compaction::Policy;
-use recstore::store::ItemData;
+use recstore::store::{ItemData, PreservedItem};
 use recstore::timetravel::{AsOf, StoreAt};
 use recstore::{Data, Direction, ErrorKind, Metadata, NewItem, Query, Store, StoreOptions, SyncMode};
 use serde_json::Value;
@@ -256,6 +256,22 @@ impl NativeStore {
             _ => Value::Object(serde_json::Map::new()),
         };
         let stored = py.detach(|| store.put_dataset(name, items, info)).or_raise()?;
+        serialized(py, &stored)
+    }
+
+    /// Appends `(data, metadata, version, timestamp)` tuples keeping their
+    /// versions and RFC 3339 times (`Store::put_preserved`): migration.
+    fn put_preserved<'py>(&self, py: Python<'py>, items: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyAny>> {
+        let store = self.get()?;
+        let mut preserved = Vec::with_capacity(items.len());
+        for (i, entry) in items.iter().enumerate() {
+            let (data, metadata, version, timestamp): (Bound<'py, PyAny>, Bound<'py, PyAny>, u32, String) =
+                entry.extract()?;
+            let item = new_item(&data, Some(&metadata), &format!("items[{i}]."))?;
+            let timestamp_us = recstore::store::parse_time(&timestamp).or_raise()?;
+            preserved.push(PreservedItem { item, version, timestamp_us });
+        }
+        let stored = py.detach(|| store.put_preserved(preserved)).or_raise()?;
         serialized(py, &stored)
     }
 
