@@ -425,7 +425,7 @@ fn write_frame(
     timestamp_us: Option<u64>,
 ) -> Result<Appended, LogError> {
     let first_offset = writer.next_offset;
-    let timestamp_us = timestamp_us.unwrap_or_else(|| now_us()).max(writer.last_timestamp_us);
+    let timestamp_us = timestamp_us.unwrap_or_else(now_us).max(writer.last_timestamp_us);
     let refs: Vec<RecordRef<'_>> = records
         .iter()
         .zip(first_offset..)
