@@ -18,6 +18,7 @@ mod base64;
 pub mod cli;
 pub mod compaction;
 pub mod error;
+pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 mod json_object;

@@ -5,34 +5,25 @@
 //! (JSON Lines) whatever the size of the data.
 //! The output is written to `<PATH>.partial` and renamed over PATH at the
 //! end, so a failed export never leaves a truncated file under PATH. The
-//! Parquet columns are a contract (issue 7): id, version, offset, timestamp,
+//! Parquet columns are a contract (issue 7), built in [`crate::export`]: id, version, offset, timestamp,
 //! type, source_id, tags, parents, metadata, data, data_bytes.
 
-use crate::error::ErrorKind;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BinaryBuilder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::{AsOfArg, CliError, Context, Counted, complete_meta, show_progress, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, Counted, show_progress, stdout, write_json_line};
+use crate::export::{Columns, schema};
 use crate::timetravel::StoreAt;
 use crate::{ItemData, ItemMeta, Query};
 
-/// Rows gathered before they are handed to the Parquet writer.
-const BATCH_ROWS_MAX: usize = 4096;
-/// Data bytes gathered before they are handed to the Parquet writer.
-const BATCH_DATA_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// A row group is closed once the writer buffers this much.
 const ROW_GROUP_BYTES_MAX: usize = 128 * 1024 * 1024;
 
@@ -146,18 +137,7 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
 /// The (id, version) pairs to export, in item order, then version order.
 fn targets(store: &StoreAt<'_>, args: &ExportArgs) -> Result<Vec<(String, u32)>, CliError> {
     let query = Query { item_type: args.item_type.clone(), tags: args.tags.clone(), ..Query::default() };
-    let mut targets = Vec::new();
-    for hit in store.query_hits(&query)? {
-        if !args.all_versions {
-            targets.push((hit.id, hit.version));
-            continue;
-        }
-        let mut versions: Vec<u32> =
-            store.history(&hit.id)?.into_iter().filter(|e| e.event == "put").map(|e| e.version).collect();
-        versions.dedup();
-        targets.extend(versions.into_iter().map(|v| (hit.id.clone(), v)));
-    }
-    Ok(targets)
+    Ok(crate::export::targets(store, &query, args.all_versions)?)
 }
 
 /// Writes to `<out>.partial`, then renames it over `out`.
@@ -224,118 +204,6 @@ fn write_jsonl(out: &mut impl Write, rows: impl Iterator<Item = Result<Row, CliE
     Ok(count)
 }
 
-/// The Parquet schema: the column contract of issue 7.
-fn schema() -> SchemaRef {
-    let strings = || Field::new_list_field(DataType::Utf8, true);
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("version", DataType::UInt32, false),
-        Field::new("offset", DataType::UInt64, false),
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-        Field::new("type", DataType::Utf8, true),
-        Field::new("source_id", DataType::Utf8, true),
-        Field::new_list("tags", strings(), false),
-        Field::new_list("parents", strings(), false),
-        Field::new("metadata", DataType::Utf8, false),
-        Field::new("data", DataType::Utf8, true),
-        Field::new("data_bytes", DataType::Binary, true),
-    ]))
-}
-
-/// Column builders for one record batch.
-struct Columns {
-    id: StringBuilder,
-    version: UInt32Builder,
-    offset: UInt64Builder,
-    timestamp: TimestampMicrosecondBuilder,
-    item_type: StringBuilder,
-    source_id: StringBuilder,
-    tags: ListBuilder<StringBuilder>,
-    parents: ListBuilder<StringBuilder>,
-    metadata: StringBuilder,
-    data: StringBuilder,
-    data_bytes: BinaryBuilder,
-    row_count: usize,
-    data_size_bytes: usize,
-}
-
-impl Columns {
-    fn new() -> Self {
-        Self {
-            id: StringBuilder::new(),
-            version: UInt32Builder::new(),
-            offset: UInt64Builder::new(),
-            timestamp: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            item_type: StringBuilder::new(),
-            source_id: StringBuilder::new(),
-            tags: ListBuilder::new(StringBuilder::new()),
-            parents: ListBuilder::new(StringBuilder::new()),
-            metadata: StringBuilder::new(),
-            data: StringBuilder::new(),
-            data_bytes: BinaryBuilder::new(),
-            row_count: 0,
-            data_size_bytes: 0,
-        }
-    }
-
-    fn push(&mut self, row: Row) -> Result<(), CliError> {
-        let Row { meta, data } = row;
-        let mut meta_json = serde_json::to_value(&meta).map_err(|e| CliError::invalid(e.to_string()))?;
-        complete_meta(&mut meta_json);
-        self.id.append_value(&meta.id);
-        self.version.append_value(meta.version);
-        self.offset.append_value(meta.offset);
-        self.timestamp.append_value(i64::try_from(data.timestamp_us).unwrap_or(i64::MAX));
-        self.item_type.append_option(meta.metadata.item_type.as_deref());
-        self.source_id.append_option(meta.metadata.source_id.as_deref());
-        for (builder, values) in [(&mut self.tags, &meta.metadata.tags), (&mut self.parents, &meta.metadata.parents)] {
-            for value in values {
-                builder.values().append_value(value);
-            }
-            builder.append(true);
-        }
-        self.metadata.append_value(meta_json.to_string());
-        self.data_size_bytes += data.bytes.len();
-        if data.is_json {
-            let text = String::from_utf8(data.bytes).map_err(|e| CliError {
-                message: format!("item {:?} version {}: stored JSON is not UTF-8: {e}", meta.id, meta.version),
-                kind: ErrorKind::Corruption,
-            })?;
-            self.data.append_value(text);
-            self.data_bytes.append_null();
-        } else {
-            self.data.append_null();
-            self.data_bytes.append_value(&data.bytes);
-        }
-        self.row_count += 1;
-        Ok(())
-    }
-
-    fn is_full(&self) -> bool {
-        self.row_count >= BATCH_ROWS_MAX || self.data_size_bytes >= BATCH_DATA_BYTES_MAX
-    }
-
-    /// Builds the batch and resets the builders.
-    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, CliError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.id.finish()),
-            Arc::new(self.version.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.timestamp.finish()),
-            Arc::new(self.item_type.finish()),
-            Arc::new(self.source_id.finish()),
-            Arc::new(self.tags.finish()),
-            Arc::new(self.parents.finish()),
-            Arc::new(self.metadata.finish()),
-            Arc::new(self.data.finish()),
-            Arc::new(self.data_bytes.finish()),
-        ];
-        self.row_count = 0;
-        self.data_size_bytes = 0;
-        RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| CliError::invalid(format!("parquet: {e}")))
-    }
-}
-
 fn parquet_error(error: parquet::errors::ParquetError) -> CliError {
     CliError::io(format!("parquet: {error}"))
 }
@@ -347,7 +215,8 @@ fn write_parquet(file: File, rows: impl Iterator<Item = Result<Row, CliError>>) 
     let mut columns = Columns::new();
     let mut count = 0;
     for row in rows {
-        columns.push(row?)?;
+        let Row { meta, data } = row?;
+        columns.push(meta, data)?;
         count += 1;
         if columns.is_full() {
             writer.write(&columns.finish(&schema)?).map_err(parquet_error)?;
@@ -358,7 +227,7 @@ fn write_parquet(file: File, rows: impl Iterator<Item = Result<Row, CliError>>) 
             }
         }
     }
-    if columns.row_count > 0 {
+    if columns.row_count() > 0 {
         writer.write(&columns.finish(&schema)?).map_err(parquet_error)?;
     }
     let file = writer.into_inner().map_err(parquet_error)?;

@@ -34,6 +34,7 @@ Examples:
   imported 3 lines: 2 new items, 1 new version, 0 unchanged
   cat items.jsonl | recstore import --batch-size 5000 -
   recstore import --skip-bad messy.jsonl 2> skipped.txt
+  recstore export --all-versions --out all.jsonl && recstore --data copy import --preserve all.jsonl
 
 A line:
   {\"data\": {\"temperature\": 21.5}, \"metadata\": {\"id\": \"reading-1\", \"type\": \"sensor_reading\", \"tags\": [\"raw_data\"]}}
@@ -67,8 +68,14 @@ pub struct ImportArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
     /// Skip bad lines (reported on stderr) instead of failing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "preserve")]
     pub skip_bad: bool,
+    /// Keep each line's `version` and `timestamp` (an export's lines, e.g.
+    /// from `export --all-versions`) instead of making the next version now.
+    /// Versions must go up per item and times must not go back, else the
+    /// import stops before the batch; skipped versions stay gaps.
+    #[arg(long)]
+    pub preserve: bool,
 }
 
 /// One line of the import format.
@@ -139,7 +146,7 @@ pub(crate) fn read_all_items(file: &str) -> Result<Vec<NewItem>, CliError> {
     }
 }
 
-fn open_input(file: &str) -> Result<Box<dyn BufRead + Send>, CliError> {
+pub(crate) fn open_input(file: &str) -> Result<Box<dyn BufRead + Send>, CliError> {
     if file == "-" {
         return Ok(Box::new(BufReader::new(std::io::stdin())));
     }
@@ -201,6 +208,9 @@ enum Parsed {
 }
 
 pub(crate) fn run(args: ImportArgs, context: &Context) -> Result<(), CliError> {
+    if args.preserve {
+        return super::import_preserve::run(&args, context);
+    }
     let store = context.open_write()?;
     let progress = progress_bar(&args.file);
     let reader = open_input(&args.file)?;

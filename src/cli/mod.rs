@@ -15,6 +15,7 @@ mod export;
 mod get;
 mod history;
 mod import;
+mod import_preserve;
 mod log;
 mod put;
 mod query;
@@ -23,6 +24,8 @@ mod search;
 mod serve;
 mod stats;
 mod verify;
+
+pub use verify::verify_json;
 
 /// One `import` line parsed as `recstore import` parses it: the
 /// `import_line` fuzz target (see `crate::fuzzing`).
@@ -238,7 +241,7 @@ impl std::fmt::Display for Counted<'_> {
 /// Fills in the metadata fields the contract promises on every metadata
 /// object (`type`, `source_id`, `tags`, `parents`): the store omits empty
 /// ones, but scripts should not have to guess whether a key exists.
-pub(crate) fn complete_meta(value: &mut serde_json::Value) {
+pub fn complete_meta(value: &mut serde_json::Value) {
     if let Some(object) = value.as_object_mut() {
         for key in ["type", "source_id"] {
             object.entry(key).or_insert(serde_json::Value::Null);

@@ -42,13 +42,7 @@ pub struct VerifyArgs {
 
 pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
     let log_dir = context.data_dir.join(LOG_DIR_NAME);
-    // A missing data directory is an empty store, and an empty store is clean.
-    let check = Some(crate::store::codec::check_payload as crate::log::PayloadCheck);
-    let report = if log_dir.exists() {
-        crate::log::verify_payloads(&log_dir, args.repair, check)?
-    } else {
-        VerifyReport::default()
-    };
+    let report = verify_report(&log_dir, args.repair)?;
     let clean = report.is_clean();
     let mut out = stdout();
     if context.json {
@@ -93,6 +87,22 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
         });
     }
     Ok(())
+}
+
+/// A missing data directory is an empty store, and an empty store is clean.
+/// A missing data directory is an empty store, and an empty store is clean.
+/// Every record's payload is checked too (puts decompress to their md5).
+fn verify_report(log_dir: &std::path::Path, repair: bool) -> crate::Result<VerifyReport> {
+    let check = Some(crate::store::codec::check_payload as crate::log::PayloadCheck);
+    Ok(if log_dir.exists() { crate::log::verify_payloads(log_dir, repair, check)? } else { VerifyReport::default() })
+}
+
+/// Checks the store in `data_dir` without repairing it and returns the
+/// object `recstore verify --json` prints (the Python binding's `verify()`).
+/// Corruption is reported in the object (`clean: false`), not as an error.
+pub fn verify_json(data_dir: &std::path::Path) -> crate::Result<serde_json::Value> {
+    let report = verify_report(&data_dir.join(LOG_DIR_NAME), false)?;
+    Ok(report_json(&report, false))
 }
 
 fn report_json(report: &VerifyReport, repair: bool) -> serde_json::Value {

@@ -95,6 +95,20 @@ pub enum LogError {
         reading: String,
     },
 
+    /// A batch stamped earlier than the last record (imports that keep
+    /// times); nothing was written.
+    #[error(
+        "timestamp {} is earlier than the log's last record ({}): times never go back; nothing was written",
+        crate::store::format_timestamp(*.timestamp_us),
+        crate::store::format_timestamp(*.last_timestamp_us)
+    )]
+    TimestampBackwards {
+        /// The timestamp asked for, microseconds since the epoch.
+        timestamp_us: u64,
+        /// The last record's timestamp.
+        last_timestamp_us: u64,
+    },
+
     /// No record with that offset exists (never written, or removed by compaction).
     #[error("no record at offset {offset} (log holds offsets {first}..{next})")]
     OffsetNotFound {
@@ -115,7 +129,9 @@ impl LogError {
             LogError::Corruption { .. } => ErrorKind::Corruption,
             LogError::Locked { .. } => ErrorKind::Locked,
             LogError::TooLarge { .. } => ErrorKind::TooLarge,
-            LogError::BadBatch { .. } | LogError::ClockOutOfRange { .. } => ErrorKind::InvalidInput,
+            LogError::BadBatch { .. } | LogError::ClockOutOfRange { .. } | LogError::TimestampBackwards { .. } => {
+                ErrorKind::InvalidInput
+            }
             LogError::Poisoned { .. } | LogError::ReadOnly { .. } => ErrorKind::Unavailable,
             LogError::OffsetNotFound { .. } => ErrorKind::NotFound,
             LogError::Io { .. } => ErrorKind::Io,

@@ -197,6 +197,14 @@ impl Log {
         writer::append_pending(&self.inner, records)
     }
 
+    /// Like [`Log::append_pending`], stamping the batch `timestamp_us`
+    /// (microseconds since the epoch) instead of now: imports that keep the
+    /// times items had. Refused with [`LogError::TimestampBackwards`] if
+    /// that is earlier than the last record's time.
+    pub fn append_pending_stamped(&self, records: &[NewRecord<'_>], timestamp_us: u64) -> Result<Appended, LogError> {
+        writer::append_pending_stamped(&self.inner, records, timestamp_us)
+    }
+
     /// Blocks until offsets below `next_offset` are as durable as the sync
     /// mode promises (a no-op in `Interval` and `Never` modes).
     pub fn wait_durable(&self, next_offset: u64) -> Result<(), LogError> {

@@ -378,7 +378,7 @@ pub(crate) fn append(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appende
     // The caller waits at once, with nothing to overlap with the disk, so
     // it leads the fdatasync itself rather than hand it to the sync-ahead
     // thread.
-    let appended = write_batch(inner, records, false)?;
+    let appended = write_batch(inner, records, false, None)?;
     wait_durable_for_mode(inner, appended.last_offset + 1)?;
     Ok(appended)
 }
@@ -391,12 +391,28 @@ pub(crate) fn wait_durable_for_mode(inner: &Inner, target: u64) -> Result<(), Lo
 /// Writes a batch without waiting for its fdatasync; a large batch has its
 /// fdatasync started ahead on the sync-ahead thread (`syncer.rs`).
 pub(crate) fn append_pending(inner: &Inner, records: &[NewRecord<'_>]) -> Result<Appended, LogError> {
-    write_batch(inner, records, true)
+    write_batch(inner, records, true, None)
+}
+
+/// Like [`append_pending`], stamping the batch `timestamp_us` instead of
+/// now; refused if that is earlier than the last record's timestamp (the
+/// log's times never go backwards: as-of reads by time rely on it).
+pub(crate) fn append_pending_stamped(
+    inner: &Inner,
+    records: &[NewRecord<'_>],
+    timestamp_us: u64,
+) -> Result<Appended, LogError> {
+    write_batch(inner, records, true, Some(timestamp_us))
 }
 
 /// Writes a batch, and asks the sync-ahead thread to start its fdatasync
 /// when `may_sync_ahead` and the batch is large enough to be worth it.
-fn write_batch(inner: &Inner, records: &[NewRecord<'_>], may_sync_ahead: bool) -> Result<Appended, LogError> {
+fn write_batch(
+    inner: &Inner,
+    records: &[NewRecord<'_>],
+    may_sync_ahead: bool,
+    timestamp_us: Option<u64>,
+) -> Result<Appended, LogError> {
     let frame_size_bytes = check_limits(&inner.options, records)?;
     let sync_ahead = may_sync_ahead && wants_sync_ahead(inner.options.sync, records.len(), frame_size_bytes);
     let mut guard = lock(&inner.writer);
@@ -404,10 +420,13 @@ fn write_batch(inner: &Inner, records: &[NewRecord<'_>], may_sync_ahead: bool) -
     check_failure(inner)?;
     // Read before a roll or a write, so that a refused reading changes nothing.
     let now_us = inner.options.clock.now_us()?;
+    if let Some(timestamp_us) = timestamp_us.filter(|&t| t < writer.last_timestamp_us) {
+        return Err(LogError::TimestampBackwards { timestamp_us, last_timestamp_us: writer.last_timestamp_us });
+    }
     if writer.len_bytes >= inner.options.segment_size_bytes && writer.index.last_offset.is_some() {
         roll(inner, writer)?;
     }
-    let appended = write_frame(inner, writer, records, now_us)?;
+    let appended = write_frame(inner, writer, records, timestamp_us.unwrap_or(now_us))?;
     let tail = Tail {
         next_offset: writer.next_offset,
         segment_base: writer.active.base_offset,

@@ -15,6 +15,7 @@
 //! (query hits, counts, history, stats) do not wait.
 
 pub mod codec;
+mod import;
 mod item;
 mod json_input;
 mod options;
@@ -24,6 +25,7 @@ pub mod views;
 mod write;
 mod zstd_section;
 
+pub use import::PreservedItem;
 pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
 pub use json_input::{JsonInputError, parse_json};
 pub(crate) use json_input::{check_depth, from_document};

@@ -43,14 +43,14 @@ pub struct DatasetRef {
 
 /// An item validated, hashed, named and encoded: all but its version,
 /// which only the writer lock can decide (see [`codec::set_put_version`]).
-struct Prepared {
-    id: String,
+pub(super) struct Prepared {
+    pub(super) id: String,
     /// The put record's payload, data compressed where that pays.
-    payload: Vec<u8>,
-    flags: u8,
+    pub(super) payload: Vec<u8>,
+    pub(super) flags: u8,
     /// The metadata JSON as encoded before compression: the dedup key
     /// compares it under the writer lock, which must not decompress it.
-    metadata_json: Vec<u8>,
+    pub(super) metadata_json: Vec<u8>,
 }
 
 /// Batches at least this long are prepared on several threads.
@@ -90,7 +90,7 @@ fn prepare_helpers() -> Option<&'static rayon::ThreadPool> {
 ///
 /// The calling thread starts at once and the helpers join in as they get
 /// a core, each claiming shares from a counter until none is left.
-fn prepare_all(items: Vec<NewItem>, limits: PrepareLimits) -> Result<Vec<Prepared>> {
+pub(super) fn prepare_all(items: Vec<NewItem>, limits: PrepareLimits) -> Result<Vec<Prepared>> {
     let prepare_share = |share: Vec<NewItem>| share.into_iter().map(|item| prepare(item, limits)).collect();
     let helpers = prepare_helpers().filter(|_| items.len() >= PARALLEL_PREPARE_ITEMS_MIN);
     let Some(helpers) = helpers else { return prepare_share(items) };
@@ -146,11 +146,21 @@ fn split_into_shares(items: Vec<NewItem>) -> Vec<Share> {
 
 /// What `prepare` needs of the store's options.
 #[derive(Debug, Clone, Copy)]
-struct PrepareLimits {
+pub(super) struct PrepareLimits {
     encoding: codec::PutEncoding,
     /// Largest data of one item, checked before compression: the limit is
     /// on what the caller gave and reads back, not on what is stored.
     data_size_bytes_max: u32,
+}
+
+impl Store {
+    /// What preparing an item needs of this store's options.
+    pub(super) fn prepare_limits(&self) -> PrepareLimits {
+        PrepareLimits {
+            encoding: self.options.put_encoding(),
+            data_size_bytes_max: self.options.record_size_bytes_max,
+        }
+    }
 }
 
 fn prepare(item: NewItem, limits: PrepareLimits) -> Result<Prepared> {
@@ -333,11 +343,7 @@ impl Store {
         items: Vec<NewItem>,
         dataset: Option<(&str, serde_json::Value)>,
     ) -> Result<(Vec<ItemRef>, Option<(u32, u64, u64)>)> {
-        let limits = PrepareLimits {
-            encoding: self.options.put_encoding(),
-            data_size_bytes_max: self.options.record_size_bytes_max,
-        };
-        let mut prepared = prepare_all(items, limits)?;
+        let mut prepared = prepare_all(items, self.prepare_limits())?;
         if prepared.is_empty() && dataset.is_none() {
             return Ok((Vec::new(), None));
         }
@@ -436,7 +442,7 @@ impl Store {
 
     /// Applies records just appended. They were validated against the views
     /// under the writer lock, so a refusal here is a bug, not bad input.
-    fn apply_appended(&self, records: &[NewRecord<'_>], appended: &crate::log::Appended) {
+    pub(super) fn apply_appended(&self, records: &[NewRecord<'_>], appended: &crate::log::Appended) {
         let mut views = self.write_views();
         for (i, new) in records.iter().enumerate() {
             let record = crate::log::RecordRef {
