@@ -26,13 +26,6 @@ const MAGIC: [u8; 8] = [0x89, b'R', b'C', b'K', b'P', b'\r', b'\n', 0x1a];
 /// a build reading 3 as 4 would tolerate, but not the other way round). A
 /// checkpoint of another version is ignored and the views rebuilt from the log.
 const VERSION: u32 = 4;
-/// Version 4's body as one zstd frame: what a store with compression on
-/// writes. Both versions are read.
-const VERSION_ZSTD: u32 = 5;
-/// zstd level of a compressed checkpoint: level 1 compresses the views'
-/// columns nearly as well as the default level, at several times its speed,
-/// and a checkpoint is written while the store keeps taking writes.
-const ZSTD_LEVEL: i32 = 1;
 const HEADER_SIZE_BYTES: usize = 16;
 
 /// File name of the checkpoint inside the views directory.
@@ -53,19 +46,6 @@ pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
     bytes.extend_from_slice(&VERSION.to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
-    Ok(bytes)
-}
-
-/// A checkpoint from [`encode`] with its body compressed (version 5). Runs
-/// outside the views' lock.
-pub fn compress(plain: &[u8]) -> Result<Vec<u8>, String> {
-    let body = plain.get(HEADER_SIZE_BYTES..).ok_or("a checkpoint shorter than its header")?;
-    let compressed = zstd::bulk::compress(body, ZSTD_LEVEL).map_err(|e| format!("compress checkpoint: {e}"))?;
-    let mut bytes = Vec::with_capacity(HEADER_SIZE_BYTES + compressed.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&VERSION_ZSTD.to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
-    bytes.extend_from_slice(&compressed);
     Ok(bytes)
 }
 
@@ -150,11 +130,8 @@ pub fn load(views_dir: &Path) -> Result<ViewState, String> {
         return Err(format!("{}: not a checkpoint (bad magic or too short)", path.display()));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
-    if version != VERSION && version != VERSION_ZSTD {
-        return Err(format!(
-            "{}: checkpoint version {version}, this build reads {VERSION} and {VERSION_ZSTD}",
-            path.display()
-        ));
+    if version != VERSION {
+        return Err(format!("{}: checkpoint version {version}, this build reads {VERSION}", path.display()));
     }
     let body = &bytes[HEADER_SIZE_BYTES..];
     let crc_stored = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default());
@@ -162,13 +139,5 @@ pub fn load(views_dir: &Path) -> Result<ViewState, String> {
     if crc_stored != crc_computed {
         return Err(format!("{}: crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}", path.display()));
     }
-    if version == VERSION {
-        return state_codec::decode(body).map_err(|e| format!("{}: {e}", path.display()));
-    }
-    // The crc matched, so the declared size is the one `compress` wrote.
-    let declared = zstd::zstd_safe::get_frame_content_size(body).ok().flatten();
-    let declared = declared.ok_or_else(|| format!("{}: compressed checkpoint without its size", path.display()))?;
-    let plain = zstd::bulk::decompress(body, usize::try_from(declared).unwrap_or(usize::MAX))
-        .map_err(|e| format!("{}: decompress: {e}", path.display()))?;
-    state_codec::decode(&plain).map_err(|e| format!("{}: {e}", path.display()))
+    state_codec::decode(body).map_err(|e| format!("{}: {e}", path.display()))
 }
