@@ -156,8 +156,6 @@ impl Store {
             (checkpoint::encode(&views.state), views.state.next_offset, records_covered)
         };
         let encode_us = started.elapsed().as_micros();
-        let compression = self.options.compression;
-        let encoded = encoded.and_then(|bytes| if compression { checkpoint::compress(&bytes) } else { Ok(bytes) });
         let written = encoded.and_then(|bytes| {
             self.log.sync().map_err(|e| e.to_string())?;
             checkpoint::write(&views_dir, &bytes)?;

@@ -28,13 +28,6 @@ const MAGIC: [u8; 8] = [0x89, b'R', b'C', b'K', b'P', b'\r', b'\n', 0x1a];
 /// current indices, and keeps each consumer group's last commit record. A
 /// checkpoint of another version is ignored and the views rebuilt from the log.
 const VERSION: u32 = 5;
-/// Version 5's body as one zstd frame: what a store with compression on
-/// writes. Both versions are read.
-const VERSION_ZSTD: u32 = 6;
-/// zstd level of a compressed checkpoint: level 1 compresses the views'
-/// columns nearly as well as the default level, at several times its speed,
-/// and a checkpoint is written while the store keeps taking writes.
-const ZSTD_LEVEL: i32 = 1;
 const HEADER_SIZE_BYTES: usize = 16;
 
 /// File name of the checkpoint inside the views directory.
@@ -55,19 +48,6 @@ pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
     bytes.extend_from_slice(&VERSION.to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
-    Ok(bytes)
-}
-
-/// A checkpoint from [`encode`] with its body compressed (version 6). Runs
-/// outside the views' lock.
-pub fn compress(plain: &[u8]) -> Result<Vec<u8>, String> {
-    let body = plain.get(HEADER_SIZE_BYTES..).ok_or("a checkpoint shorter than its header")?;
-    let compressed = zstd::bulk::compress(body, ZSTD_LEVEL).map_err(|e| format!("compress checkpoint: {e}"))?;
-    let mut bytes = Vec::with_capacity(HEADER_SIZE_BYTES + compressed.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&VERSION_ZSTD.to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
-    bytes.extend_from_slice(&compressed);
     Ok(bytes)
 }
 
@@ -157,8 +137,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ViewState, String> {
         return Err("not a checkpoint (bad magic or too short)".into());
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
-    if version != VERSION && version != VERSION_ZSTD {
-        return Err(format!("checkpoint version {version}, this build reads {VERSION} and {VERSION_ZSTD}"));
+    if version != VERSION {
+        return Err(format!("checkpoint version {version}, this build reads {VERSION}"));
     }
     let body = &bytes[HEADER_SIZE_BYTES..];
     let crc_stored = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default());
@@ -166,15 +146,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ViewState, String> {
     if crc_stored != crc_computed {
         return Err(format!("crc_stored={crc_stored:#010x} crc_computed={crc_computed:#010x}"));
     }
-    if version == VERSION {
-        return state_codec::decode(body);
-    }
-    // The crc matched, so the declared size is the one `compress` wrote.
-    let declared = zstd::zstd_safe::get_frame_content_size(body).ok().flatten();
-    let declared = declared.ok_or("compressed checkpoint without its size")?;
-    let plain = zstd::bulk::decompress(body, usize::try_from(declared).unwrap_or(usize::MAX))
-        .map_err(|e| format!("decompress: {e}"))?;
-    state_codec::decode(&plain)
+    state_codec::decode(body)
 }
 
 /// A checkpoint file around `body`, with the header and checksum right:
