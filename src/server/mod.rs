@@ -145,7 +145,8 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
     if let Some(path) = &config.token_file {
         reload_token_on_hangup(path.clone(), Arc::clone(&token));
     }
-    let state = AppState { store: Arc::clone(&store), token, counters: Arc::clone(&counters), metrics, shutdown, allowed };
+    let state =
+        AppState { store: Arc::clone(&store), token, counters: Arc::clone(&counters), metrics, shutdown, allowed };
     println!("recstore listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "serving");
     let grace = Duration::from_millis(config.shutdown_grace_ms);

@@ -38,8 +38,7 @@ impl Store {
     /// Versions skipped (e.g. ones the old store deleted) are gaps.
     pub fn put_preserved(&self, items: Vec<PreservedItem>) -> Result<Vec<ItemRef>> {
         let stamps: Vec<(u32, u64)> = items.iter().map(|p| (p.version, p.timestamp_us)).collect();
-        let mut prepared =
-            prepare_all(items.into_iter().map(|p| p.item).collect(), self.prepare_limits())?;
+        let mut prepared = prepare_all(items.into_iter().map(|p| p.item).collect(), self.prepare_limits())?;
         let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.check_preserved(&prepared, &stamps)?;
         for (item, (version, _)) in prepared.iter_mut().zip(&stamps) {

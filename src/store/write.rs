@@ -156,10 +156,7 @@ pub(super) struct PrepareLimits {
 impl Store {
     /// What preparing an item needs of this store's options.
     pub(super) fn prepare_limits(&self) -> PrepareLimits {
-        PrepareLimits {
-            encoding: self.options.put_encoding(),
-            data_size_bytes_max: self.options.record_size_bytes_max,
-        }
+        PrepareLimits { encoding: self.options.put_encoding(), data_size_bytes_max: self.options.record_size_bytes_max }
     }
 }
 
