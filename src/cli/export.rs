@@ -102,9 +102,10 @@ pub(crate) fn run(args: ExportArgs, context: &Context) -> Result<(), CliError> {
     let read = |id: &str, version: u32| -> crate::Result<Row> {
         Ok(Row { meta: store.metadata(id, Some(version))?, data: store.get_version(id, version)? })
     };
-    // Compaction keeps a pruned version's metadata but not its data: an old
-    // version with --all-versions, or the current one of an item `--expire`
-    // dropped. Such versions are counted and left out, not fatal.
+    // Compaction keeps a pruned version's metadata but not its data: a
+    // version with --all-versions (an item `--expire` dropped is gone from
+    // the current versions, as a deleted one is). Such versions are counted
+    // and left out, not fatal.
     let pruned_count = std::cell::Cell::new(0u64);
     let rows = targets.iter().filter_map(|(id, version)| {
         progress.inc(1);
