@@ -62,7 +62,20 @@ fn a_full_disk_refuses_writes_with_503_until_space_returns_then_writes_resume_wi
     let url = |path: &str| format!("{}{path}", server.base);
     runtime().block_on(async {
         let http = reqwest::Client::new();
-        let body = |i: usize| serde_json::json!({"data": {"i": i, "pad": "x".repeat(2000)}});
+        // Letters from a xorshift generator: puts are compressed, and a
+        // repeated pad would shrink to nothing and never reach the limit.
+        let body = |i: usize| {
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ i as u64;
+            let pad: String = (0..2000)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(b'a' + (state % 26) as u8)
+                })
+                .collect();
+            serde_json::json!({"data": {"i": i, "pad": pad}})
+        };
         let mut acknowledged = Vec::new();
         let mut refusals = 0;
         let mut healthz_refused = false;
