@@ -13,6 +13,7 @@ mod dataset;
 mod delete;
 mod export;
 mod get;
+mod groups;
 mod history;
 mod import;
 mod import_preserve;
@@ -106,6 +107,7 @@ pub enum Command {
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
     Log(log::LogArgs),
+    Groups(groups::GroupsArgs),
     Stats(stats::StatsArgs),
     Verify(verify::VerifyArgs),
     Restore(restore::RestoreArgs),
@@ -286,6 +288,7 @@ fn dispatch(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Export(args) => export::run(args, context),
         Command::Dataset(command) => dataset::run(command, context),
         Command::Log(args) => log::run(args, context),
+        Command::Groups(args) => groups::run(args, context),
         Command::Stats(args) => stats::run(args, context),
         Command::Verify(args) => verify::run(args, context),
         Command::Restore(args) => restore::run(args, context),

@@ -293,15 +293,16 @@ impl StoreCollector {
 
     fn encode_groups(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let groups = self.store.consumer_groups();
-        let log_next = self.store.log().next_offset();
         let mut committed = encoder.encode_descriptor(
             "consumer_group_committed_offset",
             "The next offset a group will read.",
             None,
             MetricType::Gauge,
         )?;
-        for (group, offset) in &groups {
-            ConstGauge::new(*offset as i64).encode(committed.encode_family(&GroupLabels { group: group.clone() })?)?;
+        for group in &groups {
+            let labels = GroupLabels { group: group.group.clone() };
+            ConstGauge::new(i64::try_from(group.offset).unwrap_or(i64::MAX))
+                .encode(committed.encode_family(&labels)?)?;
         }
         let mut lag = encoder.encode_descriptor(
             "consumer_group_lag_offsets",
@@ -309,10 +310,9 @@ impl StoreCollector {
             None,
             MetricType::Gauge,
         )?;
-        for (group, offset) in &groups {
-            let behind = log_next.saturating_sub(*offset);
-            ConstGauge::new(i64::try_from(behind).unwrap_or(i64::MAX))
-                .encode(lag.encode_family(&GroupLabels { group: group.clone() })?)?;
+        for group in &groups {
+            let labels = GroupLabels { group: group.group.clone() };
+            ConstGauge::new(i64::try_from(group.lag).unwrap_or(i64::MAX)).encode(lag.encode_family(&labels)?)?;
         }
         Ok(())
     }

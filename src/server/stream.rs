@@ -103,9 +103,23 @@ pub async fn commit(
     Ok(Json(serde_json::json!({"group": group, "offset": offset, "record_offset": record_offset})).into_response())
 }
 
-/// `GET /v1/consumers/{group}`.
+/// `GET /v1/consumers`: every group with its committed offset and lag, by
+/// name (a JSON array, or NDJSON with `Accept: application/x-ndjson`).
+pub async fn list_consumers(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    Params::parse(raw).only(&[])?;
+    let groups = blocking(&state, |store| Ok(store.consumer_groups())).await?;
+    Ok(super::streaming::list_response(&headers, groups))
+}
+
+/// `GET /v1/consumers/{group}`: its committed offset (null if it never
+/// committed) and its lag, counted from offset 0 for a new group.
 pub async fn get_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
     crate::store::validate_name("consumer group", &group)?;
     let offset = state.store.consumer_offset(&group);
-    Ok(Json(serde_json::json!({"group": group, "offset": offset})).into_response())
+    let lag = state.store.log().next_offset().saturating_sub(offset.unwrap_or(0));
+    Ok(Json(serde_json::json!({"group": group, "offset": offset, "lag": lag})).into_response())
 }

@@ -31,7 +31,9 @@ pub use json_input::{JsonInputError, parse_json};
 pub(crate) use json_input::{check_depth, from_document};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};
-pub use read::{Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, PrunedMark, StoreStats};
+pub use read::{
+    ConsumerGroup, Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, PrunedMark, StoreStats,
+};
 pub use write::{DatasetRef, NewItem};
 
 use std::ops::ControlFlow;

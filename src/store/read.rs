@@ -75,6 +75,18 @@ pub struct HistoryEntry {
     pub pruned: Option<PrunedMark>,
 }
 
+/// A consumer group as `recstore groups` and `GET /v1/consumers` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerGroup {
+    /// The group's name.
+    pub group: String,
+    /// Its committed offset: the next record it will read.
+    pub offset: u64,
+    /// Records in the log from its committed offset on (its own commits
+    /// included): how far behind the log it is.
+    pub lag: u64,
+}
+
 /// Why and when compaction dropped a version's data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrunedMark {
@@ -487,12 +499,32 @@ impl Store {
         stats
     }
 
-    /// Every consumer group that committed, with its committed offset, by name.
-    pub fn consumer_groups(&self) -> Vec<(String, u64)> {
+    /// Every consumer group that committed, by name, with its committed
+    /// offset and its lag behind the log.
+    ///
+    /// ```
+    /// use recstore::{Store, StoreOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions::default())?;
+    /// store.commit_consumer("ingest", 0)?;
+    /// let groups = store.consumer_groups();
+    /// assert_eq!((groups[0].group.as_str(), groups[0].offset, groups[0].lag), ("ingest", 0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn consumer_groups(&self) -> Vec<ConsumerGroup> {
+        let log_next = self.log.next_offset();
         let views = self.read_views();
-        let mut groups: Vec<(String, u64)> =
-            views.state.consumer_offsets.iter().map(|(group, offset)| (group.clone(), *offset)).collect();
-        groups.sort_unstable();
+        let mut groups: Vec<ConsumerGroup> = views
+            .state
+            .consumer_offsets
+            .iter()
+            .map(|(group, &offset)| ConsumerGroup {
+                group: group.clone(),
+                offset,
+                lag: log_next.saturating_sub(offset),
+            })
+            .collect();
+        groups.sort_unstable_by(|a, b| a.group.cmp(&b.group));
         groups
     }
 
