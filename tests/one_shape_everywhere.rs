@@ -58,3 +58,27 @@ fn library_cli_http_and_log_events_agree_on_an_item_versions_metadata() -> TestR
         Ok(())
     })
 }
+
+/// `GET /v1/query?with_data=true` answers the objects `recstore query
+/// --with-data` prints: the old store's `retrieve_by_query` returned data
+/// with each hit, and over HTTP there was no way to ask for it.
+#[test]
+fn query_with_data_is_the_same_over_http_and_the_cli() -> TestResult {
+    let env = Env::new();
+    env.put_json(r#"{"reading": 21.5}"#, &["--id", "json", "--type", "t"]);
+    let bytes = env.write_file("frame.bin", b"\x89PNG\x00\xff");
+    env.run(&["put", "--id", "bytes", "--type", "t", "--content-type", "image/png", cli_support::arg(&bytes)]).ok();
+    let cli = Value::Array(env.run(&["query", "--type", "t", "--with-data"]).ok().lines());
+    assert_eq!(cli[0]["data"], json!({"reading": 21.5}), "{cli}");
+    assert_eq!(cli[1]["data_base64"], json!("iVBORwD/"), "{cli}");
+
+    let server = Server::start(&env.data(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let answer: Value = http.get(server.url("/v1/query?type=t&with_data=true")).send().await?.json().await?;
+        assert_eq!(answer, cli, "GET /v1/query?with_data=true");
+        let refused = http.get(server.url("/v1/query?with_data=true&ids_only=true")).send().await?;
+        assert_eq!(refused.status(), 400);
+        Ok(())
+    })
+}

@@ -220,15 +220,16 @@ pub async fn delete_item(State(state): State<AppState>, PathParam(id): PathParam
     Ok(Json(serde_json::json!({"id": deleted_id, "deleted": true, "offset": offset})).into_response())
 }
 
-/// `GET /v1/query?type=&source=&tag=&tag=&since=&until=&limit=&offset=&ids_only=`;
-/// `limit` is 10,000 unless given, and at most 1,000,000.
+/// `GET /v1/query?type=&source=&tag=&tag=&since=&until=&limit=&offset=&ids_only=&with_data=`;
+/// `limit` is 10,000 unless given, and at most 1,000,000. With `with_data`
+/// each element also carries `data` (JSON) or `data_base64` (bytes).
 pub async fn get_query(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw);
-    params.only(&["type", "source", "tag", "since", "until", "as_of", "limit", "offset", "ids_only"])?;
+    params.only(&["type", "source", "tag", "since", "until", "as_of", "limit", "offset", "ids_only", "with_data"])?;
     let as_of = params.as_of()?;
     let (since, until) = (params.when("since")?, params.when("until")?);
     let mut query = Query {
@@ -241,6 +242,10 @@ pub async fn get_query(
         offset: params.number("offset")?.unwrap_or(0),
     };
     let ids_only = params.flag("ids_only")?;
+    let with_data = params.flag("with_data")?;
+    if ids_only && with_data {
+        return Err(ApiError::bad_request("ids_only and with_data ask for different answers: give one"));
+    }
     Counters::add(&state.counters.queries, 1);
     // `@OFFSET` names the time its record was stored, as on the command line.
     let resolved = move |store: &crate::Store| -> crate::Result<Query> {
@@ -252,6 +257,17 @@ pub async fn get_query(
         let hits: Vec<QueryHit> =
             blocking(&state, move |store| store.at_or_latest(as_of)?.query_hits(&resolved(store)?)).await?;
         return Ok(list_response(&headers, hits));
+    }
+    if with_data {
+        // The objects `recstore query --with-data` prints: metadata plus
+        // `data` (JSON) or `data_base64` (bytes), at most `limit` of them.
+        let items = blocking(&state, move |store| {
+            let read = store.at_or_latest(as_of)?;
+            let hits = read.query_hits(&resolved(store)?)?;
+            hits.iter().map(|hit| read.item_json(&hit.id, Some(hit.version), true)).collect::<crate::Result<Vec<_>>>()
+        })
+        .await?;
+        return Ok(list_response(&headers, items));
     }
     let metas = blocking(&state, move |store| store.at_or_latest(as_of)?.query(&resolved(store)?)).await?;
     Ok(list_response(&headers, metas))
