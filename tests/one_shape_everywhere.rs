@@ -82,3 +82,29 @@ fn query_with_data_is_the_same_over_http_and_the_cli() -> TestResult {
         Ok(())
     })
 }
+
+/// A dataset GET gives its members' data unless `with_data=false`, which
+/// answers what `recstore dataset get` prints without `--with-data`.
+#[test]
+fn dataset_gets_take_with_data_as_the_cli_does() -> TestResult {
+    let env = Env::new();
+    let items = env.write_file("items.jsonl", br#"{"data": {"d": 1}, "metadata": {"id": "member"}}"#);
+    env.run(&["dataset", "put", "ds", cli_support::arg(&items)]).ok();
+    let with_data = env.run(&["dataset", "get", "ds", "--with-data"]).ok().json();
+    let without = env.run(&["dataset", "get", "ds"]).ok().json();
+    assert_ne!(with_data, without);
+
+    let server = Server::start(&env.data(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let get = |query: &'static str| {
+            let url = server.url(&format!("/v1/datasets/ds{query}"));
+            let http = http.clone();
+            async move { http.get(url).send().await?.json::<Value>().await }
+        };
+        assert_eq!(get("").await?, with_data, "data by default");
+        assert_eq!(get("?with_data=true").await?, with_data);
+        assert_eq!(get("?with_data=false").await?, without);
+        Ok(())
+    })
+}

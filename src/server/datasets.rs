@@ -45,14 +45,21 @@ pub async fn put_dataset(
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
-/// `GET /v1/datasets/{name}?version=N`: the same object as `recstore dataset get --with-data`.
+/// `GET /v1/datasets/{name}?version=N&with_data=`: the same object as
+/// `recstore dataset get --with-data`, or with `with_data=false` as
+/// `recstore dataset get` (members' metadata only).
 pub async fn get_dataset(
     State(state): State<AppState>,
     PathParam(name): PathParam,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let (version, as_of) = Params::parse(raw).version_as_of()?;
-    let dataset = blocking(&state, move |store| store.at_or_latest(as_of)?.dataset_json(&name, version, true)).await?;
+    let params = Params::parse(raw);
+    params.only(&["version", "as_of", "with_data"])?;
+    let (version, as_of) = (params.number("version")?, params.as_of()?);
+    // With data unless asked otherwise, as the old store's retrieve_dataset.
+    let with_data = params.single("with_data")?.is_none() || params.flag("with_data")?;
+    let dataset =
+        blocking(&state, move |store| store.at_or_latest(as_of)?.dataset_json(&name, version, with_data)).await?;
     Ok(Json(dataset).into_response())
 }
 
