@@ -46,3 +46,44 @@ fn groups_list_committed_offsets_and_lag_on_every_surface() -> TestResult {
         Ok(())
     })
 }
+
+/// A group can be moved back or forward, to an offset or to a time (the
+/// first record stored at or after it), from the CLI and over HTTP; an
+/// offset past the end of the log is refused and moves nothing.
+#[test]
+fn a_group_resets_to_an_offset_or_a_time() -> TestResult {
+    let env = Env::new();
+    let times = {
+        let store = Store::open(env.data(), StoreOptions::default())?;
+        let mut times = Vec::new();
+        for n in 0..4 {
+            let stored = store.put(Data::Json(json!(n)), Metadata::default())?;
+            times.push(stored.timestamp.clone());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        store.commit_consumer("g", 4)?; // offset 4
+        store.close()?;
+        times
+    };
+    let moved = env.run(&["groups", "--reset", "g", "--to", "@1"]).ok().lines();
+    assert_eq!(moved, vec![json!({"group": "g", "offset": 1, "lag": 5})], "CLI, to an offset");
+    let moved = env.run(&["groups", "--reset", "g", "--to", &times[2]]).ok().lines();
+    assert_eq!(moved[0]["offset"], json!(2), "CLI, to the first record stored at or after a time: {moved:?}");
+    env.run(&["groups", "--reset", "g", "--to", "@99"]).expect_code(1);
+    env.run(&["groups", "--reset", "g"]).expect_code(2);
+
+    let server = Server::start(&env.data(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let reset = |to: &str| http.post(server.url("/v1/consumers/g/reset")).json(&json!({ "to": to })).send();
+        let answer: Value = reset("@0").await?.json().await?;
+        assert_eq!((answer["offset"].clone(), answer["group"].clone()), (json!(0), json!("g")), "{answer}");
+        let answer: Value = reset(&times[3]).await?.json().await?;
+        assert_eq!(answer["offset"], json!(3), "{answer}");
+        let refused = reset("@99").await?;
+        assert_eq!(refused.status(), 400);
+        let one: Value = http.get(server.url("/v1/consumers/g")).send().await?.json().await?;
+        assert_eq!(one["offset"], json!(3), "a refused reset moves nothing");
+        Ok(())
+    })
+}

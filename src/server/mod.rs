@@ -199,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/datasets", get(datasets::list_datasets))
         .route("/v1/datasets/{name}", put(datasets::put_dataset).get(datasets::get_dataset))
         .route("/v1/consumers/{group}/commit", post(stream::commit))
+        .route("/v1/consumers/{group}/reset", post(stream::reset))
         .route("/v1/consumers", get(stream::list_consumers))
         .route("/v1/consumers/{group}", get(stream::get_consumer))
         .route("/v1/stats", get(admin::stats))

@@ -103,6 +103,32 @@ pub async fn commit(
     Ok(Json(serde_json::json!({"group": group, "offset": offset, "record_offset": record_offset})).into_response())
 }
 
+/// The body of a reset: where the group goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    /// `@OFFSET` or an RFC 3339 time.
+    to: String,
+}
+
+/// `POST /v1/consumers/{group}/reset` with `{"to": "@N"}` or `{"to":
+/// "RFC3339"}`: moves the group (see `Store::reset_consumer`) and answers
+/// `{"group", "offset", "lag"}`.
+pub async fn reset(
+    State(state): State<AppState>,
+    PathParam(group): PathParam,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    guard::require_json(&headers, false)?;
+    let ObjectOnly(ResetBody { to }) = json_body(body)?;
+    let to: crate::timetravel::AsOf = to.parse()?;
+    let name = group.clone();
+    let offset = blocking(&state, move |store| store.reset_consumer(&name, to)).await?;
+    let lag = state.store.log().next_offset().saturating_sub(offset);
+    Ok(Json(serde_json::json!({"group": group, "offset": offset, "lag": lag})).into_response())
+}
+
 /// `GET /v1/consumers`: every group with its committed offset and lag, by
 /// name (a JSON array, or NDJSON with `Accept: application/x-ndjson`).
 pub async fn list_consumers(

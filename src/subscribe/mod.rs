@@ -49,6 +49,37 @@ impl tokio_stream::Stream for EventStream {
 }
 
 impl Store {
+    /// Moves a consumer group to `to` and returns the offset committed: with
+    /// `@N`, N is the next record it reads (back or forward); with a time,
+    /// the first record stored at or after it, as Kafka's reset to a
+    /// datetime (the end of the log if none is).
+    ///
+    /// ```
+    /// use recstore::{Data, Metadata, Store, StoreOptions, timetravel::AsOf};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions::default())?;
+    /// store.put(Data::Json(1.into()), Metadata::default())?;
+    /// store.commit_consumer("ingest", 1)?;
+    /// assert_eq!(store.reset_consumer("ingest", AsOf::Offset(0))?, 0);
+    /// assert_eq!(store.consumer_offset("ingest"), Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reset_consumer(&self, group: &str, to: crate::timetravel::AsOf) -> Result<u64> {
+        use crate::timetravel::AsOf;
+        let next = self.log().next_offset();
+        let offset = match to {
+            AsOf::Offset(offset) if offset > next => {
+                return Err(crate::Error::invalid(format!(
+                    "@{offset} is past the end of the log: a group can be reset to at most @{next}, the next offset"
+                )));
+            }
+            AsOf::Offset(offset) => offset,
+            AsOf::Time { timestamp_us } => self.log().offset_at_time(timestamp_us)?,
+        };
+        self.commit_consumer(group, offset)?;
+        Ok(offset)
+    }
+
     /// Streams every event from `from_offset` on, then new ones as they are
     /// written. Must be called inside a tokio runtime. Ends when dropped, or
     /// after delivering an error.
