@@ -31,6 +31,13 @@ impl Drop for Limited {
     }
 }
 
+/// An append-only file beside `data` holding more than the size limit.
+fn stderr_past_the_limit(data: &std::path::Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
+    let path = data.with_extension("stderr");
+    std::fs::write(&path, vec![b'#'; 2 * FILE_SIZE_LIMIT_BYTES as usize])?;
+    Ok(std::fs::OpenOptions::new().append(true).open(path)?)
+}
+
 fn start_limited(data: &std::path::Path) -> Result<Limited, Box<dyn std::error::Error>> {
     let mut child = Command::new("sh")
         .arg("-c")
@@ -41,11 +48,10 @@ fn start_limited(data: &std::path::Path) -> Result<Limited, Box<dyn std::error::
         .arg(data)
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        // Not inherited: the file-size limit covers every file the server
-        // writes, and when the test's stderr is a file (CI's log) longer
-        // than the limit, the server's log lines fail to print. That the
-        // server must survive an unwritable stderr is noted on issue 19.
-        .stderr(Stdio::null())
+        // A file already past the size limit: every log line the server
+        // writes fails, as on a full disk, and must not fail its requests
+        // (tracing's report of the failure panicked them into 500s).
+        .stderr(Stdio::from(stderr_past_the_limit(data)?))
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut line = String::new();

@@ -51,5 +51,13 @@ fn init_tracing(verbose: u8) {
         })
     });
     let colour = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
+    // A log line that cannot be written (stderr a file on a full disk) is
+    // dropped: reporting it would `eprintln!`, which panics on the same
+    // failure and took down the request that logged.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .log_internal_errors(false)
+        .init();
 }
