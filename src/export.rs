@@ -124,8 +124,7 @@ impl Columns {
 
     /// Adds one item version as a row.
     pub fn push(&mut self, meta: ItemMeta, data: ItemData) -> Result<()> {
-        let mut meta_json = serde_json::to_value(&meta).map_err(|e| Error::invalid(e.to_string()))?;
-        crate::cli::complete_meta(&mut meta_json);
+        let meta_json = serde_json::to_value(&meta).map_err(|e| Error::invalid(e.to_string()))?;
         self.id.append_value(&meta.id);
         self.version.append_value(meta.version);
         self.offset.append_value(meta.offset);

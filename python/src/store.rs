@@ -92,8 +92,7 @@ pub fn serialized<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResu
 /// Metadata as the CLI prints it (`type`, `source_id`, `tags`, `parents`
 /// always present).
 pub fn meta_to_python<'py>(py: Python<'py>, meta: &recstore::ItemMeta) -> PyResult<Bound<'py, PyAny>> {
-    let mut value = serde_json::to_value(meta).map_err(|e| raise(ErrorKind::Internal, e.to_string()))?;
-    recstore::cli::complete_meta(&mut value);
+    let value = serde_json::to_value(meta).map_err(|e| raise(ErrorKind::Internal, e.to_string()))?;
     to_python(py, &value)
 }
 

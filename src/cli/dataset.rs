@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::import::read_all_items;
 use super::put::parse_json_flag;
-use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, stdout, write_json_line};
 
 const PUT_AFTER_HELP: &str = "\
 Examples:
@@ -122,10 +122,7 @@ fn run_put(args: PutArgs, context: &Context) -> Result<(), CliError> {
 
 fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
-    let mut dataset = store.at_or_latest(args.when.as_of)?.dataset_json(&args.name, args.version, args.with_data)?;
-    if let Some(items) = dataset.get_mut("items").and_then(serde_json::Value::as_array_mut) {
-        items.iter_mut().for_each(complete_meta);
-    }
+    let dataset = store.at_or_latest(args.when.as_of)?.dataset_json(&args.name, args.version, args.with_data)?;
     let mut out = stdout();
     write_json_line(&mut out, &dataset)?;
     out.flush()?;

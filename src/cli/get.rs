@@ -8,7 +8,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, stdout, write_json_line};
 
 const GET_AFTER_HELP: &str = "\
 Examples:
@@ -67,8 +67,7 @@ pub(crate) fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> 
     let store = store.at_or_latest(args.when.as_of)?;
     let mut out = stdout();
     if context.json {
-        let mut object = store.item_json(&args.id, args.version, true)?;
-        complete_meta(&mut object);
+        let object = store.item_json(&args.id, args.version, true)?;
         write_json_line(&mut out, &object)?;
     } else {
         let data = match args.version {
@@ -84,8 +83,7 @@ pub(crate) fn run_get(args: GetArgs, context: &Context) -> Result<(), CliError> 
 pub(crate) fn run_meta(args: MetaArgs, context: &Context) -> Result<(), CliError> {
     let store = context.open_read()?;
     let store = store.at_or_latest(args.when.as_of)?;
-    let mut object = store.item_json(&args.id, args.version, false)?;
-    complete_meta(&mut object);
+    let object = store.item_json(&args.id, args.version, false)?;
     let mut out = stdout();
     write_json_line(&mut out, &object)?;
     out.flush()?;

@@ -240,20 +240,6 @@ impl std::fmt::Display for Counted<'_> {
     }
 }
 
-/// Fills in the metadata fields the contract promises on every metadata
-/// object (`type`, `source_id`, `tags`, `parents`): the store omits empty
-/// ones, but scripts should not have to guess whether a key exists.
-pub fn complete_meta(value: &mut serde_json::Value) {
-    if let Some(object) = value.as_object_mut() {
-        for key in ["type", "source_id"] {
-            object.entry(key).or_insert(serde_json::Value::Null);
-        }
-        for key in ["tags", "parents"] {
-            object.entry(key).or_insert_with(|| serde_json::Value::Array(Vec::new()));
-        }
-    }
-}
-
 /// Whether to draw progress bars: only on a terminal, and never in CI.
 pub(crate) fn show_progress() -> bool {
     io::stderr().is_terminal() && std::env::var_os("CI").is_none()

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{AsOfArg, CliError, Context, complete_meta, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, stdout, write_json_line};
 use crate::timetravel::AsOf;
 use crate::{Query, Store};
 
@@ -95,8 +95,7 @@ pub(crate) fn run(args: QueryArgs, context: &Context) -> Result<(), CliError> {
         }
     } else {
         for hit in store.query_hits(&query)? {
-            let mut object = store.item_json(&hit.id, Some(hit.version), args.with_data)?;
-            complete_meta(&mut object);
+            let object = store.item_json(&hit.id, Some(hit.version), args.with_data)?;
             write_json_line(&mut out, &object)?;
         }
     }

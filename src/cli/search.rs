@@ -7,7 +7,7 @@ use clap::Args;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{AsOfArg, CliError, Context, complete_meta, show_progress, stdout, write_json_line};
+use super::{AsOfArg, CliError, Context, show_progress, stdout, write_json_line};
 use crate::Store;
 use crate::search::CatchUp;
 
@@ -45,8 +45,7 @@ pub(crate) fn run(args: SearchArgs, context: &Context) -> Result<(), CliError> {
     let found = at.search(&args.query, args.limit)?;
     let mut out = stdout();
     for meta in found {
-        let mut object = serde_json::to_value(&meta).map_err(|e| CliError::invalid(e.to_string()))?;
-        complete_meta(&mut object);
+        let object = serde_json::to_value(&meta).map_err(|e| CliError::invalid(e.to_string()))?;
         write_json_line(&mut out, &object)?;
     }
     out.flush()?;
