@@ -267,10 +267,9 @@ fn load_views(views_dir: &Path, log: &Log) -> Result<(Views, u64)> {
                 Views::default()
             }
         },
+        Err(checkpoint::CheckpointError::Missing { .. }) => Views::default(),
         Err(why) => {
-            if why != "no checkpoint" {
-                tracing::warn!(%why, "ignoring checkpoint; rebuilding views from the log");
-            }
+            tracing::warn!(%why, "ignoring checkpoint; rebuilding views from the log");
             Views::default()
         }
     };

@@ -111,13 +111,34 @@ impl Drop for WriteGuard {
     }
 }
 
-/// Loads the checkpoint, or says (as a warning) why it cannot be used.
-pub fn load(views_dir: &Path) -> Result<ViewState, String> {
+/// Why there is no checkpoint to load: the views are then rebuilt from the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// None was ever written (or the views folder was deleted): nothing to warn about.
+    #[error("no checkpoint at {}", .path.display())]
+    Missing {
+        /// Where it would be.
+        path: PathBuf,
+    },
+    /// One is there but cannot be used: unreadable, damaged, or another version.
+    #[error("{}: {detail}", .path.display())]
+    Unusable {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What failed, as `name=value` pairs where there are values.
+        detail: String,
+    },
+}
+
+/// Loads the checkpoint, or says why there is none to use.
+pub fn load(views_dir: &Path) -> Result<ViewState, CheckpointError> {
     let path = path(views_dir);
+    let unusable = |detail: String| CheckpointError::Unusable { path: path.clone(), detail };
     let file = match File::open(&path) {
         Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err("no checkpoint".into()),
-        Err(error) => return Err(format!("{}: {error}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(CheckpointError::Missing { path }),
+        Err(error) => return Err(unusable(error.to_string())),
     };
     // Mapped, not read into the heap: a read buffer as large as the views,
     // freed once they are decoded, stayed in the allocator's free lists
@@ -127,8 +148,8 @@ pub fn load(views_dir: &Path) -> Result<ViewState, String> {
     // SAFETY: a checkpoint file is never written in place: `write` makes a
     // new file and renames it over the old one, which leaves this map intact.
     #[allow(unsafe_code, reason = "a read-only map of a file that is only ever replaced by rename")]
-    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: mmap: {e}", path.display()))?;
-    decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| unusable(format!("mmap: {e}")))?;
+    decode(&bytes).map_err(unusable)
 }
 
 /// Decodes a whole checkpoint file's bytes: header, version, checksum, body.
@@ -158,4 +179,21 @@ pub(crate) fn wrap_body(body: &[u8]) -> Vec<u8> {
     bytes.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
     bytes.extend_from_slice(body);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHECKPOINT_FILE_NAME, CheckpointError, load};
+
+    #[test]
+    fn a_missing_checkpoint_is_told_apart_from_an_unusable_one() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        assert!(matches!(load(dir.path()), Err(CheckpointError::Missing { .. })));
+        std::fs::write(dir.path().join(CHECKPOINT_FILE_NAME), b"not a checkpoint")?;
+        let error = load(dir.path()).err().ok_or("garbage loaded as a checkpoint")?;
+        assert!(matches!(error, CheckpointError::Unusable { .. }), "{error}");
+        let message = error.to_string();
+        assert!(message.contains(CHECKPOINT_FILE_NAME) && message.contains("bad magic"), "{message}");
+        Ok(())
+    }
 }
