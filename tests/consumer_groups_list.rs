@@ -22,6 +22,8 @@ fn groups_list_committed_offsets_and_lag_on_every_surface() -> TestResult {
         }
         store.commit_consumer("slow", 1)?; // offset 5
         store.commit_consumer("caught-up", 6)?; // offset 6: the next record is 7
+        let past_the_end = store.commit_consumer("slow", 8).expect_err("offset 8 is past the end (7)");
+        assert_eq!(past_the_end.kind(), recstore::ErrorKind::InvalidInput, "{past_the_end}");
         store.close()?;
     }
     // Seven records: five puts and two commits.

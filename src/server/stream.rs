@@ -94,10 +94,6 @@ pub async fn commit(
 ) -> ApiResult<Response> {
     guard::require_json(&headers, false)?;
     let ObjectOnly(CommitBody { offset }) = json_body(body)?;
-    let next = state.store.log().next_offset();
-    if offset > next {
-        return Err(ApiError::bad_request(format!("offset {offset} is past the end of the log ({next})")));
-    }
     let name = group.clone();
     let record_offset = blocking(&state, move |store| store.commit_consumer(&name, offset)).await?;
     Ok(Json(serde_json::json!({"group": group, "offset": offset, "record_offset": record_offset})).into_response())
@@ -123,10 +119,12 @@ pub async fn reset(
     guard::require_json(&headers, false)?;
     let ObjectOnly(ResetBody { to }) = json_body(body)?;
     let to: crate::timetravel::AsOf = to.parse()?;
-    let name = group.clone();
-    let offset = blocking(&state, move |store| store.reset_consumer(&name, to)).await?;
-    let lag = state.store.log().next_offset().saturating_sub(offset);
-    Ok(Json(serde_json::json!({"group": group, "offset": offset, "lag": lag})).into_response())
+    let answer = blocking(&state, move |store| {
+        store.reset_consumer(&group, to)?;
+        Ok(group_json(store, &group))
+    })
+    .await?;
+    Ok(Json(answer).into_response())
 }
 
 /// `GET /v1/consumers`: every group with its committed offset and lag, by
@@ -145,7 +143,13 @@ pub async fn list_consumers(
 /// committed) and its lag, counted from offset 0 for a new group.
 pub async fn get_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
     crate::store::validate_name("consumer group", &group)?;
-    let offset = state.store.consumer_offset(&group);
-    let lag = state.store.log().next_offset().saturating_sub(offset.unwrap_or(0));
-    Ok(Json(serde_json::json!({"group": group, "offset": offset, "lag": lag})).into_response())
+    Ok(Json(group_json(&state.store, &group)).into_response())
+}
+
+/// `{"group", "offset", "lag"}` of one group: its committed offset (null if
+/// it never committed) and its lag, counted from offset 0 for a new group.
+fn group_json(store: &crate::Store, group: &str) -> serde_json::Value {
+    let offset = store.consumer_offset(group);
+    let lag = store.log().next_offset().saturating_sub(offset.unwrap_or(0));
+    serde_json::json!({"group": group, "offset": offset, "lag": lag})
 }

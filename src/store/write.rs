@@ -305,6 +305,13 @@ impl Store {
         validate_name("consumer group", group)?;
         let payload = codec::encode_json(&codec::ConsumerCommitRecord { group: group.to_string(), offset });
         let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Under the lock: the next offset cannot move before this commit's record.
+        let next = self.log.next_offset();
+        if offset > next {
+            return Err(Error::invalid(format!(
+                "offset {offset} is past the end of the log: a group can commit at most {next}, the next offset"
+            )));
+        }
         let unchanged = {
             let views = self.read_views();
             let state = &views.state;

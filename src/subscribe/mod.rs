@@ -66,13 +66,8 @@ impl Store {
     /// ```
     pub fn reset_consumer(&self, group: &str, to: crate::timetravel::AsOf) -> Result<u64> {
         use crate::timetravel::AsOf;
-        let next = self.log().next_offset();
+        // An offset past the end is refused by the commit, as any commit's.
         let offset = match to {
-            AsOf::Offset(offset) if offset > next => {
-                return Err(crate::Error::invalid(format!(
-                    "@{offset} is past the end of the log: a group can be reset to at most @{next}, the next offset"
-                )));
-            }
             AsOf::Offset(offset) => offset,
             AsOf::Time { timestamp_us } => self.log().offset_at_time(timestamp_us)?,
         };
