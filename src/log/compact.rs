@@ -17,7 +17,6 @@
 //! rewritten.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -30,7 +29,7 @@ use super::frame::{
 };
 use super::naming::index_path;
 use super::segment::{IndexBuilder, SealedSegment, corruption, describe, map_file, walk_frames, write_derived};
-use crate::storage::{sync_data, sync_dir, write_all_at};
+use crate::storage::{FileHandle, OpenMode, Storage, sync_data, sync_dir, write_all_at};
 
 /// Suffix of a segment being rewritten; never read, removed when found.
 pub const COMPACTING_SUFFIX: &str = ".compacting";
@@ -138,7 +137,7 @@ pub(crate) fn compact_sealed(
         return Err(LogError::ReadOnly { path: inner.log_dir.clone() });
     }
     let _exclusive = DirGuard::acquire(&inner.log_dir);
-    remove_leftovers(&inner.log_dir);
+    remove_leftovers(&*inner.options.storage, &inner.log_dir);
     let segments: Vec<Arc<SealedSegment>> = {
         let set = inner.segments.read().unwrap_or_else(PoisonError::into_inner);
         set.sealed.iter().filter(|s| s.base_offset < end_offset).cloned().collect()
@@ -181,7 +180,7 @@ fn plan_segment<'a>(
 struct NewSegment<'a> {
     inner: &'a Inner,
     path: PathBuf,
-    file: File,
+    file: FileHandle,
     buffer: Vec<u8>,
     written_bytes: u64,
     synced_bytes: u64,
@@ -211,7 +210,7 @@ impl NewSegment<'_> {
 
     fn flush(&mut self) -> Result<(), LogError> {
         let faults = self.inner.options.faults.as_deref();
-        write_all_at(&self.file, faults, &self.buffer, self.written_bytes).map_err(LogError::io(
+        write_all_at(&*self.file, faults, &self.buffer, self.written_bytes).map_err(LogError::io(
             &self.path,
             "write",
             self.written_bytes,
@@ -220,7 +219,7 @@ impl NewSegment<'_> {
         self.buffer.clear();
         if self.written_bytes - self.synced_bytes >= SYNC_INTERVAL_BYTES {
             let started = std::time::Instant::now();
-            sync_data(&self.file, faults).map_err(LogError::io(&self.path, "fdatasync", self.written_bytes))?;
+            sync_data(&*self.file, faults).map_err(LogError::io(&self.path, "fdatasync", self.written_bytes))?;
             self.synced_bytes = self.written_bytes;
             // See SYNC_PAUSE_FACTOR.
             std::thread::sleep((started.elapsed() * SYNC_PAUSE_FACTOR).min(SYNC_PAUSE_MAX));
@@ -232,13 +231,7 @@ impl NewSegment<'_> {
 /// Writes the new segment, swaps it in on disk and in the segment set.
 fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan<'_>]) -> Result<SegmentRewrite, LogError> {
     let path = compacting_path(&segment.path);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .map_err(LogError::io(&path, "create", 0))?;
+    let file = inner.options.storage.open(&path, OpenMode::CreateTruncate).map_err(LogError::io(&path, "create", 0))?;
     let mut new = NewSegment {
         inner,
         path,
@@ -262,11 +255,11 @@ fn rewrite_segment(inner: &Inner, segment: &SealedSegment, plan: &[FramePlan<'_>
     new.buffer.extend_from_slice(&header.encode());
     let result = write_frames(&mut new, plan).and_then(|()| new.flush());
     if let Err(error) = result {
-        discard(&new.path);
+        discard(&*inner.options.storage, &new.path);
         return Err(error);
     }
     if new.index.last_offset.is_none() {
-        discard(&new.path);
+        discard(&*inner.options.storage, &new.path);
         remove_segment(inner, segment)?;
         return Ok(new.rewrite);
     }
@@ -306,28 +299,29 @@ fn write_frames(new: &mut NewSegment<'_>, plan: &[FramePlan<'_>]) -> Result<(), 
 /// a crash follows it (segments-format.md, "Compaction").
 fn install(inner: &Inner, old: &SealedSegment, new: NewSegment<'_>) -> Result<SegmentRewrite, LogError> {
     let faults = inner.options.faults.as_deref();
+    let storage = &*inner.options.storage;
     let log_dir = &inner.log_dir;
     let size_bytes = new.written_bytes;
     let fail = |error: LogError| {
-        discard(&new.path);
+        discard(storage, &new.path);
         error
     };
-    sync_data(&new.file, faults).map_err(LogError::io(&new.path, "fdatasync", size_bytes)).map_err(fail)?;
+    sync_data(&*new.file, faults).map_err(LogError::io(&new.path, "fdatasync", size_bytes)).map_err(fail)?;
     drop(new.file);
     // Read the new file back before it replaces durable data: the check a
     // reader makes, made once more on the writing side. The map stays valid
     // across the rename (same inode) and becomes the new segment's.
-    let map = map_file(&new.path).map_err(fail)?;
+    let map = map_file(storage, &new.path).map_err(fail)?;
     check_rewritten(&new.path, &map, &new.index).map_err(fail)?;
     // The old index goes first, durably: a stale index that happened to
     // name the new file's size would be trusted by the next open.
     let idx_path = index_path(log_dir, old.base_offset);
-    remove_if_present(&idx_path).map_err(fail)?;
-    sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0)).map_err(fail)?;
-    std::fs::rename(&new.path, &old.path).map_err(LogError::io(&new.path, "rename", 0)).map_err(fail)?;
-    sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    remove_if_present(storage, &idx_path).map_err(fail)?;
+    sync_dir(storage, log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0)).map_err(fail)?;
+    storage.rename(&new.path, &old.path).map_err(LogError::io(&new.path, "rename", 0)).map_err(fail)?;
+    sync_dir(storage, log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
     let index = new.index.finish(old.base_offset, size_bytes).expect("install is only called with records left");
-    write_derived(&idx_path, &index.encode());
+    write_derived(storage, &idx_path, &index.encode());
     assert_eq!(map.len() as u64, size_bytes, "the renamed file is the one just written");
     let sealed = Arc::new(SealedSegment { base_offset: old.base_offset, path: old.path.clone(), map, index });
     replace_in_set(inner, old.base_offset, Some(sealed));
@@ -365,9 +359,10 @@ fn check_rewritten(path: &Path, bytes: &[u8], index: &IndexBuilder) -> Result<()
 /// frame, so the file goes (segments-format.md, invariant 7).
 fn remove_segment(inner: &Inner, segment: &SealedSegment) -> Result<(), LogError> {
     let faults = inner.options.faults.as_deref();
-    remove_if_present(&index_path(&inner.log_dir, segment.base_offset))?;
-    std::fs::remove_file(&segment.path).map_err(LogError::io(&segment.path, "remove", 0))?;
-    sync_dir(&inner.log_dir, faults).map_err(LogError::io(&inner.log_dir, "fsync dir", 0))?;
+    let storage = &*inner.options.storage;
+    remove_if_present(storage, &index_path(&inner.log_dir, segment.base_offset))?;
+    storage.remove(&segment.path).map_err(LogError::io(&segment.path, "remove", 0))?;
+    sync_dir(storage, &inner.log_dir, faults).map_err(LogError::io(&inner.log_dir, "fsync dir", 0))?;
     replace_in_set(inner, segment.base_offset, None);
     tracing::info!(path = %segment.path.display(), "segment compacted away: every record was dropped");
     Ok(())
@@ -392,8 +387,8 @@ fn compacting_path(segment_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn remove_if_present(path: &Path) -> Result<(), LogError> {
-    match std::fs::remove_file(path) {
+fn remove_if_present(storage: &dyn Storage, path: &Path) -> Result<(), LogError> {
+    match storage.remove(path) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
             Err(LogError::Io { path: path.to_path_buf(), op: "remove", position_bytes: 0, source: error })
         }
@@ -403,8 +398,8 @@ fn remove_if_present(path: &Path) -> Result<(), LogError> {
 
 /// Best-effort removal of a half-written file; one left behind is removed
 /// by the next compaction and ignored by everything else.
-fn discard(path: &Path) {
-    if let Err(error) = std::fs::remove_file(path)
+fn discard(storage: &dyn Storage, path: &Path) {
+    if let Err(error) = storage.remove(path)
         && error.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(path = %path.display(), %error, "could not remove a partly written compaction file");
@@ -413,13 +408,13 @@ fn discard(path: &Path) {
 
 /// Removes `*.seg.compacting` files a crash left behind. They were never
 /// renamed, so nothing refers to them.
-fn remove_leftovers(log_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(log_dir) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
+fn remove_leftovers(storage: &dyn Storage, log_dir: &Path) {
+    let Ok(names) = storage.list(log_dir) else { return };
+    for name in names {
         if name.to_str().is_some_and(|n| n.ends_with(&format!(".seg{COMPACTING_SUFFIX}"))) {
-            tracing::info!(path = %entry.path().display(), "removing a compaction file a crash left behind");
-            discard(&entry.path());
+            let path = log_dir.join(name);
+            tracing::info!(path = %path.display(), "removing a compaction file a crash left behind");
+            discard(storage, &path);
         }
     }
 }

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::frame::{read_u32, read_u64};
+use crate::storage::Storage;
 
 const INDEX_MAGIC: [u8; 8] = [0x89, b'R', b'I', b'D', b'X', b'\r', b'\n', 0x1a];
 const INDEX_VERSION: u32 = 1;
@@ -109,8 +110,8 @@ impl SegmentIndex {
     }
 
     /// Loads `path` if it exists and describes a segment with this base and size.
-    pub fn load(path: &Path, base_offset: u64, segment_size_bytes: u64) -> Option<Self> {
-        let bytes = std::fs::read(path).ok()?;
+    pub fn load(storage: &dyn Storage, path: &Path, base_offset: u64, segment_size_bytes: u64) -> Option<Self> {
+        let bytes = storage.read(path).ok()?;
         match Self::decode(&bytes) {
             Ok(index) if index.base_offset == base_offset && index.segment_size_bytes == segment_size_bytes => {
                 Some(index)

@@ -34,15 +34,14 @@ pub use frame::{FLAG_COMPRESSED, FORMAT_VERSION, Record, RecordRef};
 pub use metrics::{FSYNC_BUCKETS_US, LogMetrics, LogMetricsSnapshot};
 pub use reader::LogIter;
 pub use restore::CopyReport;
-pub use verify::{PayloadCheck, Problem, ProblemKind, VerifyReport, verify, verify_payloads};
+pub use verify::{PayloadCheck, Problem, ProblemKind, VerifyReport, verify, verify_in, verify_payloads};
 pub use writer::{Appended, NewRecord};
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::limits::{BATCH_SIZE_BYTES_DEFAULT, RECORD_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_DEFAULT};
-use crate::storage::FaultInjector;
+use crate::storage::{FaultInjector, LockGuard, SharedStorage};
 use segment::SealedSegment;
 use writer::{ActiveSegment, CommitState, Writer};
 
@@ -82,6 +81,8 @@ pub struct LogOptions {
     pub faults: Option<Arc<FaultInjector>>,
     /// Where record stamps and segment headers read the time.
     pub clock: Clock,
+    /// Where the files live: the disk, or memory in tests.
+    pub storage: SharedStorage,
 }
 
 impl Default for LogOptions {
@@ -94,6 +95,7 @@ impl Default for LogOptions {
             read_only: false,
             faults: None,
             clock: Clock::default(),
+            storage: crate::storage::disk(),
         }
     }
 }
@@ -147,7 +149,7 @@ pub(crate) struct Inner {
     pub published_tx: tokio::sync::watch::Sender<u64>,
     pub failure: Mutex<Option<String>>,
     pub metrics: LogMetrics,
-    pub _lock_file: Option<File>,
+    pub _lock: Option<LockGuard>,
 }
 
 impl Log {

@@ -9,8 +9,6 @@
 
 use std::ops::ControlFlow;
 
-use memmap2::{Mmap, MmapOptions};
-
 use super::error::LogError;
 use super::frame::{
     FRAME_HEADER_SIZE_BYTES, Frame, RECORD_HEADER_SIZE_BYTES, Record, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
@@ -18,8 +16,9 @@ use super::frame::{
 };
 use super::segment::{corruption, describe, walk_frames};
 use super::{Log, SegmentSet};
+use crate::storage::Mapped;
 
-mod active_map;
+pub(crate) mod active_map;
 mod bounds;
 #[cfg(test)]
 mod tests;
@@ -219,18 +218,16 @@ fn walk_checked(
 }
 
 /// Maps the readable part of the active segment, if it holds any frame.
-pub(crate) fn map_active(set: &SegmentSet) -> Result<Option<Mmap>, LogError> {
+pub(crate) fn map_active(set: &SegmentSet) -> Result<Option<Mapped>, LogError> {
     let len = set.published.active_len_bytes;
     if set.published.segment_base != set.active.base_offset || len <= SEGMENT_HEADER_SIZE_BYTES as u64 {
         return Ok(None);
     }
     let path = &set.active.path;
     let len = usize::try_from(len).map_err(|_| corruption(path, len, None, "segment too large to map".into()))?;
-    // SAFETY: the active segment only grows while the log is open (see
-    // `segment::map_file`), and we map only bytes already published.
-    #[allow(unsafe_code, reason = "memory-mapped reads of the written part of the active segment")]
-    let map = unsafe { MmapOptions::new().len(len).map(&set.active.file) };
-    map.map(Some).map_err(LogError::io(path, "mmap", 0))
+    // The active segment only grows while the log is open, and only
+    // bytes already published are mapped.
+    set.active.file.map(len).map(Some).map_err(LogError::io(path, "mmap", 0))
 }
 
 fn active_floor(set: &SegmentSet, offset: u64) -> u64 {

@@ -47,7 +47,7 @@ fn reopen(inner: &Inner) -> Result<u64, LogError> {
     drop(commit);
     let active = writer.active();
     check_still_newest(inner, active.base_offset, &cause)?;
-    let map = map_file(&active.path)?;
+    let map = map_file(&*inner.options.storage, &active.path)?;
     let scan = scan_active(&active.path, &map, active.base_offset, false)?;
     drop(map);
     let faults = inner.options.faults.as_deref();
@@ -61,7 +61,7 @@ fn reopen(inner: &Inner) -> Result<u64, LogError> {
         ))?;
     }
     // What survived the failure is durable only once this succeeds.
-    sync_data(&active.file, faults).map_err(LogError::io(&active.path, "fdatasync", scan.valid_len_bytes))?;
+    sync_data(&*active.file, faults).map_err(LogError::io(&active.path, "fdatasync", scan.valid_len_bytes))?;
     let previous_timestamp_us = {
         let set = inner.segments.read().unwrap_or_else(PoisonError::into_inner);
         set.sealed.last().map_or(0, |s| s.index.last_timestamp_us)
@@ -73,6 +73,7 @@ fn reopen(inner: &Inner) -> Result<u64, LogError> {
         last_timestamp_us: scan.last_timestamp_us.max(previous_timestamp_us),
     };
     *active.index.write().unwrap_or_else(PoisonError::into_inner) = scan.index.entries.clone();
+    super::reader::active_map::forget(&active);
     writer.reset(tail, scan.index);
     lock(&inner.commit).reset(tail, Arc::clone(&active));
     {
@@ -89,12 +90,12 @@ fn reopen(inner: &Inner) -> Result<u64, LogError> {
 /// newer than the one being written; appending to the older one then would
 /// overlap it. Only an open (which removes a torn creation) may go on.
 fn check_still_newest(inner: &Inner, active_base: u64, cause: &str) -> Result<(), LogError> {
-    let entries = std::fs::read_dir(&inner.log_dir).map_err(LogError::io(&inner.log_dir, "read_dir", 0))?;
-    for entry in entries {
-        let entry = entry.map_err(LogError::io(&inner.log_dir, "read_dir", 0))?;
-        if entry.file_name().to_str().and_then(parse_segment_name).is_some_and(|base| base > active_base) {
+    let names = inner.options.storage.list(&inner.log_dir).map_err(LogError::io(&inner.log_dir, "read_dir", 0))?;
+    for name in names {
+        if name.to_str().and_then(parse_segment_name).is_some_and(|base| base > active_base) {
+            let path = inner.log_dir.join(name);
             return Err(LogError::Poisoned {
-                cause: format!("{cause}; a failed roll left {}: restart to recover", entry.path().display()),
+                cause: format!("{cause}; a failed roll left {}: restart to recover", path.display()),
             });
         }
     }

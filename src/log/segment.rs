@@ -4,17 +4,15 @@
 //! Any defect inside a sealed segment is corruption: it was fsynced before
 //! the next segment was created, so no crash can explain it.
 
-use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-
-use memmap2::Mmap;
 
 use super::error::LogError;
 use super::frame::{Frame, FrameDefect, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
 use super::index::{IndexEntry, SegmentIndex};
 use super::naming::index_path;
 use crate::limits::INDEX_INTERVAL_BYTES;
+use crate::storage::{Mapped, OpenMode, Storage};
 
 /// Where a walk over frames stopped.
 #[derive(Debug)]
@@ -101,23 +99,29 @@ impl IndexBuilder {
 pub(crate) struct SealedSegment {
     pub base_offset: u64,
     pub path: PathBuf,
-    pub map: Mmap,
+    pub map: Mapped,
     pub index: SegmentIndex,
 }
 
 impl SealedSegment {
     /// Maps the segment, checks its header, and loads or rebuilds its index.
     /// `write_index` is false for read-only opens, which write nothing.
-    pub fn open(log_dir: &Path, path: PathBuf, base_offset: u64, write_index: bool) -> Result<Self, LogError> {
-        let map = map_file(&path)?;
+    pub fn open(
+        storage: &dyn Storage,
+        log_dir: &Path,
+        path: PathBuf,
+        base_offset: u64,
+        write_index: bool,
+    ) -> Result<Self, LogError> {
+        let map = map_file(storage, &path)?;
         check_header(&path, &map, base_offset)?;
         let idx_path = index_path(log_dir, base_offset);
-        let index = match SegmentIndex::load(&idx_path, base_offset, map.len() as u64) {
+        let index = match SegmentIndex::load(storage, &idx_path, base_offset, map.len() as u64) {
             Some(index) => index,
             None => {
                 let index = rebuild_index(&path, &map, base_offset)?;
                 if write_index {
-                    write_derived(&idx_path, &index.encode());
+                    write_derived(storage, &idx_path, &index.encode());
                 }
                 index
             }
@@ -131,16 +135,13 @@ impl SealedSegment {
     }
 }
 
-/// Maps a whole file read-only.
-pub(crate) fn map_file(path: &Path) -> Result<Mmap, LogError> {
-    let file = File::open(path).map_err(LogError::io(path, "open", 0))?;
-    // SAFETY: recstore never truncates or rewrites a segment while it is
-    // mapped: sealed segments are immutable, the active one only grows and
-    // readers map it only up to bytes already written, and compaction
-    // replaces files by rename, which leaves existing maps intact.
-    #[allow(unsafe_code, reason = "memory-mapped reads of immutable segments")]
-    let map = unsafe { Mmap::map(&file) };
-    map.map_err(LogError::io(path, "mmap", 0))
+/// Maps a whole file read-only (see `storage::Disk`'s map for why that is sound).
+pub(crate) fn map_file(storage: &dyn Storage, path: &Path) -> Result<Mapped, LogError> {
+    let file = storage.open(path, OpenMode::Read).map_err(LogError::io(path, "open", 0))?;
+    let len_bytes = file.len_bytes().map_err(LogError::io(path, "stat", 0))?;
+    let len_bytes =
+        usize::try_from(len_bytes).map_err(|_| corruption(path, len_bytes, None, "segment too large to map".into()))?;
+    file.map(len_bytes).map_err(LogError::io(path, "mmap", 0))
 }
 
 /// Checks the header at the start of a segment's bytes.
@@ -220,8 +221,9 @@ pub(crate) fn index_frames(
 }
 
 /// Writes a derived file without fsync: a torn one fails its checksum and is rebuilt.
-pub(crate) fn write_derived(path: &Path, bytes: &[u8]) {
-    if let Err(error) = std::fs::write(path, bytes) {
+pub(crate) fn write_derived(storage: &dyn Storage, path: &Path, bytes: &[u8]) {
+    let written = storage.open(path, OpenMode::CreateTruncate).and_then(|file| file.write_all_at(bytes, 0));
+    if let Err(error) = written {
         tracing::warn!(path = %path.display(), %error, "could not write derived index; it will be rebuilt on next open");
     }
 }

@@ -16,17 +16,17 @@
 //! fdatasynced it (it is in the page cache, not yet acknowledged); the same
 //! holds for readers inside the writer's process (see `crate::store`).
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, Weak};
 use std::time::Duration;
 
 use super::error::LogError;
-use super::naming::{parse_segment_name, segment_path};
+use super::naming::segment_path;
 use super::recovery::{is_torn_creation, scan_active};
 use super::segment::{IndexBuilder, Numbering, SealedSegment, index_frames, map_file};
 use super::writer::ActiveSegment;
 use super::{Inner, Log, SegmentSet, Tail};
+use crate::storage::{OpenMode, Storage};
 
 /// How long the watcher blocks on file events before it checks whether the
 /// log was dropped. Data never waits on it: every append wakes it at once.
@@ -105,14 +105,15 @@ fn refresh(inner: &Inner) -> Result<u64, LogError> {
     // A read-only log has no writer, so its slot serializes refreshes.
     let _refreshing = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
     let current = inner.segments.read().unwrap_or_else(PoisonError::into_inner).clone();
-    let bases = list_bases(&inner.log_dir)?;
+    let storage = &*inner.options.storage;
+    let bases = super::writer::list_segments(storage, &inner.log_dir)?;
     let Some(&newest) = bases.last() else { return Ok(current.published.next_offset) };
     // An open of a missing or empty log reads from a placeholder with no bytes.
     let placeholder = current.published.active_len_bytes == 0;
     let next = if newest == current.active.base_offset && !placeholder {
-        extend_active(&current)?
+        extend_active(storage, &current)?
     } else {
-        roll_forward(&inner.log_dir, &current, &bases, placeholder)?
+        roll_forward(storage, &inner.log_dir, &current, &bases, placeholder)?
     };
     let Some(next) = next else { return Ok(current.published.next_offset) };
     let next_offset = next.published.next_offset;
@@ -121,32 +122,17 @@ fn refresh(inner: &Inner) -> Result<u64, LogError> {
     Ok(next_offset)
 }
 
-fn list_bases(log_dir: &Path) -> Result<Vec<u64>, LogError> {
-    let entries = match std::fs::read_dir(log_dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(LogError::Io { path: log_dir.into(), op: "read_dir", position_bytes: 0, source }),
-    };
-    let mut bases = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(LogError::io(log_dir, "read_dir", 0))?;
-        bases.extend(entry.file_name().to_str().and_then(parse_segment_name));
-    }
-    bases.sort_unstable();
-    Ok(bases)
-}
-
 /// New frames at the end of the active segment, if any. A frame that does
 /// not check out yet is one the writer is still writing: it and everything
 /// after it wait for the next refresh.
-fn extend_active(current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
+fn extend_active(storage: &dyn Storage, current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
     let active = &current.active;
     let published = current.published;
-    let len_bytes = active.file.metadata().map_err(LogError::io(&active.path, "stat", 0))?.len();
+    let len_bytes = active.file.len_bytes().map_err(LogError::io(&active.path, "stat", 0))?;
     if len_bytes <= published.active_len_bytes {
         return Ok(None);
     }
-    let map = map_file(&active.path)?;
+    let map = map_file(storage, &active.path)?;
     let start = usize::try_from(published.active_len_bytes).unwrap_or(usize::MAX);
     // Seeded with the last entry so that the index keeps its spacing rather
     // than gaining an entry on every refresh.
@@ -171,6 +157,7 @@ fn extend_active(current: &SegmentSet) -> Result<Option<SegmentSet>, LogError> {
 /// The writer rolled (or created the first segment): everything before the
 /// newest segment is sealed now, and the newest is the active one.
 fn roll_forward(
+    storage: &dyn Storage,
     log_dir: &Path,
     current: &SegmentSet,
     bases: &[u64],
@@ -178,7 +165,7 @@ fn roll_forward(
 ) -> Result<Option<SegmentSet>, LogError> {
     let Some((&newest, older)) = bases.split_last() else { return Ok(None) };
     let path = segment_path(log_dir, newest);
-    let map = map_file(&path)?;
+    let map = map_file(storage, &path)?;
     if is_torn_creation(&map) {
         // The writer is creating this segment right now; look again later.
         return Ok(None);
@@ -189,10 +176,10 @@ fn roll_forward(
     let first_new_base = if placeholder { 0 } else { current.active.base_offset };
     for &base in older.iter().filter(|&&base| base >= first_new_base) {
         let segment_path = segment_path(log_dir, base);
-        sealed.push(Arc::new(SealedSegment::open(log_dir, segment_path, base, false)?));
+        sealed.push(Arc::new(SealedSegment::open(storage, log_dir, segment_path, base, false)?));
     }
     let previous_timestamp_us = sealed.last().map_or(0, |s| s.index.last_timestamp_us);
-    let file = File::open(&path).map_err(LogError::io(&path, "open", 0))?;
+    let file = storage.open(&path, OpenMode::Read).map_err(LogError::io(&path, "open", 0))?;
     let active =
         Arc::new(ActiveSegment { base_offset: newest, path, file, index: std::sync::RwLock::new(scan.index.entries) });
     let tail = Tail {

@@ -62,6 +62,7 @@ use std::path::{Path, PathBuf};
 use super::error::LogError;
 use super::frame::unreadable_version;
 use super::lock;
+use crate::storage::{Disk, Storage};
 use scan::{Cut, Scan, check};
 
 /// What kind of problem verify found. Only [`ProblemKind::Corruption`]
@@ -175,6 +176,15 @@ pub fn verify(log_dir: &Path, repair: bool) -> Result<VerifyReport, LogError> {
     verify_payloads(log_dir, repair, None)
 }
 
+/// [`verify`] without repair, of a log in any [`Storage`].
+///
+/// # Errors
+///
+/// As [`verify`].
+pub fn verify_in(storage: &dyn Storage, log_dir: &Path) -> Result<VerifyReport, LogError> {
+    Ok(check(storage, log_dir, None)?.report)
+}
+
 /// [`verify`], which also runs `payload_check` on every record of every
 /// valid frame; a payload it refuses is corruption at its frame, and a
 /// repair keeps everything before that frame.
@@ -188,10 +198,10 @@ pub fn verify_payloads(
     payload_check: Option<PayloadCheck>,
 ) -> Result<VerifyReport, LogError> {
     if !repair {
-        return Ok(check(log_dir, payload_check)?.report);
+        return Ok(check(&Disk, log_dir, payload_check)?.report);
     }
-    let _lock = lock::acquire(log_dir)?;
-    let scan = check(log_dir, payload_check)?;
+    let _lock = lock::acquire(&Disk, log_dir)?;
+    let scan = check(&Disk, log_dir, payload_check)?;
     if let Some((path, format_version)) = scan.unknown_version {
         // Written by a newer build, not damaged: quarantining it would throw
         // away good data, so the operator must upgrade instead.
@@ -211,7 +221,7 @@ pub fn verify_payloads(
     let mut resumed_next_offset = None;
     if scan.cut.is_some() {
         repair::resume_at(log_dir, &after, evidence_next_offset, &mut quarantine)?;
-        let resumed = check(log_dir, payload_check)?;
+        let resumed = check(&Disk, log_dir, payload_check)?;
         if let Some(left) = resumed.report.problems.iter().find(|p| p.kind.is_corruption()) {
             return Err(still_damaged(left));
         }
@@ -230,14 +240,14 @@ fn repair_until_clean(
 ) -> Result<Scan, LogError> {
     repair::apply(log_dir, first, quarantine)?;
     for _ in 0..=first.bases.len() {
-        let after = check(log_dir, payload_check)?;
+        let after = check(&Disk, log_dir, payload_check)?;
         if after.report.is_clean() {
             return Ok(after);
         }
         quarantine.note(&after.report.problems)?;
         repair::apply(log_dir, &after, quarantine)?;
     }
-    let after = check(log_dir, payload_check)?;
+    let after = check(&Disk, log_dir, payload_check)?;
     match after.report.problems.iter().find(|p| p.kind.is_corruption()) {
         Some(left) => Err(still_damaged(left)),
         None => Ok(after),

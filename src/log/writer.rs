@@ -5,8 +5,6 @@
 //! that concurrent appends share one (group commit); the segments lock
 //! guards what readers see and is held only for pointer swaps.
 
-use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -21,7 +19,7 @@ use super::segment::{IndexBuilder, SealedSegment, map_file, write_derived};
 use super::syncer::{SyncAheadRequests, wants_sync_ahead};
 use super::{Inner, LogOptions, SegmentSet, SyncMode, Tail, lock, recovery};
 use crate::limits::BATCH_RECORD_COUNT_MAX;
-use crate::storage::{sync_data, sync_dir, write_all_at};
+use crate::storage::{FileHandle, LockGuard, OpenMode, Storage, StorageFile, sync_data, sync_dir, write_all_at};
 
 /// One record to append; the log assigns its offset and timestamp.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +50,7 @@ pub struct Appended {
 pub(crate) struct ActiveSegment {
     pub base_offset: u64,
     pub path: std::path::PathBuf,
-    pub file: File,
+    pub file: FileHandle,
     /// Sparse entries for frames written so far; readers use those below
     /// the published tail only.
     pub index: RwLock<Vec<IndexEntry>>,
@@ -117,27 +115,31 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The first bytes of a segment file, one past its header: all that
 /// `recovery::is_torn_creation` needs (the file itself may be 128 MiB).
-fn read_prefix(path: &Path) -> Result<Vec<u8>, LogError> {
-    let mut prefix = Vec::with_capacity(SEGMENT_HEADER_SIZE_BYTES + 1);
-    File::open(path)
-        .and_then(|file| file.take(SEGMENT_HEADER_SIZE_BYTES as u64 + 1).read_to_end(&mut prefix))
-        .map_err(LogError::io(path, "read", 0))?;
+fn read_prefix(options: &LogOptions, path: &Path) -> Result<Vec<u8>, LogError> {
+    let file = options.storage.open(path, OpenMode::Read).map_err(LogError::io(path, "open", 0))?;
+    let len_bytes = file.len_bytes().map_err(LogError::io(path, "stat", 0))?;
+    let mut prefix = vec![0; len_bytes.min(SEGMENT_HEADER_SIZE_BYTES as u64 + 1) as usize];
+    file.read_exact_at(&mut prefix, 0).map_err(LogError::io(path, "read", 0))?;
     Ok(prefix)
 }
 
 pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, LogError> {
     if !options.read_only {
-        std::fs::create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
+        options.storage.create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
     }
-    let lock_file = if options.read_only { None } else { Some(lock::acquire(log_dir)?) };
-    let bases = list_segments(log_dir)?;
+    let lock_file = if options.read_only { None } else { Some(lock::acquire(&*options.storage, log_dir)?) };
+    let bases = list_segments(&*options.storage, log_dir)?;
     let writable = !options.read_only;
     if let Some(&newest) = bases.last() {
         let path = segment_path(log_dir, newest);
-        if recovery::is_torn_creation(&read_prefix(&path)?) && writable {
+        if recovery::is_torn_creation(&read_prefix(&options, &path)?) && writable {
             tracing::warn!(path = %path.display(), "replacing a segment whose creation a crash interrupted");
-            std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
-            sync_dir(log_dir, options.faults.as_deref()).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+            options.storage.remove(&path).map_err(LogError::io(&path, "remove", 0))?;
+            sync_dir(&*options.storage, log_dir, options.faults.as_deref()).map_err(LogError::io(
+                log_dir,
+                "fsync dir",
+                0,
+            ))?;
             // Its name still says which offset comes next, so it is created
             // again rather than dropped. Dropping it would make the sealed
             // segment before it active again, and appending to a sealed
@@ -152,7 +154,9 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
     };
     let sealed = sealed_bases
         .iter()
-        .map(|&base| SealedSegment::open(log_dir, segment_path(log_dir, base), base, writable).map(Arc::new))
+        .map(|&base| {
+            SealedSegment::open(&*options.storage, log_dir, segment_path(log_dir, base), base, writable).map(Arc::new)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     check_chain(&sealed, active_base)?;
     let (active, writer, older_format) = recover_active(log_dir, active_base, &options)?;
@@ -178,7 +182,7 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
 fn assemble(
     log_dir: &Path,
     options: LogOptions,
-    lock_file: Option<File>,
+    lock_file: Option<LockGuard>,
     sealed: Vec<Arc<SealedSegment>>,
     active: Arc<ActiveSegment>,
     writer: Writer,
@@ -203,25 +207,21 @@ fn assemble(
         published_tx: tokio::sync::watch::Sender::new(tail.next_offset),
         failure: Mutex::new(None),
         metrics: super::LogMetrics::default(),
-        _lock_file: lock_file,
+        _lock: lock_file,
     }
 }
 
-fn list_segments(log_dir: &Path) -> Result<Vec<u64>, LogError> {
-    let entries = match std::fs::read_dir(log_dir) {
+/// The base offsets of the segment files in `log_dir`, oldest first.
+pub(crate) fn list_segments(storage: &dyn Storage, log_dir: &Path) -> Result<Vec<u64>, LogError> {
+    let names = match storage.list(log_dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => {
             return Err(LogError::Io { path: log_dir.into(), op: "read_dir", position_bytes: 0, source: error });
         }
     };
-    let mut bases = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(LogError::io(log_dir, "read_dir", 0))?;
-        if let Some(base) = entry.file_name().to_str().and_then(super::naming::parse_segment_name) {
-            bases.push(base);
-        }
-    }
+    let mut bases: Vec<u64> =
+        names.iter().filter_map(|name| name.to_str().and_then(super::naming::parse_segment_name)).collect();
     bases.sort_unstable();
     Ok(bases)
 }
@@ -249,20 +249,20 @@ fn recover_active(
     options: &LogOptions,
 ) -> Result<(Arc<ActiveSegment>, Writer, bool), LogError> {
     let path = segment_path(log_dir, base);
-    let map = map_file(&path)?;
+    let map = map_file(&*options.storage, &path)?;
     let scan = recovery::scan_active(&path, &map, base, options.read_only)?;
     drop(map);
-    let file =
-        OpenOptions::new().read(true).write(!options.read_only).open(&path).map_err(LogError::io(&path, "open", 0))?;
+    let mode = if options.read_only { OpenMode::Read } else { OpenMode::ReadWrite };
+    let file = options.storage.open(&path, mode).map_err(LogError::io(&path, "open", 0))?;
     if scan.torn_bytes > 0 && !options.read_only {
         tracing::warn!(path = %path.display(), position_bytes = scan.valid_len_bytes, dropped_bytes = scan.torn_bytes,
             "cutting a torn tail left by an interrupted append");
         file.set_len(scan.valid_len_bytes).map_err(LogError::io(&path, "truncate", scan.valid_len_bytes))?;
-        sync_data(&file, options.faults.as_deref()).map_err(LogError::io(&path, "fdatasync", scan.valid_len_bytes))?;
+        sync_data(&*file, options.faults.as_deref()).map_err(LogError::io(&path, "fdatasync", scan.valid_len_bytes))?;
     }
     let older_format = scan.format_version < FORMAT_VERSION && !options.read_only;
     if older_format && scan.next_offset == base {
-        upgrade_empty_header(&path, &file, base, options)?;
+        upgrade_empty_header(&path, &*file, base, options)?;
     }
     let active =
         Arc::new(ActiveSegment { base_offset: base, path, file, index: RwLock::new(scan.index.entries.clone()) });
@@ -280,14 +280,19 @@ fn recover_active(
 /// Rewrites, in place, the header of a segment of an older format that
 /// holds no record. A crash mid-write leaves a header-only file whose
 /// header fails its crc: a torn creation, which the next open recreates.
-fn upgrade_empty_header(path: &Path, file: &File, base_offset: u64, options: &LogOptions) -> Result<(), LogError> {
+fn upgrade_empty_header(
+    path: &Path,
+    file: &dyn StorageFile,
+    base_offset: u64,
+    options: &LogOptions,
+) -> Result<(), LogError> {
     let faults = options.faults.as_deref();
     let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: options.clock.now_us()? };
     write_all_at(file, faults, &header.encode(), 0).map_err(LogError::io(path, "write", 0))?;
     sync_data(file, faults).map_err(LogError::io(path, "fdatasync", 0))
 }
 
-fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) -> Result<Inner, LogError> {
+fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<LockGuard>) -> Result<Inner, LogError> {
     let tail = Tail {
         next_offset: 0,
         segment_base: 0,
@@ -297,8 +302,12 @@ fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<File>) ->
     let active = if options.read_only {
         // An empty read-only log: nothing on disk, nothing to read.
         let path = segment_path(log_dir, 0);
-        let file = File::open("/dev/null").map_err(LogError::io("/dev/null", "open", 0))?;
-        Arc::new(ActiveSegment { base_offset: 0, path, file, index: RwLock::new(Vec::new()) })
+        Arc::new(ActiveSegment {
+            base_offset: 0,
+            path,
+            file: crate::storage::empty_file(),
+            index: RwLock::new(Vec::new()),
+        })
     } else {
         create_segment(log_dir, 0, &options)?
     };
@@ -324,15 +333,11 @@ fn create_segment(log_dir: &Path, base_offset: u64, options: &LogOptions) -> Res
     let faults = options.faults.as_deref();
     // Read before the file exists: a refused reading leaves no 0-byte segment.
     let header = SegmentHeader { format_version: FORMAT_VERSION, base_offset, created_us: options.clock.now_us()? };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(LogError::io(&path, "create", 0))?;
-    write_all_at(&file, faults, &header.encode(), 0).map_err(LogError::io(&path, "write", 0))?;
-    sync_data(&file, faults).map_err(LogError::io(&path, "fdatasync", 0))?;
-    sync_dir(log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    let storage = &*options.storage;
+    let file = storage.open(&path, OpenMode::CreateNew).map_err(LogError::io(&path, "create", 0))?;
+    write_all_at(&*file, faults, &header.encode(), 0).map_err(LogError::io(&path, "write", 0))?;
+    sync_data(&*file, faults).map_err(LogError::io(&path, "fdatasync", 0))?;
+    sync_dir(storage, log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
     Ok(Arc::new(ActiveSegment { base_offset, path, file, index: RwLock::new(Vec::new()) }))
 }
 
@@ -465,9 +470,9 @@ fn write_frame(
     encode_frame(&refs, &mut writer.buffer);
     let position = writer.len_bytes;
     let path = &writer.active.path;
-    write_all_at(&writer.active.file, inner.options.faults.as_deref(), &writer.buffer, position).map_err(|source| {
-        fail(inner, LogError::Io { path: path.clone(), op: "write", position_bytes: position, source })
-    })?;
+    write_all_at(&*writer.active.file, inner.options.faults.as_deref(), &writer.buffer, position).map_err(
+        |source| fail(inner, LogError::Io { path: path.clone(), op: "write", position_bytes: position, source }),
+    )?;
     // The full decode is a third checksum pass over every byte: debug builds only.
     debug_assert!(super::frame::Frame::decode(&writer.buffer).is_ok(), "a frame we just encoded must decode");
     let last_offset = first_offset + records.len() as u64 - 1;
@@ -522,7 +527,7 @@ pub(super) fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
         let (tail, segment) = (commit.written, commit.written_segment.clone());
         drop(commit);
         let started = std::time::Instant::now();
-        let result = sync_data(&segment.file, inner.options.faults.as_deref());
+        let result = sync_data(&*segment.file, inner.options.faults.as_deref());
         inner.metrics.record_fsync(started.elapsed());
         commit = lock(&inner.commit);
         commit.syncing = false;
@@ -571,14 +576,14 @@ fn roll(inner: &Inner, writer: &mut Writer) -> Result<(), LogError> {
     let old = writer.active.clone();
     // Sealed segments are always durable, whatever the sync mode: recovery
     // never scans them, so a torn sealed segment would read as corruption.
-    sync_data(&old.file, faults).map_err(|source| {
+    sync_data(&*old.file, faults).map_err(|source| {
         fail(inner, LogError::Io { path: old.path.clone(), op: "fdatasync", position_bytes: writer.len_bytes, source })
     })?;
     let index = std::mem::take(&mut writer.index)
         .finish(old.base_offset, writer.len_bytes)
         .expect("roll only seals a segment with records");
-    write_derived(&index_path(&inner.log_dir, old.base_offset), &index.encode());
-    let map = map_file(&old.path).map_err(|e| fail(inner, e))?;
+    write_derived(&*inner.options.storage, &index_path(&inner.log_dir, old.base_offset), &index.encode());
+    let map = map_file(&*inner.options.storage, &old.path).map_err(|e| fail(inner, e))?;
     let sealed = Arc::new(SealedSegment { base_offset: old.base_offset, path: old.path.clone(), map, index });
     let active = create_segment(&inner.log_dir, writer.next_offset, &inner.options).map_err(|e| fail(inner, e))?;
     let tail = Tail {

@@ -16,12 +16,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use memmap2::{Mmap, MmapOptions};
-
 use crate::log::SegmentSet;
 use crate::log::error::LogError;
 use crate::log::frame::SEGMENT_HEADER_SIZE_BYTES;
 use crate::log::writer::ActiveSegment;
+use crate::storage::Mapped;
 
 /// The smallest map made, so that a young segment is not remapped on
 /// every few appends. Unit tests use one page, so that their small logs
@@ -33,7 +32,7 @@ struct CachedMap {
     /// Which segment: held weakly, so that the cache keeps no log alive,
     /// and compared by address, which the weak reference keeps from reuse.
     segment: Weak<ActiveSegment>,
-    map: Arc<Mmap>,
+    map: Arc<Mapped>,
 }
 
 /// One entry per active segment of every open log that resolved an as-of
@@ -55,9 +54,17 @@ pub(super) fn with_active_bytes<T>(set: &SegmentSet, read: impl FnOnce(&[u8]) ->
     Ok(Some(read(&map[..len])))
 }
 
+/// Drops the shared map of `segment`: its bytes past the published part
+/// were cut and are written anew (see `reopen.rs`), and a copy would keep
+/// the old ones.
+pub(crate) fn forget(segment: &Arc<ActiveSegment>) {
+    let mut maps = ACTIVE_MAPS.lock().unwrap_or_else(PoisonError::into_inner);
+    maps.retain(|cached| !std::ptr::eq(cached.segment.as_ptr(), Arc::as_ptr(segment)));
+}
+
 /// The shared map of `segment`, made (again) if there is none that covers
 /// `len` bytes.
-fn cached_map(segment: &Arc<ActiveSegment>, len: usize) -> Result<Arc<Mmap>, LogError> {
+fn cached_map(segment: &Arc<ActiveSegment>, len: usize) -> Result<Arc<Mapped>, LogError> {
     let is_this = |cached: &CachedMap| std::ptr::eq(cached.segment.as_ptr(), Arc::as_ptr(segment));
     {
         let mut maps = ACTIVE_MAPS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -66,12 +73,15 @@ fn cached_map(segment: &Arc<ActiveSegment>, len: usize) -> Result<Arc<Mmap>, Log
             return Ok(Arc::clone(&cached.map));
         }
     }
-    // SAFETY: the active segment only grows while the log is open (see
-    // `segment::map_file`), and readers touch only the published bytes,
-    // which the file holds: never the map's part past the end of the file.
-    #[allow(unsafe_code, reason = "memory-mapped reads of the written part of the active segment")]
-    let map = unsafe { MmapOptions::new().len(map_len_bytes(len)).map(&segment.file) };
-    let map = Arc::new(map.map_err(LogError::io(&segment.path, "mmap", 0))?);
+    // Readers touch only the published bytes, which the file holds: never
+    // the part of a map past the end of the file. A copy (the memory
+    // backend) may be shorter than asked, and is checked as any map is.
+    let map = segment.file.map(map_len_bytes(len)).map_err(LogError::io(&segment.path, "mmap", 0))?;
+    if map.len() < len {
+        let detail = format!("the file holds {} bytes of the {len} published", map.len());
+        return Err(super::corruption(&segment.path, map.len() as u64, None, detail));
+    }
+    let map = Arc::new(map);
     let mut maps = ACTIVE_MAPS.lock().unwrap_or_else(PoisonError::into_inner);
     maps.retain(|cached| !is_this(cached));
     maps.push(CachedMap { segment: Arc::downgrade(segment), map: Arc::clone(&map) });

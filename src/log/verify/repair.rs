@@ -16,7 +16,7 @@ use crate::log::error::LogError;
 use crate::log::frame::{FORMAT_VERSION, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
 use crate::log::naming::{index_path, segment_path};
 use crate::log::segment::{rebuild_index, write_derived};
-use crate::storage::{sync_data, sync_dir};
+use crate::storage::{Disk, Storage};
 
 /// Name of the folder, beside `log/`, that receives damaged data.
 const QUARANTINE_DIR_NAME: &str = "quarantine";
@@ -31,7 +31,7 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) ->
         if scan.torn_creation {
             tracing::warn!(path = %path.display(), "removing a segment whose creation a crash interrupted");
             std::fs::remove_file(&path).map_err(LogError::io(&path, "remove", 0))?;
-            sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+            Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))?;
             if let [.., previous, _] = scan.bases[..] {
                 make_private(log_dir, &segment_path(log_dir, previous))?;
             }
@@ -41,7 +41,7 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) ->
             tracing::warn!(path = %path.display(), position_bytes = valid_len_bytes, "cutting a torn tail");
             let file = OpenOptions::new().write(true).open(&path).map_err(LogError::io(&path, "open", 0))?;
             file.set_len(valid_len_bytes).map_err(LogError::io(&path, "truncate", valid_len_bytes))?;
-            sync_data(&file, None).map_err(LogError::io(&path, "fdatasync", valid_len_bytes))?;
+            file.sync_data().map_err(LogError::io(&path, "fdatasync", valid_len_bytes))?;
         }
     }
     for index in &scan.bad_indexes {
@@ -53,7 +53,7 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) ->
             quarantine.move_whole(log_dir, index)?;
         }
     }
-    sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))
+    Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))
 }
 
 /// After a cut, makes appends continue at `evidence_next_offset` (when the
@@ -78,7 +78,7 @@ pub(super) fn resume_at(
             // It is sealed from now on, and sealed segments have an index.
             let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
             let index = rebuild_index(&path, &bytes, newest)?;
-            write_derived(&index_path(log_dir, newest), &index.encode());
+            write_derived(&Disk, &index_path(log_dir, newest), &index.encode());
         }
     }
     let header = SegmentHeader {
@@ -93,7 +93,7 @@ pub(super) fn resume_at(
     file.write_all(&header.encode()).map_err(LogError::io(&temporary, "write", 0))?;
     file.sync_all().map_err(LogError::io(&temporary, "fsync", 0))?;
     std::fs::rename(&temporary, &path).map_err(LogError::io(&temporary, "rename", 0))?;
-    sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))?;
     tracing::warn!(path = %path.display(), next_offset = evidence_next_offset,
         "appends resume past every offset the log had handed out");
     Ok(())
@@ -147,7 +147,7 @@ fn replace_with_prefix(log_dir: &Path, path: &Path, len_bytes: u64) -> Result<()
     }
     copy.sync_all().map_err(LogError::io(&temporary, "fsync", 0))?;
     std::fs::rename(&temporary, path).map_err(LogError::io(&temporary, "rename", 0))?;
-    sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))
+    Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))
 }
 
 /// Deletes a derived file; one that is already gone is fine.
@@ -225,7 +225,7 @@ impl Quarantine {
         report.write_all(self.report.as_bytes()).map_err(LogError::io(&report_path, "write", 0))?;
         report.sync_all().map_err(LogError::io(&report_path, "fsync", 0))?;
         for synced in [&dir, &root, &self.data_dir] {
-            sync_dir(synced, None).map_err(LogError::io(synced, "fsync dir", 0))?;
+            Disk.sync_dir(synced).map_err(LogError::io(synced, "fsync dir", 0))?;
         }
         self.dir = Some(dir.clone());
         Ok(dir)
@@ -241,7 +241,7 @@ impl Quarantine {
         let mut copy = File::create_new(&target).map_err(LogError::io(&target, "create", 0))?;
         std::io::copy(&mut source, &mut copy).map_err(LogError::io(&target, "copy", 0))?;
         copy.sync_all().map_err(LogError::io(&target, "fsync", 0))?;
-        sync_dir(&dir, None).map_err(LogError::io(&dir, "fsync dir", 0))?;
+        Disk.sync_dir(&dir).map_err(LogError::io(&dir, "fsync dir", 0))?;
         tracing::warn!(from = %path.display(), position_bytes, to = %target.display(), "quarantined damaged bytes");
         self.files.push(target);
         Ok(())
@@ -252,8 +252,8 @@ impl Quarantine {
         let dir = self.dir()?;
         let target = dir.join(file_name(path));
         std::fs::rename(path, &target).map_err(LogError::io(path, "rename", 0))?;
-        sync_dir(&dir, None).map_err(LogError::io(&dir, "fsync dir", 0))?;
-        sync_dir(log_dir, None).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+        Disk.sync_dir(&dir).map_err(LogError::io(&dir, "fsync dir", 0))?;
+        Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))?;
         tracing::warn!(from = %path.display(), to = %target.display(), "quarantined a whole segment");
         self.files.push(target);
         Ok(())

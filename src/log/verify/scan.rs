@@ -14,6 +14,7 @@ use crate::log::index::SegmentIndex;
 use crate::log::naming::{INDEX_EXTENSION, index_path, parse_segment_name, segment_path};
 use crate::log::recovery::{find_valid_frame_after, is_torn_creation};
 use crate::log::segment::{IndexBuilder, check_header, describe, walk_frames};
+use crate::storage::{OpenMode, Storage};
 
 /// Where a repair has to cut: everything from `position_bytes` of the
 /// segment at `segment_index` (in `Scan::bases`) on is untrusted.
@@ -62,23 +63,27 @@ impl Scan {
     }
 }
 
-pub(super) fn check(log_dir: &Path, payload_check: Option<PayloadCheck>) -> Result<Scan, LogError> {
-    let (bases, index_bases) = list(log_dir)?;
+pub(super) fn check(
+    storage: &dyn Storage,
+    log_dir: &Path,
+    payload_check: Option<PayloadCheck>,
+) -> Result<Scan, LogError> {
+    let (bases, index_bases) = list(storage, log_dir)?;
     let mut scan = Scan { bases: bases.clone(), payload_check, ..Scan::default() };
     // A torn creation is set aside first, as recovery does, so that the
     // segment before it is checked as the newest: it is the newest again
     // once the torn file is removed.
-    let torn_creation = find_torn_creation(log_dir, &bases)?;
+    let torn_creation = find_torn_creation(storage, log_dir, &bases)?;
     let live_count = bases.len() - usize::from(torn_creation.is_some());
     // Offsets must stay above everything the earlier segments hold.
     let mut expected_min = 0;
     for (segment_index, &base) in bases[..live_count].iter().enumerate() {
         let newest = segment_index + 1 == live_count;
         let path = segment_path(log_dir, base);
-        let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
+        let bytes = storage.read(&path).map_err(LogError::io(&path, "read", 0))?;
         scan.report.segments_checked += 1;
         scan.report.bytes_checked += bytes.len() as u64;
-        let segment = SegmentRef { log_dir, path: &path, bytes: &bytes, base, segment_index, newest };
+        let segment = SegmentRef { storage, log_dir, path: &path, bytes: &bytes, base, segment_index, newest };
         if let Some(last_offset) = check_segment(&mut scan, &segment, expected_min) {
             expected_min = last_offset + 1;
         }
@@ -106,14 +111,15 @@ pub(super) fn check(log_dir: &Path, payload_check: Option<PayloadCheck>) -> Resu
 
 /// The base and size of the newest segment if it is a torn creation that
 /// recovery would remove: only when it is not the only segment.
-fn find_torn_creation(log_dir: &Path, bases: &[u64]) -> Result<Option<(u64, u64)>, LogError> {
+fn find_torn_creation(storage: &dyn Storage, log_dir: &Path, bases: &[u64]) -> Result<Option<(u64, u64)>, LogError> {
     let [_, .., newest] = bases else { return Ok(None) };
     let path = segment_path(log_dir, *newest);
-    let size_bytes = std::fs::metadata(&path).map_err(LogError::io(&path, "stat", 0))?.len();
+    let file = storage.open(&path, OpenMode::Read).map_err(LogError::io(&path, "open", 0))?;
+    let size_bytes = file.len_bytes().map_err(LogError::io(&path, "stat", 0))?;
     if size_bytes > SEGMENT_HEADER_SIZE_BYTES as u64 {
         return Ok(None);
     }
-    let bytes = std::fs::read(&path).map_err(LogError::io(&path, "read", 0))?;
+    let bytes = storage.read(&path).map_err(LogError::io(&path, "read", 0))?;
     Ok(is_torn_creation(&bytes).then_some((*newest, bytes.len() as u64)))
 }
 
@@ -121,17 +127,15 @@ fn find_torn_creation(log_dir: &Path, bases: &[u64]) -> Result<Option<(u64, u64)
 type IndexFiles = Vec<(u64, PathBuf)>;
 
 /// Segment base offsets, and index files, ascending.
-fn list(log_dir: &Path) -> Result<(Vec<u64>, IndexFiles), LogError> {
+fn list(storage: &dyn Storage, log_dir: &Path) -> Result<(Vec<u64>, IndexFiles), LogError> {
     let mut bases = Vec::new();
     let mut indexes = Vec::new();
-    for entry in std::fs::read_dir(log_dir).map_err(LogError::io(log_dir, "read_dir", 0))? {
-        let entry = entry.map_err(LogError::io(log_dir, "read_dir", 0))?;
-        let name = entry.file_name();
+    for name in storage.list(log_dir).map_err(LogError::io(log_dir, "read_dir", 0))? {
         let Some(name) = name.to_str() else { continue };
         if let Some(base) = parse_segment_name(name) {
             bases.push(base);
         } else if let Some(base) = parse_index_name(name) {
-            indexes.push((base, entry.path()));
+            indexes.push((base, log_dir.join(name)));
         }
     }
     bases.sort_unstable();
@@ -146,6 +150,7 @@ fn parse_index_name(name: &str) -> Option<u64> {
 
 /// One segment file being checked.
 struct SegmentRef<'a> {
+    storage: &'a dyn Storage,
     log_dir: &'a Path,
     path: &'a Path,
     bytes: &'a [u8],
@@ -310,7 +315,7 @@ fn check_payloads(position: usize, frame: &Frame<'_>, check: PayloadCheck) -> Re
 /// Compares a segment's index file, if any, with one rebuilt from its frames.
 fn check_index(scan: &mut Scan, segment: &SegmentRef<'_>, rebuilt: Option<SegmentIndex>) {
     let path = index_path(segment.log_dir, segment.base);
-    let Ok(bytes) = std::fs::read(&path) else {
+    let Ok(bytes) = segment.storage.read(&path) else {
         // The newest segment has no index; a sealed one gets it rebuilt on open.
         if !segment.newest {
             let message = "index missing, will be rebuilt".to_string();

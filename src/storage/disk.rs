@@ -1,0 +1,127 @@
+//! The real file system behind the [`Storage`] seam: plain `std::fs` calls.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use memmap2::MmapOptions;
+
+use super::{FileHandle, LockGuard, LockRefused, Mapped, OpenMode, Storage, StorageFile};
+
+/// The file system of this machine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl Storage for Disk {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<FileHandle> {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        match mode {
+            OpenMode::Read => {}
+            OpenMode::ReadWrite => {
+                options.write(true);
+            }
+            OpenMode::CreateNew => {
+                options.write(true).create_new(true);
+            }
+            OpenMode::CreateTruncate => {
+                options.write(true).create(true).truncate(true);
+            }
+        }
+        Ok(Arc::new(DiskFile(options.open(path)?)))
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<OsString>> {
+        std::fs::read_dir(dir)?.map(|entry| entry.map(|e| e.file_name())).collect()
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.create_dir_all(parent)?;
+        }
+        match std::fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(error) => return Err(error),
+        }
+        // The new name lives in its parent; without this a power loss can
+        // take the directory, and every file in it, away.
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        self.sync_dir(parent)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, path: &Path, holder: &str) -> Result<LockGuard, LockRefused> {
+        let io = |op| move |source| LockRefused::Io { op, source };
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io("open"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(LockRefused::Held { holder: text.trim().to_owned() });
+            }
+            Err(TryLockError::Error(source)) => return Err(LockRefused::Io { op: "flock", source }),
+        }
+        file.set_len(0).map_err(io("truncate"))?;
+        file.rewind().map_err(io("seek"))?;
+        file.write_all(holder.as_bytes()).map_err(io("write"))?;
+        Ok(LockGuard(Box::new(file)))
+    }
+}
+
+/// A file open on disk.
+#[derive(Debug)]
+struct DiskFile(File);
+
+impl StorageFile for DiskFile {
+    fn len_bytes(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], position_bytes: u64) -> io::Result<()> {
+        self.0.read_exact_at(buf, position_bytes)
+    }
+
+    fn write_all_at(&self, bytes: &[u8], position_bytes: u64) -> io::Result<()> {
+        self.0.write_all_at(bytes, position_bytes)
+    }
+
+    fn set_len(&self, len_bytes: u64) -> io::Result<()> {
+        self.0.set_len(len_bytes)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn map(&self, len_bytes: usize) -> io::Result<Mapped> {
+        // SAFETY: recstore never truncates or rewrites the mapped part of a
+        // file while it is mapped: sealed segments are immutable, the active
+        // one only grows and readers map it only up to bytes already
+        // written, and compaction replaces files by rename, which leaves
+        // existing maps intact. A map longer than the file is sound as long
+        // as nothing reads past the file's end, which the log never does.
+        #[allow(unsafe_code, reason = "memory-mapped reads of immutable bytes")]
+        let map = unsafe { MmapOptions::new().len(len_bytes).map(&self.0) }?;
+        Ok(Mapped::Mmap(map))
+    }
+}

@@ -1,0 +1,75 @@
+//! Scaffolding shared by the test binaries: the result type, a seeded
+//! random number generator, and the storage backends a log test runs on.
+
+#![allow(dead_code, reason = "each test binary uses a different part of this helper")]
+
+use std::path::PathBuf;
+
+use recstore::log::LogOptions;
+use recstore::storage::{Disk, MemoryStorage, SharedStorage};
+
+/// What a test returns, so that it can use `?`.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A small, seeded generator (SplitMix64): the same seed gives the same
+/// run, and a failure prints the seed that reproduces it.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound` (`bound` > 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+
+    /// True with probability `numerator / denominator`.
+    pub fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
+        self.below(denominator) < numerator
+    }
+}
+
+/// A place for a log on one backend: where it lives and what it runs on.
+pub struct Backend {
+    pub name: &'static str,
+    pub log_dir: PathBuf,
+    pub storage: SharedStorage,
+    /// Keeps the disk backend's directory until the test ends.
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    /// `options` on this backend.
+    pub fn options(&self, options: LogOptions) -> LogOptions {
+        LogOptions { storage: self.storage.clone(), ..options }
+    }
+}
+
+/// A fresh log directory on every backend: the disk, then memory.
+pub fn every_backend() -> std::io::Result<Vec<Backend>> {
+    let temporary = tempfile::tempdir()?;
+    let disk = Backend {
+        name: "disk",
+        log_dir: temporary.path().join("log"),
+        storage: std::sync::Arc::new(Disk),
+        _temporary: Some(temporary),
+    };
+    let memory = Backend {
+        name: "memory",
+        log_dir: PathBuf::from("/memory/log"),
+        storage: std::sync::Arc::new(MemoryStorage::default()),
+        _temporary: None,
+    };
+    Ok(vec![disk, memory])
+}
