@@ -45,7 +45,7 @@ pub fn frame(bytes: &[u8]) {
 }
 
 fn decode_frame(bytes: &[u8]) {
-    let _ = Frame::plausible_start(bytes, 0);
+    let _ = Frame::plausible_start(bytes, bytes.len(), 0);
     if let Ok(frame) = Frame::decode(bytes) {
         for record in frame.records() {
             decode_payload(&record);

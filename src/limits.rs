@@ -4,6 +4,11 @@
 /// Default target size of a segment before the log rolls to a new one.
 pub const SEGMENT_SIZE_BYTES_DEFAULT: u64 = 128 * 1024 * 1024;
 
+/// Largest segment size a log may be opened with. A frame records how much
+/// of its segment was durable as a u32 (segments-format.md, "Frame"), so a
+/// segment, which can pass this size by one frame, must end below 4 GiB.
+pub const SEGMENT_SIZE_BYTES_MAX: u64 = 2 * 1024 * 1024 * 1024;
+
 /// Default largest payload of one record. Larger input is refused before
 /// anything is written.
 pub const RECORD_SIZE_BYTES_DEFAULT: u32 = 64 * 1024 * 1024;
@@ -82,3 +87,7 @@ pub const HTTP_LIST_LIMIT_MAX: usize = 1_000_000;
 /// (4 bytes for every 3) plus 1 MiB of envelope and metadata. A longer line
 /// is refused, naming its number, before more of it is read.
 pub const IMPORT_LINE_SIZE_BYTES_MAX: usize = RECORD_SIZE_BYTES_DEFAULT as usize / 3 * 4 + 1024 * 1024;
+const _: () = assert!(
+    SEGMENT_SIZE_BYTES_MAX + FRAME_SIZE_BYTES_MAX as u64 <= u32::MAX as u64,
+    "every position in a segment must fit a frame's u32 durable length"
+);

@@ -173,7 +173,11 @@ fn documented_layout() -> Result<Layout, std::io::Error> {
             "Segment header",
             &["magic", "format_version", "base_offset", "created_us", "header_crc32"],
         ),
-        frame: table(&tables, "Frame", &["frame_crc32", "frame_size_bytes", "record_count", "reserved", "records"]),
+        frame: table(
+            &tables,
+            "Frame",
+            &["frame_crc32", "frame_size_bytes", "record_count", "durable_len_bytes", "records"],
+        ),
         record: table(
             &tables,
             "Record",
@@ -224,7 +228,8 @@ fn check_frame(
     let size = records.iter().fold(frame.fixed_size_bytes, |acc, r| acc + record.fixed_size_bytes + r.payload.len());
     assert_eq!(frame.uint(segment, position, "frame_size_bytes"), size as u64);
     assert_eq!(frame.uint(segment, position, "record_count"), records.len() as u64);
-    frame.check_constant(segment, position, "reserved");
+    let durable_len_bytes = frame.uint(segment, position, "durable_len_bytes");
+    assert!((32..=position as u64).contains(&durable_len_bytes), "durable_len_bytes={durable_len_bytes} at {position}");
     let covered = &segment[position + frame.field("frame_size_bytes").start..position + size];
     assert_eq!(frame.uint(segment, position, "frame_crc32"), u64::from(crc32fast::hash(covered)), "frame crc coverage");
     assert_eq!(frame.field("records").start, frame.fixed_size_bytes);

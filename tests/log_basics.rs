@@ -120,6 +120,13 @@ fn oversize_input_is_refused_before_writing() -> TestResult {
         assert!(matches!(log.append(&[]), Err(LogError::BadBatch { count: 0, .. })));
         assert_eq!(log.next_offset(), 0);
         assert_eq!(log.append(&[NewRecord { kind: 1, flags: 0, payload: &fine }])?.first_offset, 0);
+        drop(log);
+        // A frame records positions as u32, so a segment must end below 4 GiB.
+        let huge = LogOptions { segment_size_bytes: 3 << 30, ..small_segments(backend) };
+        assert!(matches!(
+            Log::open(&backend.log_dir, huge),
+            Err(LogError::TooLarge { what: "segment_size_bytes", .. })
+        ));
         Ok(())
     })
 }

@@ -21,7 +21,10 @@ const FRAME_HEADER_SIZE_BYTES: u64 = 16;
 const SEGMENT_HEADER_SIZE_BYTES: u64 = 32;
 
 fn options() -> LogOptions {
-    LogOptions { segment_size_bytes: 2048, sync: SyncMode::Never, ..LogOptions::default() }
+    // `Always`: every frame is durable before the next is written, and says
+    // so, so damage to one with valid frames after it is corruption, not a
+    // torn tail (segments-format.md, "Recovery").
+    LogOptions { segment_size_bytes: 2048, sync: SyncMode::Always, ..LogOptions::default() }
 }
 
 fn payload(offset: u64) -> Vec<u8> {

@@ -12,7 +12,9 @@ const BATCH_COUNT: u64 = 30;
 const RECORDS_PER_BATCH: u64 = 2;
 
 fn options() -> LogOptions {
-    LogOptions { segment_size_bytes: 1024, sync: SyncMode::Never, ..LogOptions::default() }
+    // `Always`: every frame is durable before the next is written, and says
+    // so, so damage to one with valid frames after it is corruption.
+    LogOptions { segment_size_bytes: 1024, sync: SyncMode::Always, ..LogOptions::default() }
 }
 
 fn payload(offset: u64) -> Vec<u8> {

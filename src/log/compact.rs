@@ -195,7 +195,8 @@ impl NewSegment<'_> {
 
     fn write_frame(&mut self, records: &[RecordRef<'_>]) -> Result<(), LogError> {
         let position_bytes = self.position_bytes();
-        encode_frame(records, &mut self.buffer);
+        // 0: the whole file is durable before it is named (see `install`).
+        encode_frame(records, 0, &mut self.buffer);
         // The span is known, so the frame is not decoded (and checksummed)
         // again here, as on the append path; every reader checks it.
         let (first, last) = (records[0], records[records.len() - 1]);

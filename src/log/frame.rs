@@ -11,7 +11,7 @@ use crate::limits::FRAME_SIZE_BYTES_MAX;
 /// catch a file that went through a text-mode transfer, as PNG's magic does.
 pub const SEGMENT_MAGIC: [u8; 8] = [0x89, b'R', b'S', b'E', b'G', b'\r', b'\n', 0x1a];
 /// The segment format this code writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest segment format this code reads. Version 2 changed no byte
 /// the log layer parses (segments-format.md, "Versioning and compatibility").
 pub const FORMAT_VERSION_OLDEST: u32 = 1;
@@ -131,7 +131,7 @@ pub fn frame_size_bytes(payload_sizes: impl Iterator<Item = usize>) -> u64 {
 
 /// Appends one frame holding `records` to `out`. The caller has checked the
 /// limits; offsets must be strictly increasing.
-pub fn encode_frame(records: &[RecordRef<'_>], out: &mut Vec<u8>) {
+pub fn encode_frame(records: &[RecordRef<'_>], durable_len_bytes: u32, out: &mut Vec<u8>) {
     assert!(!records.is_empty(), "a frame holds at least one record");
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEADER_SIZE_BYTES]);
@@ -154,6 +154,7 @@ pub fn encode_frame(records: &[RecordRef<'_>], out: &mut Vec<u8>) {
     let record_count = u32::try_from(records.len()).expect("caller checked the batch limit");
     out[start + 4..start + 8].copy_from_slice(&frame_size.to_le_bytes());
     out[start + 8..start + 12].copy_from_slice(&record_count.to_le_bytes());
+    out[start + 12..start + 16].copy_from_slice(&durable_len_bytes.to_le_bytes());
     let crc = crc32fast::hash(&out[start + 4..]);
     out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
@@ -215,27 +216,29 @@ impl<'a> Frame<'a> {
             )));
         }
         let record_count = read_u32(bytes, 8);
-        let reserved = read_u32(bytes, 12);
-        if reserved != 0 {
-            return Err(FrameDefect::Invalid(format!("frame reserved={reserved:#x} expected=0")));
-        }
         Self::check_records(&bytes[..size], record_count)
     }
 
-    /// Whether `bytes` could start a frame whose first record is at or past
-    /// `min_offset`, judged from the headers alone, without a checksum: the
-    /// size fits the bytes, the reserved fields are zero, and the record
+    /// Whether `bytes`, at `position_bytes` of a segment, could start a frame
+    /// whose first record is at or past `min_offset`, judged from the headers
+    /// alone, without a checksum: the size fits the bytes, the durable length
+    /// is not past the frame's own position, the reserved fields are zero, and the record
     /// headers chain to fill the frame exactly with `record_count` records
     /// of increasing offsets. Searches through damaged bytes call this
     /// before [`Frame::decode`], so that a size read from garbage is not
     /// checksummed (segments-format.md, "Recovery").
-    pub(crate) fn plausible_start(bytes: &[u8], min_offset: u64) -> bool {
+    pub(crate) fn plausible_start(bytes: &[u8], position_bytes: usize, min_offset: u64) -> bool {
         if bytes.len() < FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES {
             return false;
         }
         let size = read_u32(bytes, 4) as usize;
         let smallest = FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES;
-        if size < smallest || size > FRAME_SIZE_BYTES_MAX as usize || size > bytes.len() || read_u32(bytes, 12) != 0 {
+        let durable_len_bytes = read_u32(bytes, 12) as usize;
+        if size < smallest
+            || size > FRAME_SIZE_BYTES_MAX as usize
+            || size > bytes.len()
+            || durable_len_bytes > position_bytes
+        {
             return false;
         }
         let record_count = read_u32(bytes, 8) as usize;
@@ -431,7 +434,7 @@ mod tests {
 
     fn encode(records: &[Record]) -> Vec<u8> {
         let mut bytes = Vec::new();
-        encode_frame(&refs(records), &mut bytes);
+        encode_frame(&refs(records), 0, &mut bytes);
         bytes
     }
 
@@ -462,9 +465,9 @@ mod tests {
             // Encode after unrelated bytes and decode with a second frame
             // behind it, as a frame sits inside a segment.
             let mut bytes = prefix.clone();
-            encode_frame(&refs(&records), &mut bytes);
+            encode_frame(&refs(&records), 0, &mut bytes);
             let frame_end = bytes.len();
-            encode_frame(&refs(&records[..1]), &mut bytes);
+            encode_frame(&refs(&records[..1]), 0, &mut bytes);
             let frame = Frame::decode(&bytes[prefix.len()..]).map_err(|d| TestCaseError::fail(format!("{d:?}")))?;
             let size_bytes = frame_size_bytes(records.iter().map(|r| r.payload.len()));
             prop_assert_eq!(frame.size_bytes as u64, size_bytes);
@@ -485,7 +488,7 @@ mod tests {
             // which only a 2^-32 crc collision could survive.
             let bytes = encode(&records);
             let mut in_segment = bytes.clone();
-            encode_frame(&refs(&records[..1]), &mut in_segment);
+            encode_frame(&refs(&records[..1]), 0, &mut in_segment);
             for bit_index in 0..bytes.len() * 8 {
                 prop_assert!(Frame::decode(&flip_bit(&bytes, bit_index)).is_err(), "bit {} alone", bit_index);
                 prop_assert!(
@@ -529,7 +532,7 @@ mod tests {
             second.sort_by_key(|r| r.offset);
             second.dedup_by_key(|r| r.offset);
             let mut bytes = encode(&first);
-            encode_frame(&refs(&second), &mut bytes);
+            encode_frame(&refs(&second), 0, &mut bytes);
             for record in first.iter().chain(&second) {
                 let found = find_record(&bytes, 0, record.offset).map(|r| r.to_owned());
                 prop_assert_eq!(found.as_ref(), Some(record));

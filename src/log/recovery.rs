@@ -46,7 +46,7 @@ pub(crate) fn scan_active(
     let walk = index_frames(path, bytes, SEGMENT_HEADER_SIZE_BYTES, base_offset, Numbering::Dense, &mut index)?;
     let (end, expected) = (walk.end, walk.next_offset);
     if let Some(defect) = &end.defect
-        && let Some(later) = find_valid_frame_after(bytes, end.end_position, expected)
+        && let Some(later) = find_frame_proving_damage(bytes, end.end_position, expected)
     {
         let detail = format!("{}; a valid frame follows at byte {later}", describe(defect));
         let error = corruption(path, end.end_position as u64, Some(expected), detail);
@@ -72,6 +72,40 @@ pub(crate) fn scan_active(
 pub(crate) fn is_torn_creation(bytes: &[u8]) -> bool {
     bytes.len() < SEGMENT_HEADER_SIZE_BYTES
         || bytes.len() == SEGMENT_HEADER_SIZE_BYTES && SegmentHeader::decode(bytes).is_err()
+}
+
+/// The position of a valid frame after `bad_position` that proves the
+/// bytes there were damaged after they were made durable, or `None` if the
+/// bad bytes are a torn tail.
+///
+/// Unsynced writes may reach the disk in any order, so after a power loss a
+/// later frame can survive where an earlier one was lost: that alone proves
+/// nothing. A frame does prove damage when it was written while the bytes
+/// at `bad_position` were already durable (its `durable_len_bytes` is past
+/// them), or when it does not say (0: format 3 and before), the cautious
+/// reading. Every valid frame after the bad one is considered, in one pass.
+pub(crate) fn find_frame_proving_damage(bytes: &[u8], bad_position: usize, min_offset: u64) -> Option<usize> {
+    find_frame_proving_damage_counted(bytes, bad_position, min_offset, &mut SearchCost::default())
+}
+
+/// [`find_frame_proving_damage`], adding what it did to `cost`.
+pub(crate) fn find_frame_proving_damage_counted(
+    bytes: &[u8],
+    bad_position: usize,
+    min_offset: u64,
+    cost: &mut SearchCost,
+) -> Option<usize> {
+    let mut from = bad_position;
+    while let Some(later) = find_valid_frame_counted(bytes, from, min_offset, cost) {
+        let frame = &bytes[later..];
+        let durable_len_bytes = super::frame::read_u32(frame, 12) as usize;
+        if durable_len_bytes == 0 || durable_len_bytes > bad_position {
+            return Some(later);
+        }
+        // Past the frame just found: the next valid one starts after it.
+        from = later + super::frame::read_u32(frame, 4) as usize - 1;
+    }
+    None
 }
 
 /// What a search for a valid frame after a bad one cost: every position it
@@ -107,7 +141,7 @@ pub(crate) fn find_valid_frame_counted(
     (bad_position + 1..bytes.len()).find(|&position| {
         cost.positions_tried += 1;
         let rest = &bytes[position..];
-        if !Frame::plausible_start(rest, min_offset) {
+        if !Frame::plausible_start(rest, position, min_offset) {
             return false;
         }
         cost.bytes_checksummed += u64::from(super::frame::read_u32(rest, 4));
@@ -147,7 +181,7 @@ mod tests {
                 *byte = state.to_le_bytes()[0];
             }
             let record = RecordRef { offset, timestamp_us: offset + 1, kind: 1, flags: 0, payload: &payload };
-            encode_frame(&[record], &mut bytes);
+            encode_frame(&[record], 0, &mut bytes);
         }
         bytes
     }

@@ -62,6 +62,7 @@ fn reopen(inner: &Inner) -> Result<u64, LogError> {
     }
     // What survived the failure is durable only once this succeeds.
     sync_data(&*active.file, faults).map_err(LogError::io(&active.path, "fdatasync", scan.valid_len_bytes))?;
+    active.note_synced(scan.valid_len_bytes);
     let previous_timestamp_us = {
         let set = inner.segments.read().unwrap_or_else(PoisonError::into_inner);
         set.sealed.last().map_or(0, |s| s.index.last_timestamp_us)

@@ -251,7 +251,7 @@ mod tests {
         let mut bytes = vec![0u8; start];
         for &offset in offsets {
             let record = RecordRef { offset, timestamp_us: offset, kind: 1, flags: 0, payload: b"x" };
-            encode_frame(&[record], &mut bytes);
+            encode_frame(&[record], 0, &mut bytes);
         }
         bytes
     }

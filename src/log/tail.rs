@@ -180,8 +180,7 @@ fn roll_forward(
     }
     let previous_timestamp_us = sealed.last().map_or(0, |s| s.index.last_timestamp_us);
     let file = storage.open(&path, OpenMode::Read).map_err(LogError::io(&path, "open", 0))?;
-    let active =
-        Arc::new(ActiveSegment { base_offset: newest, path, file, index: std::sync::RwLock::new(scan.index.entries) });
+    let active = Arc::new(ActiveSegment::new(newest, path, file, scan.index.entries, 0));
     let tail = Tail {
         next_offset: scan.next_offset,
         segment_base: newest,

@@ -5,7 +5,8 @@
 //! that concurrent appends share one (group commit); the segments lock
 //! guards what readers see and is held only for pointer swaps.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use super::error::LogError;
@@ -18,7 +19,7 @@ use super::naming::{index_path, segment_path};
 use super::segment::{IndexBuilder, SealedSegment, map_file, write_derived};
 use super::syncer::{SyncAheadRequests, wants_sync_ahead};
 use super::{Inner, LogOptions, SegmentSet, SyncMode, Tail, lock, recovery};
-use crate::limits::BATCH_RECORD_COUNT_MAX;
+use crate::limits::{BATCH_RECORD_COUNT_MAX, SEGMENT_SIZE_BYTES_MAX};
 use crate::storage::{FileHandle, LockGuard, OpenMode, Storage, StorageFile, sync_data, sync_dir, write_all_at};
 
 /// One record to append; the log assigns its offset and timestamp.
@@ -49,11 +50,33 @@ pub struct Appended {
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
     pub base_offset: u64,
-    pub path: std::path::PathBuf,
+    pub path: PathBuf,
     pub file: FileHandle,
     /// Sparse entries for frames written so far; readers use those below
     /// the published tail only.
     pub index: RwLock<Vec<IndexEntry>>,
+    /// Bytes of the file known durable: covered by a finished fdatasync.
+    /// Each frame records it, so that recovery can tell a torn tail from
+    /// damage to durable bytes (segments-format.md, "Recovery").
+    pub synced_len_bytes: AtomicU64,
+}
+
+impl ActiveSegment {
+    pub(crate) fn new(
+        base_offset: u64,
+        path: PathBuf,
+        file: FileHandle,
+        index: Vec<IndexEntry>,
+        synced_len_bytes: u64,
+    ) -> Self {
+        let synced_len_bytes = AtomicU64::new(synced_len_bytes);
+        Self { base_offset, path, file, index: RwLock::new(index), synced_len_bytes }
+    }
+
+    /// A finished fdatasync covered the first `len_bytes`.
+    pub(super) fn note_synced(&self, len_bytes: u64) {
+        self.synced_len_bytes.fetch_max(len_bytes, Ordering::AcqRel);
+    }
 }
 
 /// State only the appending thread touches.
@@ -124,6 +147,10 @@ fn read_prefix(options: &LogOptions, path: &Path) -> Result<Vec<u8>, LogError> {
 }
 
 pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, LogError> {
+    if options.segment_size_bytes > SEGMENT_SIZE_BYTES_MAX {
+        let (size, limit) = (options.segment_size_bytes, SEGMENT_SIZE_BYTES_MAX);
+        return Err(LogError::TooLarge { what: "segment_size_bytes", size, limit });
+    }
     if !options.read_only {
         options.storage.create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
     }
@@ -258,14 +285,19 @@ fn recover_active(
         tracing::warn!(path = %path.display(), position_bytes = scan.valid_len_bytes, dropped_bytes = scan.torn_bytes,
             "cutting a torn tail left by an interrupted append");
         file.set_len(scan.valid_len_bytes).map_err(LogError::io(&path, "truncate", scan.valid_len_bytes))?;
+    }
+    if !options.read_only {
+        // Even without a cut: a process that died in `Never` mode may have
+        // left its frames in the page cache only, and the frames appended
+        // now will say these bytes are durable.
         sync_data(&*file, options.faults.as_deref()).map_err(LogError::io(&path, "fdatasync", scan.valid_len_bytes))?;
     }
     let older_format = scan.format_version < FORMAT_VERSION && !options.read_only;
     if older_format && scan.next_offset == base {
         upgrade_empty_header(&path, &*file, base, options)?;
     }
-    let active =
-        Arc::new(ActiveSegment { base_offset: base, path, file, index: RwLock::new(scan.index.entries.clone()) });
+    let synced_len_bytes = if options.read_only { 0 } else { scan.valid_len_bytes };
+    let active = Arc::new(ActiveSegment::new(base, path, file, scan.index.entries.clone(), synced_len_bytes));
     let writer = Writer {
         active: active.clone(),
         len_bytes: scan.valid_len_bytes,
@@ -302,12 +334,7 @@ fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<LockGuard
     let active = if options.read_only {
         // An empty read-only log: nothing on disk, nothing to read.
         let path = segment_path(log_dir, 0);
-        Arc::new(ActiveSegment {
-            base_offset: 0,
-            path,
-            file: crate::storage::empty_file(),
-            index: RwLock::new(Vec::new()),
-        })
+        Arc::new(ActiveSegment::new(0, path, crate::storage::empty_file(), Vec::new(), 0))
     } else {
         create_segment(log_dir, 0, &options)?
     };
@@ -338,7 +365,8 @@ fn create_segment(log_dir: &Path, base_offset: u64, options: &LogOptions) -> Res
     write_all_at(&*file, faults, &header.encode(), 0).map_err(LogError::io(&path, "write", 0))?;
     sync_data(&*file, faults).map_err(LogError::io(&path, "fdatasync", 0))?;
     sync_dir(storage, log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
-    Ok(Arc::new(ActiveSegment { base_offset, path, file, index: RwLock::new(Vec::new()) }))
+    // The header is durable: its fdatasync just returned.
+    Ok(Arc::new(ActiveSegment::new(base_offset, path, file, Vec::new(), SEGMENT_HEADER_SIZE_BYTES as u64)))
 }
 
 fn check_failure(inner: &Inner) -> Result<(), LogError> {
@@ -467,7 +495,10 @@ fn write_frame(
         .map(|(r, offset)| RecordRef { offset, timestamp_us, kind: r.kind, flags: r.flags, payload: r.payload })
         .collect();
     writer.buffer.clear();
-    encode_frame(&refs, &mut writer.buffer);
+    let synced_len_bytes = writer.active.synced_len_bytes.load(Ordering::Acquire);
+    // Positions fit in u32: see SEGMENT_SIZE_BYTES_MAX.
+    let durable_len_bytes = u32::try_from(synced_len_bytes).expect("segments end below 4 GiB");
+    encode_frame(&refs, durable_len_bytes, &mut writer.buffer);
     let position = writer.len_bytes;
     let path = &writer.active.path;
     write_all_at(&*writer.active.file, inner.options.faults.as_deref(), &writer.buffer, position).map_err(
@@ -533,6 +564,9 @@ pub(super) fn wait_durable(inner: &Inner, target: u64) -> Result<(), LogError> {
         commit.syncing = false;
         match result {
             Ok(()) => {
+                if tail.segment_base == segment.base_offset {
+                    segment.note_synced(tail.active_len_bytes);
+                }
                 commit.synced_next_offset = commit.synced_next_offset.max(tail.next_offset);
                 publish(inner, tail);
                 inner.commit_changed.notify_all();

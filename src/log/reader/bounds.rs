@@ -130,23 +130,27 @@ struct FrameHead {
 impl FrameHead {
     /// Reads the headers at `position`, refusing fields a valid frame
     /// cannot have ("Frame" and "Record" in segments-format.md): a size out
-    /// of range or past the end of `bytes`, no records, a reserved field
-    /// that is not zero, or a first record that does not fit in the frame.
+    /// of range or past the end of `bytes`, no records, a durable length
+    /// past the frame's own position, a reserved field that is not zero, or
+    /// a first record that does not fit in the frame.
     fn read(bytes: &[u8], position: usize) -> Option<Self> {
         let record = position.checked_add(FRAME_HEADER_SIZE_BYTES)?;
         let header = bytes.get(position..record.checked_add(RECORD_HEADER_SIZE_BYTES)?)?;
         let size_bytes = read_u32(header, 4);
         let smallest = (FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES) as u32;
         let record_count = read_u32(header, 8);
-        let frame_reserved = read_u32(header, 12);
+        let durable_len_bytes = read_u32(header, 12) as usize;
         let record_header = &header[FRAME_HEADER_SIZE_BYTES..];
         let (flags, record_reserved) = (record_header[17], u16::from_le_bytes([record_header[18], record_header[19]]));
         let payload_size_bytes = read_u32(record_header, 20) as usize;
         let size_bytes = (smallest..=FRAME_SIZE_BYTES_MAX).contains(&size_bytes).then_some(size_bytes as usize)?;
         let fits = position.checked_add(size_bytes).is_some_and(|end| end <= bytes.len())
             && FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + payload_size_bytes <= size_bytes;
-        let valid =
-            fits && record_count > 0 && frame_reserved == 0 && record_reserved == 0 && flags & !FLAGS_KNOWN == 0;
+        let valid = fits
+            && record_count > 0
+            && durable_len_bytes <= position
+            && record_reserved == 0
+            && flags & !FLAGS_KNOWN == 0;
         valid.then(|| Self {
             position,
             size_bytes,

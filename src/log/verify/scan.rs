@@ -12,7 +12,7 @@ use crate::log::frame::{
 };
 use crate::log::index::SegmentIndex;
 use crate::log::naming::{INDEX_EXTENSION, index_path, parse_segment_name, segment_path};
-use crate::log::recovery::{find_valid_frame_after, is_torn_creation};
+use crate::log::recovery::{find_frame_proving_damage, find_valid_frame_after, is_torn_creation};
 use crate::log::segment::{IndexBuilder, check_header, describe, walk_frames};
 use crate::storage::{OpenMode, Storage};
 
@@ -256,7 +256,13 @@ fn walk_segment(scan: &mut Scan, segment: &SegmentRef<'_>) -> FrameWalk {
         scan.corruption(segment_index, path, position as u64, Some(offset), message);
     } else if let Some(defect) = end.defect {
         let position = end.end_position;
-        let later = find_valid_frame_after(bytes, position, walk.expected);
+        // In the newest segment only a frame written after the bad bytes
+        // were durable proves damage; in a sealed one any valid frame does.
+        let later = if segment.newest {
+            find_frame_proving_damage(bytes, position, walk.expected)
+        } else {
+            find_valid_frame_after(bytes, position, walk.expected)
+        };
         let detail = describe(&defect);
         match later {
             None if segment.newest => {
