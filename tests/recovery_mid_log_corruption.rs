@@ -92,8 +92,8 @@ fn write_log() -> Result<WrittenLog, Box<dyn std::error::Error>> {
     Ok(WrittenLog { dir, frames, next_offset })
 }
 
-/// Copies the log's segments (and indexes, if asked) to a fresh directory
-/// and XORs the byte at `position_bytes` of one segment.
+/// Copies the log's segments and manifest (and indexes, if asked) to a
+/// fresh directory and XORs the byte at `position_bytes` of one segment.
 fn damaged_copy(
     written: &WrittenLog,
     segment_base: u64,
@@ -104,7 +104,8 @@ fn damaged_copy(
     for entry in std::fs::read_dir(written.dir.path())? {
         let path = entry?.path();
         let extension = path.extension().and_then(|e| e.to_str());
-        if extension == Some("seg") || (keep_indexes && extension == Some("idx")) {
+        let manifest = path.file_name().is_some_and(|name| name == "MANIFEST");
+        if manifest || extension == Some("seg") || (keep_indexes && extension == Some("idx")) {
             std::fs::copy(&path, copy.path().join(path.file_name().ok_or("a file name")?))?;
         }
     }

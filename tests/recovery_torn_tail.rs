@@ -47,6 +47,8 @@ struct WrittenLog {
     _dir: tempfile::TempDir,
     segment_name: std::ffi::OsString,
     bytes: Vec<u8>,
+    /// The log's manifest, which lists its one segment as the active one.
+    manifest: Vec<u8>,
     /// For each batch: the byte position just past its frame, and the next
     /// offset once it is in the log.
     frame_ends: Vec<(u64, u64)>,
@@ -75,7 +77,8 @@ fn write_log() -> Result<WrittenLog, Box<dyn std::error::Error>> {
     let ends = frame_starts.iter().skip(1).copied().chain([bytes.len() as u64]);
     let frame_ends = ends.zip(next_offsets).collect();
     let segment_name = path.file_name().ok_or("segment path has a file name")?.to_owned();
-    Ok(WrittenLog { _dir: dir, segment_name, bytes, frame_ends })
+    let manifest = std::fs::read(dir.path().join("MANIFEST"))?;
+    Ok(WrittenLog { _dir: dir, segment_name, bytes, manifest, frame_ends })
 }
 
 /// Asserts the log holds offsets `0..next_offset`, each with its payload.
@@ -112,6 +115,7 @@ fn every_cut_in_the_last_three_frames_keeps_exactly_the_whole_batches() -> TestR
             frame_ends.iter().rev().copied().find(|&(end, _)| end <= cut).ok_or("the range starts at a frame end")?;
         let context = format!("cut at byte {cut}");
         let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("MANIFEST"), &written.manifest)?;
         let path = dir.path().join(&written.segment_name);
         std::fs::write(&path, &written.bytes[..cut as usize])?;
         let log = Log::open(dir.path(), options())?;
@@ -125,6 +129,7 @@ fn every_cut_in_the_last_three_frames_keeps_exactly_the_whole_batches() -> TestR
 /// Reopens a copy of the written log with `tail` after its last frame.
 fn reopen_with_tail(written: &WrittenLog, tail: &[u8]) -> TestResult {
     let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("MANIFEST"), &written.manifest)?;
     let path = dir.path().join(&written.segment_name);
     std::fs::write(&path, [written.bytes.as_slice(), tail].concat())?;
     let log = Log::open(dir.path(), options())?;
@@ -186,6 +191,9 @@ fn newest_segment_cut_short_at_creation_is_recreated_and_the_sealed_one_untouche
     let written = write_log()?;
     for torn in torn_headers(&fresh_segment_header()?) {
         let dir = tempfile::tempdir()?;
+        // The manifest lists segment 0 only: the crash came before it
+        // named the new one, which the open takes in.
+        std::fs::write(dir.path().join("MANIFEST"), &written.manifest)?;
         let sealed = dir.path().join(&written.segment_name);
         std::fs::write(&sealed, &written.bytes)?;
         let newest = dir.path().join(format!("{:020}.seg", 50));
@@ -202,8 +210,10 @@ fn newest_segment_cut_short_at_creation_is_recreated_and_the_sealed_one_untouche
 
 #[test]
 fn only_segment_cut_short_at_creation_is_recreated() -> TestResult {
+    let written = write_log()?;
     for torn in torn_headers(&fresh_segment_header()?) {
         let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("MANIFEST"), &written.manifest)?;
         std::fs::write(dir.path().join(format!("{:020}.seg", 0)), &torn)?;
         let context = format!("only segment of {} bytes", torn.len());
         let log = Log::open(dir.path(), options()).map_err(|e| format!("{context}: {e}"))?;

@@ -27,6 +27,7 @@ use super::frame::{
     FORMAT_VERSION, FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RecordRef, SEGMENT_HEADER_SIZE_BYTES,
     SegmentHeader, encode_frame,
 };
+use super::manifest::Manifest;
 use super::naming::index_path;
 use super::segment::{IndexBuilder, SealedSegment, corruption, describe, map_file, walk_frames, write_derived};
 use crate::storage::{FileHandle, OpenMode, Storage, sync_data, sync_dir, write_all_at};
@@ -319,8 +320,11 @@ fn install(inner: &Inner, old: &SealedSegment, new: NewSegment<'_>) -> Result<Se
     let idx_path = index_path(log_dir, old.base_offset);
     remove_if_present(storage, &idx_path).map_err(fail)?;
     sync_dir(storage, log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0)).map_err(fail)?;
+    // The manifest accepts either file while they swap (see `manifest.rs`).
+    update_manifest(inner, |m| m.swapping(old.base_offset, size_bytes)).map_err(fail)?;
     storage.rename(&new.path, &old.path).map_err(LogError::io(&new.path, "rename", 0)).map_err(fail)?;
     sync_dir(storage, log_dir, faults).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    update_manifest(inner, |m| m.swapped(old.base_offset, size_bytes))?;
     let index = new.index.finish(old.base_offset, size_bytes).expect("install is only called with records left");
     write_derived(storage, &idx_path, &index.encode());
     assert_eq!(map.len() as u64, size_bytes, "the renamed file is the one just written");
@@ -362,11 +366,21 @@ fn remove_segment(inner: &Inner, segment: &SealedSegment) -> Result<(), LogError
     let faults = inner.options.faults.as_deref();
     let storage = &*inner.options.storage;
     remove_if_present(storage, &index_path(&inner.log_dir, segment.base_offset))?;
+    // Unlisted first: a crash before the unlink leaves a file that the next
+    // open knows for a leftover, never a listed segment gone missing.
+    update_manifest(inner, |m| m.remove(segment.base_offset))?;
     storage.remove(&segment.path).map_err(LogError::io(&segment.path, "remove", 0))?;
     sync_dir(storage, &inner.log_dir, faults).map_err(LogError::io(&inner.log_dir, "fsync dir", 0))?;
     replace_in_set(inner, segment.base_offset, None);
     tracing::info!(path = %segment.path.display(), "segment compacted away: every record was dropped");
     Ok(())
+}
+
+/// Changes the manifest with `change` and stores it.
+fn update_manifest(inner: &Inner, change: impl FnOnce(&mut Manifest)) -> Result<(), LogError> {
+    let mut manifest = inner.manifest.lock().unwrap_or_else(PoisonError::into_inner);
+    change(&mut manifest);
+    manifest.store(&*inner.options.storage, &inner.log_dir, inner.options.faults.as_deref())
 }
 
 /// Swaps (or removes) the sealed segment at `base_offset` in what readers see.

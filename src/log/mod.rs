@@ -13,6 +13,7 @@ mod error;
 pub(crate) mod frame;
 mod index;
 mod lock;
+pub(crate) mod manifest;
 mod metrics;
 mod naming;
 mod reader;
@@ -148,6 +149,9 @@ pub(crate) struct Inner {
     pub sync_ahead_wanted: Condvar,
     pub published_tx: tokio::sync::watch::Sender<u64>,
     pub failure: Mutex<Option<String>>,
+    /// The segments the log consists of; see `manifest.rs`. Changed by
+    /// rolls (under the writer lock) and compactions (one at a time).
+    pub manifest: Mutex<manifest::Manifest>,
     pub metrics: LogMetrics,
     pub _lock: Option<LockGuard>,
 }

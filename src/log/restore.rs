@@ -83,6 +83,8 @@ impl Log {
             write_synced(&segment_path(into_log_dir, next_offset), &header.encode())?;
         }
         File::open(into_log_dir).and_then(|d| d.sync_all()).map_err(LogError::io(into_log_dir, "fsync dir", 0))?;
+        // The copy is a log of its own: it lists the segments it holds.
+        super::manifest::rebuild(&crate::storage::Disk, into_log_dir)?;
         Ok(report)
     }
 }

@@ -83,6 +83,10 @@ pub enum ProblemKind {
     IndexMismatch,
     /// A sealed segment without an index file. It will be rebuilt.
     IndexMissing,
+    /// A segment file the manifest no longer lists: a compaction removed
+    /// it and a crash came before the file went. Nothing reads it; an open
+    /// deletes it, and a repair moves it to quarantine.
+    Leftover,
 }
 
 impl ProblemKind {
@@ -215,12 +219,16 @@ pub fn verify_payloads(
         Some(_) => evidence::evidence_next_offset(log_dir, &scan.bases)?,
         None => 0,
     };
+    // A lost active segment held offsets from its base on: never reuse them.
+    let evidence_next_offset = evidence_next_offset.max(scan.manifest_active_base.unwrap_or(0));
     let mut quarantine = repair::Quarantine::new(log_dir, &scan.report.problems);
     let after = repair_until_clean(log_dir, &scan, &mut quarantine, payload_check)?;
     let repaired_next_offset = scan.cut.map(|_| after.report.next_offset);
     let mut resumed_next_offset = None;
-    if scan.cut.is_some() {
-        repair::resume_at(log_dir, &after, evidence_next_offset, &mut quarantine)?;
+    // Its records are lost, and the sealed segment before it must stay sealed.
+    let lost_active = scan.manifest_active_base.is_some_and(|base| !scan.bases.contains(&base));
+    if scan.cut.is_some() || lost_active {
+        repair::resume_at(log_dir, &after, evidence_next_offset, lost_active, &mut quarantine)?;
         let resumed = check(&Disk, log_dir, payload_check)?;
         if let Some(left) = resumed.report.problems.iter().find(|p| p.kind.is_corruption()) {
             return Err(still_damaged(left));

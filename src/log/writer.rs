@@ -15,6 +15,7 @@ use super::frame::{
     SEGMENT_HEADER_SIZE_BYTES, SegmentHeader, encode_frame, frame_size_bytes,
 };
 use super::index::IndexEntry;
+use super::manifest::Manifest;
 use super::naming::{index_path, segment_path};
 use super::segment::{IndexBuilder, SealedSegment, map_file, write_derived};
 use super::syncer::{SyncAheadRequests, wants_sync_ahead};
@@ -155,7 +156,8 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
         options.storage.create_dir_all(log_dir).map_err(LogError::io(log_dir, "create_dir_all", 0))?;
     }
     let lock_file = if options.read_only { None } else { Some(lock::acquire(&*options.storage, log_dir)?) };
-    let bases = list_segments(&*options.storage, log_dir)?;
+    let listed = list_segments(&*options.storage, log_dir)?;
+    let (bases, manifest) = super::manifest::settle(&options, log_dir, &listed)?;
     let writable = !options.read_only;
     if let Some(&newest) = bases.last() {
         let path = segment_path(log_dir, newest);
@@ -196,7 +198,8 @@ pub(crate) fn open_inner(log_dir: &Path, options: LogOptions) -> Result<Inner, L
     };
     let mut writer = writer;
     writer.last_timestamp_us = tail.last_timestamp_us;
-    let inner = assemble(log_dir, options, lock_file, sealed, active, writer, tail);
+    let mut inner = assemble(log_dir, options, lock_file, sealed, active, writer, tail);
+    *inner.manifest.get_mut().unwrap_or_else(PoisonError::into_inner) = manifest;
     if older_format {
         // Records of this build's format must not land in a file whose
         // header promises an older one, which older builds would then read.
@@ -233,6 +236,7 @@ fn assemble(
         sync_ahead_wanted: Condvar::new(),
         published_tx: tokio::sync::watch::Sender::new(tail.next_offset),
         failure: Mutex::new(None),
+        manifest: Mutex::new(Manifest::default()),
         metrics: super::LogMetrics::default(),
         _lock: lock_file,
     }
@@ -331,12 +335,15 @@ fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<LockGuard
         active_len_bytes: SEGMENT_HEADER_SIZE_BYTES as u64,
         last_timestamp_us: 0,
     };
+    let manifest = Manifest::of_files(&[0], |_| Ok(0))?;
     let active = if options.read_only {
         // An empty read-only log: nothing on disk, nothing to read.
         let path = segment_path(log_dir, 0);
         Arc::new(ActiveSegment::new(0, path, crate::storage::empty_file(), Vec::new(), 0))
     } else {
-        create_segment(log_dir, 0, &options)?
+        let active = create_segment(log_dir, 0, &options)?;
+        manifest.store(&*options.storage, log_dir, options.faults.as_deref())?;
+        active
     };
     let writer = Writer {
         active: active.clone(),
@@ -348,6 +355,7 @@ fn create_fresh(log_dir: &Path, options: LogOptions, lock_file: Option<LockGuard
     };
     let read_only_empty = options.read_only;
     let mut inner = assemble(log_dir, options, lock_file, Vec::new(), active, writer, tail);
+    *inner.manifest.get_mut().unwrap_or_else(PoisonError::into_inner) = manifest;
     if read_only_empty {
         inner.segments.get_mut().unwrap_or_else(PoisonError::into_inner).published.active_len_bytes = 0;
     }
@@ -620,6 +628,12 @@ fn roll(inner: &Inner, writer: &mut Writer) -> Result<(), LogError> {
     let map = map_file(&*inner.options.storage, &old.path).map_err(|e| fail(inner, e))?;
     let sealed = Arc::new(SealedSegment { base_offset: old.base_offset, path: old.path.clone(), map, index });
     let active = create_segment(&inner.log_dir, writer.next_offset, &inner.options).map_err(|e| fail(inner, e))?;
+    {
+        let mut manifest = lock(&inner.manifest);
+        manifest.roll(writer.len_bytes, active.base_offset);
+        let storage = &*inner.options.storage;
+        manifest.store(storage, &inner.log_dir, faults).map_err(|e| fail(inner, e))?;
+    }
     let tail = Tail {
         next_offset: writer.next_offset,
         segment_base: active.base_offset,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use super::{Cut, Problem, Scan};
 use crate::log::error::LogError;
 use crate::log::frame::{FORMAT_VERSION, SEGMENT_HEADER_SIZE_BYTES, SegmentHeader};
+use crate::log::manifest;
 use crate::log::naming::{index_path, segment_path};
 use crate::log::segment::{rebuild_index, write_derived};
 use crate::storage::{Disk, Storage};
@@ -44,6 +45,9 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) ->
             file.sync_data().map_err(LogError::io(&path, "fdatasync", valid_len_bytes))?;
         }
     }
+    for leftover in &scan.leftovers {
+        quarantine.move_whole(log_dir, leftover)?;
+    }
     for index in &scan.bad_indexes {
         if index.with_extension("seg").exists() {
             remove_derived(index)?;
@@ -53,20 +57,26 @@ pub(super) fn apply(log_dir: &Path, scan: &Scan, quarantine: &mut Quarantine) ->
             quarantine.move_whole(log_dir, index)?;
         }
     }
-    Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))
+    Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))?;
+    // The files are what they are now: the manifest lists them so.
+    manifest::rebuild(&Disk, log_dir)
 }
 
 /// After a cut, makes appends continue at `evidence_next_offset` (when the
-/// cut log ends below it) with an empty newest segment based there. A
+/// cut log ends below it) with an empty newest segment based there; the
+/// same when the active segment the manifest lists was `lost_active`. A
 /// newest segment holding no frame would become a sealed one without
 /// frames, which is corruption, so it goes to quarantine first.
 pub(super) fn resume_at(
     log_dir: &Path,
     clean: &Scan,
     evidence_next_offset: u64,
+    lost_active: bool,
     quarantine: &mut Quarantine,
 ) -> Result<(), LogError> {
-    if evidence_next_offset <= clean.report.next_offset {
+    let newest_below = clean.bases.last().is_none_or(|&newest| newest < evidence_next_offset);
+    let fresh_segment_needed = lost_active && newest_below && evidence_next_offset >= clean.report.next_offset;
+    if evidence_next_offset <= clean.report.next_offset && !fresh_segment_needed {
         return Ok(());
     }
     if let Some(&newest) = clean.bases.last() {
@@ -96,7 +106,7 @@ pub(super) fn resume_at(
     Disk.sync_dir(log_dir).map_err(LogError::io(log_dir, "fsync dir", 0))?;
     tracing::warn!(path = %path.display(), next_offset = evidence_next_offset,
         "appends resume past every offset the log had handed out");
-    Ok(())
+    manifest::rebuild(&Disk, log_dir)
 }
 
 /// Moves everything from the cut on into quarantine (see the module docs).

@@ -11,6 +11,7 @@ use crate::log::frame::{
     read_u32, reads_format_version,
 };
 use crate::log::index::SegmentIndex;
+use crate::log::manifest;
 use crate::log::naming::{INDEX_EXTENSION, index_path, parse_segment_name, segment_path};
 use crate::log::recovery::{find_frame_proving_damage, find_valid_frame_after, is_torn_creation};
 use crate::log::segment::{IndexBuilder, check_header, describe, walk_frames};
@@ -43,9 +44,32 @@ pub(super) struct Scan {
     pub unknown_version: Option<(PathBuf, u32)>,
     /// The layer above's check of each payload, if it gave one.
     pub payload_check: Option<PayloadCheck>,
+    /// Segment files the manifest no longer lists: left by a compaction
+    /// that a crash interrupted, and left out of the check.
+    pub leftovers: Vec<PathBuf>,
+    /// The manifest's active segment: a repair resumes appends at or past it.
+    pub manifest_active_base: Option<u64>,
 }
 
 impl Scan {
+    /// Reports what the manifest check found. Its corruption sets no cut:
+    /// no byte is damaged, and a repair lists the files as they are.
+    fn note_manifest(&mut self, log_dir: &Path, audit: manifest::Audit) {
+        self.manifest_active_base = audit.active_base;
+        if let Some(LogError::Corruption { path, position_bytes, offset, detail }) = audit.corruption {
+            self.problem(ProblemKind::Corruption, &path, position_bytes, offset, detail);
+        } else if let Some(error) = audit.corruption {
+            let path = log_dir.join(manifest::MANIFEST_FILE_NAME);
+            self.problem(ProblemKind::Corruption, &path, 0, None, error.to_string());
+        }
+        for base in audit.leftovers {
+            let path = segment_path(log_dir, base);
+            let message = "a segment compaction removed from the manifest; a repair moves it to quarantine".into();
+            self.problem(ProblemKind::Leftover, &path, 0, Some(base), message);
+            self.leftovers.push(path);
+        }
+    }
+
     fn problem(&mut self, kind: ProblemKind, path: &Path, position_bytes: u64, offset: Option<u64>, message: String) {
         self.report.problems.push(Problem { kind, path: path.to_path_buf(), position_bytes, offset, message });
     }
@@ -68,8 +92,11 @@ pub(super) fn check(
     log_dir: &Path,
     payload_check: Option<PayloadCheck>,
 ) -> Result<Scan, LogError> {
-    let (bases, index_bases) = list(storage, log_dir)?;
+    let (mut bases, index_bases) = list(storage, log_dir)?;
+    let audit = manifest::audit(storage, log_dir, &bases);
+    bases.retain(|base| !audit.leftovers.contains(base));
     let mut scan = Scan { bases: bases.clone(), payload_check, ..Scan::default() };
+    scan.note_manifest(log_dir, audit);
     // A torn creation is set aside first, as recovery does, so that the
     // segment before it is checked as the newest: it is the newest again
     // once the torn file is removed.
