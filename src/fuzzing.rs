@@ -76,7 +76,7 @@ pub fn record(bytes: &[u8]) {
 }
 
 fn decode_payload(record: &RecordRef<'_>) {
-    if let Ok(put) = crate::store::codec::decode_put_like(record.kind, record.payload) {
+    if let Ok(put) = crate::records::codec::decode_put_like(record.kind, record.payload) {
         let _ = put.data(record.flags);
     }
     let _ = crate::LogEvent::decode(record);

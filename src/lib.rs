@@ -4,26 +4,41 @@
 //! appended to the [`log`]; everything else is a view rebuilt by replaying
 //! it. Start with [`Store`].
 //!
-//! Layers, each depending only on those below it:
-//! - [`storage`]: file I/O with a fault-injection seam.
-//! - [`log`]: segments, frames, recovery, group commit, reads.
-//! - [`store`]: items, versions, datasets, lineage, the views, checkpoints.
-//! - Over the store: [`search`] (the tantivy view), [`timetravel`] (as-of
-//!   reads and restores), [`compaction`] (retention) and [`subscribe`]
-//!   (tailing the log, consumer groups).
+//! Layers, each importing only those below it (checked by
+//! `tests/layering.rs`):
+//! - [`storage`]: the storage seam: files on disk, or in memory with power
+//!   loss simulated.
+//! - [`log`]: segments, frames, the manifest, recovery, group commit, reads.
+//! - [`records`]: what the item records mean: their codec, the indexed
+//!   metadata fields, the pure retention rules.
+//! - [`store`]: items, versions, datasets, lineage, the views, checkpoints;
+//!   the [`Store`] type.
+//! - [`search`]: the tantivy view, following the store's log.
+//! - The facade (`facade.rs`): [`Store::open`], which joins the store and
+//!   the views above it.
+//! - Over the facade: [`timetravel`] (as-of reads and restores),
+//!   [`compaction`] (the log rewrite and its pins), [`subscribe`] (tailing
+//!   the log, consumer groups) and [`export`].
 //! - The surfaces over the library: [`cli`] and [`server`].
+//!
+//! Beside them, imported from anywhere and importing no layer above their
+//! own: [`limits`] (every bound), the error kinds, the crate [`error`] (over
+//! the log), and small helpers (base64, the background-thread priority).
 
 mod background;
 mod base64;
 pub mod cli;
 pub mod compaction;
 pub mod error;
+mod error_kind;
 pub mod export;
+mod facade;
 #[doc(hidden)]
 pub mod fuzzing;
 mod json_object;
 pub mod limits;
 pub mod log;
+pub mod records;
 pub mod search;
 pub mod server;
 pub mod storage;

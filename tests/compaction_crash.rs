@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use kill9_support::Child;
 use recstore::compaction::Policy;
+use recstore::records::codec::kind;
 use recstore::storage::{Fault, FaultInjector};
-use recstore::store::codec::kind;
 use recstore::{Data, Error, Metadata, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 

@@ -34,7 +34,7 @@ use std::path::Path;
 
 use recstore::compaction::Policy;
 use recstore::log::Record;
-use recstore::store::codec::{self, kind};
+use recstore::records::codec::{self, kind};
 use recstore::timetravel::AsOf;
 use recstore::{Data, Direction, Error, ItemRef, Metadata, NewItem, Query, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use recstore::compaction::Policy;
 use recstore::log::{FORMAT_VERSION, Log, LogOptions, NewRecord, ProblemKind, verify};
-use recstore::store::codec::{self, kind};
+use recstore::records::codec::{self, kind};
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 

@@ -8,8 +8,8 @@
 use chrono::Datelike;
 use proptest::prelude::*;
 use recstore::compaction::Policy;
-use recstore::compaction::retention::{check_retention_days, cutoff_days_before};
 use recstore::limits::RETENTION_DAYS_MAX;
+use recstore::records::retention::{check_retention_days, cutoff_days_before};
 use recstore::timetravel::AsOf;
 use recstore::{ErrorKind, Store, StoreOptions};
 

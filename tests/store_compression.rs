@@ -15,7 +15,7 @@ use cli_support::{Env, TestResult};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use recstore::log::{Log, LogOptions, NewRecord};
-use recstore::store::codec::{self, DataKind, PutDraft, PutEncoding, kind};
+use recstore::records::codec::{self, DataKind, PutDraft, PutEncoding, kind};
 use recstore::store::views::checkpoint;
 use recstore::{Data, Metadata, Store, StoreOptions, SyncMode};
 

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use kill9_support::Child;
 use recstore::log::{ProblemKind, RecordRef};
-use recstore::store::codec::{self, DatasetRecord, kind};
+use recstore::records::codec::{self, DatasetRecord, kind};
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -135,7 +135,7 @@ fn print_preview(preview: &CompactionPreview, context: &Context) -> Result<(), C
             Some((offset, timestamp_us)) => writeln!(
                 out,
                 "; as-of reads before @{} ({}) would fail",
-                crate::timetravel::earliest_exact_as_of(offset),
+                crate::store::earliest_exact_as_of(offset),
                 crate::store::format_timestamp(timestamp_us)
             )?,
             None => writeln!(out)?,

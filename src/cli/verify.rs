@@ -93,7 +93,7 @@ pub(crate) fn run(args: VerifyArgs, context: &Context) -> Result<(), CliError> {
 /// A missing data directory is an empty store, and an empty store is clean.
 /// Every record's payload is checked too (puts decompress to their md5).
 fn verify_report(log_dir: &std::path::Path, repair: bool) -> crate::Result<VerifyReport> {
-    let check = Some(crate::store::codec::check_payload as crate::log::PayloadCheck);
+    let check = Some(crate::records::codec::check_payload as crate::log::PayloadCheck);
     Ok(if log_dir.exists() { crate::log::verify_payloads(log_dir, repair, check)? } else { VerifyReport::default() })
 }
 

@@ -1,9 +1,10 @@
 //! Compaction and retention: dropping old item versions from sealed
 //! segments while every surviving record keeps its offset.
 //!
-//! Owns the retention policy ([`retention`], pure), the dataset pins it
-//! honours (`pins`), the worker that runs one compaction (`worker`: seal,
-//! plan, record, rewrite) and the store API
+//! Owns the dataset pins that the retention policy honours (`pins`; the
+//! policy itself is pure and sits below the store, in
+//! [`crate::records::retention`]), the worker that runs one compaction
+//! (`worker`: seal, plan, record, rewrite) and the store API
 //! ([`Store::compact`](crate::Store::compact), background runs, the
 //! horizon). It relies on two seams it does not own: the views apply
 //! compaction records and audit stubs (`store::views::prune`), and the log
@@ -27,9 +28,8 @@
 //! ("Compaction").
 
 mod pins;
-pub mod retention;
 mod store_api;
 mod worker;
 
-pub use retention::{Policy, Reason, ReasonCounts};
+pub use crate::records::retention::{Policy, Reason, ReasonCounts};
 pub use store_api::{BackgroundCompaction, CompactionPreview, CompactionProgress, CompactionReport};

@@ -3,7 +3,7 @@
 //!
 //! Owns finding those versions (reading each dataset's latest record from
 //! the log) for the `pinned` list of the compaction record
-//! ([`crate::store::codec::CompactionRecord`]), which carries them to the
+//! ([`crate::records::codec::CompactionRecord`]), which carries them to the
 //! views. Only the latest version of each dataset name protects its
 //! members: a member of an older dataset version is pruned like any other
 //! version, and reads as pruned through that old dataset version.
@@ -17,10 +17,10 @@
 //! otherwise drop. A pin of a version the policy keeps anyway changes
 //! nothing, neither what is dropped nor what a purge removes.
 
-use super::retention::{self, Event, Policy};
 use crate::error::{Error, Result};
+use crate::records::codec::{self, DatasetRecord};
+use crate::records::retention::{self, Event, Policy};
 use crate::store::Store;
-use crate::store::codec::{self, DatasetRecord};
 use crate::store::views::DatasetEntry;
 
 /// Pinned ids checked per hold of the views' read lock, so writers applying

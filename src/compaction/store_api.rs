@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::retention::{Policy, ReasonCounts};
 use super::worker;
 use crate::background;
 use crate::error::{Error, Result};
 use crate::log::CompactionPass;
+use crate::records::retention::{Policy, ReasonCounts};
 use crate::store::Store;
 use crate::store::views::ItemEvent;
 use crate::store::views::prune::PruneCount;

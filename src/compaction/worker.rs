@@ -13,12 +13,12 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use super::pins::Pins;
-use super::retention::Policy;
 use super::store_api::{CompactionPreview, CompactionProgress, CompactionReport};
 use crate::error::{Error, Result};
 use crate::log::{DirGuard, LogError, NewRecord, RecordAction, RecordRef, SegmentPlanner, SegmentRewrite};
+use crate::records::codec::{self, CompactionRecord, DatasetRecord, DeleteRecord, StubTrailer, kind};
+use crate::records::retention::Policy;
 use crate::store::Store;
-use crate::store::codec::{self, CompactionRecord, DatasetRecord, DeleteRecord, StubTrailer, kind};
 use crate::store::views::prune::PruneCount;
 use crate::store::views::{ItemEvent, Views};
 

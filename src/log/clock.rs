@@ -80,6 +80,15 @@ fn describe(reading: SystemTime) -> String {
     }
 }
 
+/// Formats a record stamp (microseconds since the epoch) as RFC 3339 UTC
+/// with microseconds.
+pub fn format_timestamp(timestamp_us: u64) -> String {
+    let micros = i64::try_from(timestamp_us).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -99,8 +99,8 @@ pub enum LogError {
     /// times); nothing was written.
     #[error(
         "timestamp {} is earlier than the log's last record ({}): times never go back; nothing was written",
-        crate::store::format_timestamp(*.timestamp_us),
-        crate::store::format_timestamp(*.last_timestamp_us)
+        super::clock::format_timestamp(*.timestamp_us),
+        super::clock::format_timestamp(*.last_timestamp_us)
     )]
     TimestampBackwards {
         /// The timestamp asked for, microseconds since the epoch.
@@ -123,8 +123,8 @@ pub enum LogError {
 
 impl LogError {
     /// The kind of failure, for exit codes and statuses.
-    pub fn kind(&self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind;
         match self {
             LogError::Corruption { .. } => ErrorKind::Corruption,
             LogError::Locked { .. } => ErrorKind::Locked,

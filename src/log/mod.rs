@@ -27,7 +27,7 @@ mod verify;
 mod writer;
 
 pub(crate) use clock::system_now_us;
-pub use clock::{Clock, TIMESTAMP_US_MAX};
+pub use clock::{Clock, TIMESTAMP_US_MAX, format_timestamp};
 pub(crate) use compact::DirGuard;
 pub use compact::{CompactionPass, RecordAction, SegmentPlanner, SegmentRewrite};
 pub use error::LogError;

@@ -14,7 +14,7 @@
 //!
 //! A reader process may see a record a moment before the writer has
 //! fdatasynced it (it is in the page cache, not yet acknowledged); the same
-//! holds for readers inside the writer's process (see `crate::store`).
+//! holds for readers inside the writer's process (see the store layer).
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, Weak};

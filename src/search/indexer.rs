@@ -26,9 +26,9 @@ use super::text::{self, TEXT_SIZE_BYTES_MAX, collect_value_strings, truncate_at_
 use super::{SearchOptions, view_error};
 use crate::error::{Error, Result};
 use crate::log::{Log, LogError, RecordRef};
+use crate::records::IndexedFields;
+use crate::records::codec::{self, DataKind, DeleteRecord, kind};
 use crate::store::Metadata;
-use crate::store::codec::{self, DataKind, DeleteRecord, kind};
-use crate::store::views::IndexedFields;
 
 /// The point of the log an index covers, as stored in a commit payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -64,7 +64,7 @@ impl Store {
             // not rewritten), and a rebuilt one would not: neither is exact.
             return Err(Error::BeforeHorizon {
                 what: format!("search as of next offset {bound}"),
-                earliest_exact_as_of: crate::timetravel::earliest_exact_as_of(horizon_offset),
+                earliest_exact_as_of: crate::store::earliest_exact_as_of(horizon_offset),
                 horizon_time: crate::store::format_timestamp(horizon_us),
             });
         }
@@ -112,7 +112,8 @@ impl Store {
 
     /// The search view, or why there is none.
     pub fn search_index(&self) -> Result<&SearchIndex> {
-        self.search.as_deref().ok_or(Error::View {
+        let index = self.search.as_deref().and_then(|follower| follower.downcast_ref::<SearchIndex>());
+        index.ok_or(Error::View {
             what: "search index",
             detail: format!(
                 "it could not be opened in {} (the reason was logged); reopen the store to retry",

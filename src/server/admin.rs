@@ -76,7 +76,7 @@ pub async fn compact(
     }
     let mut policy = Policy::default().expire(body.expire).purge(body.purge);
     if let Some(days) = body.retention_days {
-        let days = crate::compaction::retention::check_retention_days(days).map_err(ApiError::bad_request)?;
+        let days = crate::records::retention::check_retention_days(days).map_err(ApiError::bad_request)?;
         policy = policy.retention_days(days);
     }
     let before = body.before.as_deref().map(str::parse::<crate::timetravel::AsOf>).transpose()?;

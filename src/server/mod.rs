@@ -43,7 +43,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::compaction::Policy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::HTTP_BODY_SIZE_BYTES_MAX;
 use crate::{Store, StoreOptions};
@@ -164,7 +163,7 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
     tokio::spawn(write_recovery::retry_while_refused(Arc::clone(&store), state.shutdown.clone()));
     let background_compaction = config.compact_interval_ms.map(|interval_ms| {
         let options = config.store.clone();
-        let policy = move || Policy::from_options(&options);
+        let policy = move || options.retention_policy();
         let record = move |result: Result<&_, &_>| counters.record_compaction(result);
         store.spawn_background_compaction_observed(Duration::from_millis(interval_ms), policy, record)
     });

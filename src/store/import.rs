@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 
 use super::Store;
-use super::codec::{self, kind};
-use super::item::{ItemRef, format_timestamp};
+use super::item::ItemRef;
 use super::write::{NewItem, prepare_all};
 use crate::error::{Error, Result};
 use crate::log::NewRecord;
+use crate::log::format_timestamp;
+use crate::records::codec::{self, kind};
 
 /// An item version to append as it was: its version number and time kept.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,7 +14,6 @@
 //! fdatasync (see `Store::read_record`); answers from the views alone
 //! (query hits, counts, history, stats) do not wait.
 
-pub mod codec;
 mod import;
 mod item;
 mod json_input;
@@ -23,10 +22,10 @@ mod query;
 mod read;
 pub mod views;
 mod write;
-mod zstd_section;
 
+pub use crate::log::format_timestamp;
 pub use import::PreservedItem;
-pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, format_timestamp, validate_name};
+pub use item::{Data, ItemMeta, ItemRef, Metadata, ParentRef, validate_name};
 pub use json_input::{JsonInputError, parse_json};
 pub(crate) use json_input::{check_depth, from_document};
 pub use options::StoreOptions;
@@ -50,6 +49,13 @@ pub const LOG_DIR_NAME: &str = "log";
 /// Name of the views folder (checkpoints) inside the data directory.
 pub const VIEWS_DIR_NAME: &str = "views";
 
+/// The first `@N` that reads exactly after a compaction with horizon
+/// `horizon_offset`, the first offset an exact read must see past: as-of
+/// `@N` sees at least the records below N + 1.
+pub(crate) fn earliest_exact_as_of(horizon_offset: u64) -> u64 {
+    horizon_offset.saturating_sub(1)
+}
+
 /// An open store. `Send + Sync`: share it behind an `Arc`.
 ///
 /// ```
@@ -65,10 +71,11 @@ pub const VIEWS_DIR_NAME: &str = "views";
 pub struct Store {
     dir: PathBuf,
     options: StoreOptions,
-    /// The search view; `None` if it could not be opened (the reason was
+    /// The search view, which sits above the store and is attached by
+    /// [`crate::facade`]; `None` if it could not be opened (the reason was
     /// logged). Declared before `log` so that it drops first: its follower
     /// thread indexes the log's tail before it stops.
-    pub(crate) search: Option<std::sync::Arc<crate::search::SearchIndex>>,
+    pub(crate) search: Option<Follower>,
     // Shared with the search view's follower thread, which holds it weakly.
     log: std::sync::Arc<Log>,
     views: RwLock<Views>,
@@ -76,17 +83,22 @@ pub struct Store {
     records_since_checkpoint: AtomicU64,
 }
 
+/// A view above the store that follows its log on a thread of its own: held
+/// by the store so that it lives and drops with it, and known only to the
+/// layer that made it (it downcasts).
+pub(crate) type Follower = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
 impl Store {
-    /// Opens the store in `dir` (created on first write), loading the
-    /// checkpoint if it is usable and replaying the log after it.
-    pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+    /// Opens the store's own part in `dir` (created on first write), loading
+    /// the checkpoint if it is usable and replaying the log after it; the
+    /// facade's [`Store::open`] attaches the views above.
+    pub(crate) fn open_views(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let log = std::sync::Arc::new(Log::open(&dir.join(LOG_DIR_NAME), options.log_options())?);
         // Records the checkpoint did not cover count as unsaved work: a
         // store opened by a replay writes a checkpoint when it closes, and
         // the next open does not replay them again.
         let (views, records_replayed) = load_views(&dir.join(VIEWS_DIR_NAME), &log)?;
-        let search = crate::search::open_for_store(&dir, &log, options.read_only);
         Ok(Self {
             dir,
             options,
@@ -94,7 +106,7 @@ impl Store {
             views: RwLock::new(views),
             writer: Mutex::new(()),
             records_since_checkpoint: AtomicU64::new(records_replayed),
-            search,
+            search: None,
         })
     }
 
@@ -131,6 +143,11 @@ impl Store {
 
     /// The underlying log, for replay and streaming.
     pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The log, shared: for views above the store that follow it.
+    pub(crate) fn shared_log(&self) -> &std::sync::Arc<Log> {
         &self.log
     }
 

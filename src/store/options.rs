@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::limits::{RECORD_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_DEFAULT};
 use crate::log::{Clock, LogOptions, SyncMode};
+use crate::records::codec;
+use crate::records::retention::Policy;
 use crate::storage::FaultInjector;
-use crate::store::codec;
 
 /// Options of [`crate::Store::open`].
 ///
@@ -66,6 +67,11 @@ impl Default for StoreOptions {
 }
 
 impl StoreOptions {
+    /// The configured defaults of compaction: `max_versions` and `retention_days`.
+    pub fn retention_policy(&self) -> Policy {
+        Policy::default().max_versions(Some(self.max_versions)).retention_days(self.retention_days)
+    }
+
     /// Sets the sync mode.
     pub fn sync(mut self, sync: SyncMode) -> Self {
         self.sync = sync;

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::codec::{self, DataKind, DatasetRecord};
-use super::item::{Data, ItemMeta, Metadata, ParentRef, format_timestamp};
+use super::item::{Data, ItemMeta, Metadata, ParentRef};
 use super::views::{ItemEvent, ItemState, Views};
 use crate::error::{Error, Result};
+use crate::log::format_timestamp;
+use crate::records::codec::{self, DataKind, DatasetRecord};
 
 /// The bound that sees every applied record: reads of the latest state.
 pub(crate) const LATEST: u64 = u64::MAX;
@@ -653,7 +654,7 @@ impl ItemMeta {
             offset,
             timestamp: format_timestamp(timestamp_us),
             size: u64::from(put.data_size_bytes),
-            md5: super::write::hex(&put.md5),
+            md5: codec::hex(&put.md5),
             content_type: content_type_of(put),
             metadata,
         })

@@ -11,11 +11,12 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::codec::{self, DataKind, DatasetRecord, DeleteRecord, PutDraft, kind};
-use super::item::{Data, ItemRef, Metadata, format_timestamp, json_bytes, validate_name, validate_new_id};
+use super::item::{Data, ItemRef, Metadata, json_bytes, validate_name, validate_new_id};
 use super::json_input::check_depth;
 use crate::error::{Error, Result};
 use crate::log::NewRecord;
+use crate::log::format_timestamp;
+use crate::records::codec::{self, DataKind, DatasetRecord, DeleteRecord, PutDraft, kind};
 
 /// One item to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +180,7 @@ fn prepare(item: NewItem, limits: PrepareLimits) -> Result<Prepared> {
         return Err(crate::log::LogError::TooLarge { what: "the item's data (before compression)", size, limit }.into());
     }
     let md5: [u8; 16] = Md5::digest(&bytes).into();
-    let id = metadata.id.take().unwrap_or_else(|| hex(&md5));
+    let id = metadata.id.take().unwrap_or_else(|| crate::records::codec::hex(&md5));
     validate_new_id(&id)?;
     let metadata_json = serde_json::to_vec(&metadata).map_err(|e| Error::invalid(format!("metadata: {e}")))?;
     let draft = PutDraft {
@@ -202,17 +203,6 @@ fn tags_normalized(metadata_json: &[u8]) -> Option<Vec<u8>> {
     let mut metadata: Metadata = serde_json::from_slice(metadata_json).ok()?;
     metadata.normalize_tags();
     serde_json::to_vec(&metadata).ok()
-}
-
-/// Lower-case hex of bytes: ids made from md5 sums.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
 }
 
 /// What the batch planner decided for one item.
@@ -492,12 +482,6 @@ fn item_refs(prepared: Vec<Prepared>, plans: &[Plan], appended: Option<&crate::l
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn hex_is_lower_case_and_two_digits_a_byte() {
-        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(super::hex(&[]), "");
-    }
-
     #[test]
     fn a_record_from_before_tag_normalization_compares_by_its_tags_as_a_set() {
         // Records written before tags were sorted keep their order on disk.

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::compaction::{Policy, Reason};
 use crate::log::RecordRef;
-use crate::store::codec::{self, CompactionRecord, ConsumerCommitRecord, DatasetRecord, DeleteRecord, PutRecord, kind};
+use crate::records::codec::{
+    self, CompactionRecord, ConsumerCommitRecord, DatasetRecord, DeleteRecord, PutRecord, kind,
+};
 use crate::store::{ItemMeta, format_timestamp};
 
 /// One record of the log, decoded. Serialises to the NDJSON lines of
@@ -190,7 +192,7 @@ fn json_size_bytes(value: &serde_json::Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::codec::{DataKind, PutDraft, StubTrailer};
+    use crate::records::codec::{DataKind, PutDraft, StubTrailer};
 
     fn record(offset: u64, record_kind: u8, payload: &[u8]) -> RecordRef<'_> {
         RecordRef { offset, timestamp_us: 1_764_000_000_000_000, kind: record_kind, flags: 0, payload }

@@ -127,19 +127,12 @@ impl Store {
         match self.compaction_horizon() {
             Some((offset, timestamp_us)) if bound < offset => Err(Error::BeforeHorizon {
                 what: format!("as-of {as_of}"),
-                earliest_exact_as_of: earliest_exact_as_of(offset),
+                earliest_exact_as_of: crate::store::earliest_exact_as_of(offset),
                 horizon_time: crate::store::format_timestamp(timestamp_us),
             }),
             _ => Ok(()),
         }
     }
-}
-
-/// The first `@N` that reads exactly after a compaction with horizon
-/// `horizon_offset`, the first offset an exact read must see past: as-of
-/// `@N` sees at least the records below N + 1.
-pub(crate) fn earliest_exact_as_of(horizon_offset: u64) -> u64 {
-    horizon_offset.saturating_sub(1)
 }
 
 /// The store as of one point: every read sees exactly the records below

@@ -1,9 +1,9 @@
 //! Applying one log record to the views: the only way views change.
 
-use super::fields::IndexedFields;
 use super::{DatasetEntry, ItemEvent, ItemState, NONE, Stored, Views};
 use crate::log::RecordRef;
-use crate::store::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
+use crate::records::IndexedFields;
+use crate::records::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
 use crate::store::item::ParentRef;
 
 /// A position as a read hint; `u32::MAX` (a hint that never matches) past 4 GiB.

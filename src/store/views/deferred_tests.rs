@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 
 use super::{ByAttribute, Views};
 use crate::log::RecordRef;
-use crate::store::codec::{self, DataKind, DeleteRecord, PutDraft, kind};
+use crate::records::codec::{self, DataKind, DeleteRecord, PutDraft, kind};
 
 /// One record: a put of item `id` with a type, a source and tags (each an
 /// index into a small set of names, `None` where absent), or a delete.

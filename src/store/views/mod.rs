@@ -12,7 +12,6 @@ pub mod checkpoint;
 mod children;
 #[cfg(test)]
 mod deferred_tests;
-mod fields;
 mod ids;
 mod indices;
 mod interner;
@@ -28,7 +27,6 @@ use ids::IdIndex;
 use serde::{Deserialize, Serialize};
 
 pub use children::{Children, Link, Parent};
-pub use fields::IndexedFields;
 pub use indices::{ByAttribute, Indices};
 pub use interner::{Interner, NONE, TagSets};
 pub use items::{EventList, ItemRow, Items};
@@ -70,7 +68,7 @@ impl ItemEvent {
     /// was the current version: as the latest event it ends the item as a
     /// delete would (see [`ItemState`]).
     pub fn is_expired(&self) -> bool {
-        self.stored.pruned == Some(crate::compaction::retention::Reason::Expired)
+        self.stored.pruned == Some(crate::records::retention::Reason::Expired)
     }
 
     /// The state of an item whose latest event (below some bound) is this one.

@@ -9,7 +9,7 @@
 //! never by a rescan. An audit stub is applied like the put it
 //! replaced, then marked pruned, so a replay of a compacted log and the live
 //! store that compacted it end with the same views. The policy itself lives
-//! in `crate::compaction::retention`; the log rewrite in `crate::compaction::worker`.
+//! in `crate::records::retention`; the log rewrite in `crate::compaction::worker`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
@@ -17,9 +17,9 @@ use std::sync::PoisonError;
 use serde::{Deserialize, Serialize};
 
 use super::{Indices, ItemEvent, ItemRow, ItemState, Items, Parent, Views};
-use crate::compaction::retention::{self, Event, Policy, Reason, ReasonCounts};
 use crate::log::RecordRef;
-use crate::store::codec::{self, kind};
+use crate::records::codec::{self, kind};
+use crate::records::retention::{self, Event, Policy, Reason, ReasonCounts};
 
 /// An event's record as it is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ use super::{
     ByAttribute, Children, Counters, DatasetEntry, Indices, Interner, ItemEvent, Items, Link, Stored, TagSets,
     TimeIndex, ViewState,
 };
-use crate::compaction::retention::Reason;
+use crate::records::retention::Reason;
 
 /// Bytes of one encoded event.
 const EVENT_SIZE_BYTES: usize = 45;

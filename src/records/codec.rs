@@ -303,7 +303,7 @@ pub fn check_payload(record_kind: u8, flags: u8, payload: &[u8]) -> Result<(), S
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompactionRecord {
     /// The policy, with its cutoff as an absolute time.
-    pub policy: crate::compaction::Policy,
+    pub policy: super::retention::Policy,
     /// Records below this offset (all in sealed segments) were eligible.
     pub eligible_end: u64,
     /// As-of reads at bounds below this offset are no longer exact.
@@ -379,7 +379,16 @@ pub struct ConsumerCommitRecord {
 }
 
 /// Lower-case hex of bytes.
-pub use super::write::hex;
+/// Lower-case hex of bytes: ids made from md5 sums.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
 
 /// Encodes one of the JSON-bodied kinds.
 pub fn encode_json<T: Serialize>(record: &T) -> Vec<u8> {
@@ -394,6 +403,12 @@ pub fn decode_json<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lower_case_and_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn put_round_trips_with_and_without_compression() -> Result<(), String> {

@@ -77,11 +77,6 @@ impl Policy {
         Self { max_versions: None, cutoff_us: None, expire: false, purge: false }
     }
 
-    /// The store's configured defaults: `max_versions` and `retention_days`.
-    pub fn from_options(options: &crate::store::StoreOptions) -> Self {
-        Self::default().max_versions(Some(options.max_versions)).retention_days(options.retention_days)
-    }
-
     /// Sets the number of versions kept per item.
     pub fn max_versions(mut self, max_versions: Option<u32>) -> Self {
         self.max_versions = max_versions;
