@@ -62,9 +62,14 @@ pub const RETENTION_DAYS_MAX: u32 = 36_500;
 /// index keeps moving; only an index stuck this long fails the search.
 pub const SEARCH_STALL_TIMEOUT_MS: u64 = 30_000;
 
-/// Largest token file `recstore serve --token-file` reads: a token is one
-/// short line, and a larger file (say `/dev/zero`) is a mistake.
+/// Largest token file `recstore serve --token-file` reads: it holds a few
+/// short lines, and a larger file (say `/dev/zero`) is a mistake.
 pub const TOKEN_FILE_SIZE_BYTES_MAX: u64 = 4096;
+
+/// Tokens a token file may hold at once: enough for a rotation's overlap
+/// (old and new, or one per client group), few enough to compare with
+/// each on every request.
+pub const TOKEN_FILE_TOKENS_MAX: usize = 16;
 
 /// Bytes of events a live log subscription may hold that its consumer has
 /// not taken yet (the batch read from the log, and the channel). A slow

@@ -57,7 +57,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// File holding the bearer token; without it, only loopback addresses are allowed.
+    /// File holding the bearer tokens, one a line, any of which a request
+    /// may present; without it, only loopback addresses are allowed.
     pub token_file: Option<PathBuf>,
     /// Store options.
     pub store: StoreOptions,
@@ -94,7 +95,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
     result
 }
 
-fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
+fn load_token(config: &ServeConfig) -> Result<Option<auth::Tokens>> {
     let Some(path) = &config.token_file else {
         if !config.listen.ip().is_loopback() {
             return Err(Error::invalid(format!(
@@ -107,8 +108,8 @@ fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
     auth::read_token_file(path).map(Some)
 }
 
-/// On SIGHUP, reads the token file again and puts the new token in force;
-/// a file that no longer passes the checks is logged and the old token kept.
+/// On SIGHUP, reads the token file again and puts its tokens in force; a
+/// file that no longer passes the checks is logged and the old tokens kept.
 fn reload_token_on_hangup(path: PathBuf, cell: auth::TokenCell) {
     let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(hangups) => hangups,
@@ -117,17 +118,18 @@ fn reload_token_on_hangup(path: PathBuf, cell: auth::TokenCell) {
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             match auth::read_token_file(&path) {
-                Ok(token) => {
-                    *cell.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
-                    tracing::info!(path = %path.display(), "SIGHUP: token file read again, new token in force");
+                Ok(tokens) => {
+                    let token_count = tokens.len();
+                    *cell.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokens);
+                    tracing::info!(path = %path.display(), token_count, "SIGHUP: token file read again, its tokens in force");
                 }
-                Err(error) => tracing::error!(%error, "SIGHUP: keeping the old token"),
+                Err(error) => tracing::error!(%error, "SIGHUP: keeping the tokens in force"),
             }
         }
     });
 }
 
-async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
+async fn serve(config: ServeConfig, token: Option<auth::Tokens>) -> Result<()> {
     let store = Arc::new(Store::open(&config.data_dir, config.store.clone())?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
