@@ -7,7 +7,8 @@
 //! SIGTERM it stops accepting, ends live streams, lets in-flight requests
 //! finish within the shutdown grace and cuts the rest, fsyncs, writes a
 //! checkpoint, and returns; a second signal exits at once. Requests with a
-//! foreign `Origin` or `Host` are refused before any route (`guard.rs`).
+//! foreign `Origin` or `Host` are refused before any route (`guard.rs`),
+//! and a request head over the limits before that (`head_limits.rs`).
 
 mod admin;
 mod auth;
@@ -15,6 +16,7 @@ mod datasets;
 mod error;
 mod fuzz_entry;
 mod guard;
+mod head_limits;
 mod items;
 mod listen;
 mod metrics;
@@ -24,6 +26,7 @@ mod stream;
 mod streaming;
 mod timeout;
 mod upload;
+mod wire_errors;
 mod write_recovery;
 
 pub use error::ApiError;
@@ -230,6 +233,8 @@ pub fn router(state: AppState) -> Router {
         // Outside the token check: a browser's preflight carries no token.
         .layer(cors(&state.allowed.origins))
         .layer(from_fn_with_state(Arc::clone(&state.allowed), guard::refuse_foreign))
+        // Before anything reads the head's fields.
+        .layer(from_fn(head_limits::refuse_oversized))
         // Outermost: every request counts, refused ones too.
         .layer(from_fn_with_state(state.clone(), metrics::track_requests))
         .with_state(state)
