@@ -90,6 +90,20 @@ impl<S: AsyncWrite + Unpin> JsonErrorBodies<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> JsonErrorBodies<S> {
+    /// When `buf` is an automatic answer, starts writing its rewrite in its
+    /// place and reports `buf` as taken whole; the rest of the rewrite goes
+    /// out on the next write or on the flush hyper makes next.
+    fn take_automatic_answer(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> io::Result<Option<usize>> {
+        let Some(answer) = rewritten(buf) else { return Ok(None) };
+        self.pending = Some((answer, 0));
+        if let Poll::Ready(Err(error)) = self.poll_pending(cx) {
+            return Err(error);
+        }
+        Ok(Some(buf.len()))
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for JsonErrorBodies<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
@@ -97,18 +111,33 @@ impl<S: AsyncRead + Unpin> AsyncRead for JsonErrorBodies<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for JsonErrorBodies<S> {
+    // hyper hands a head over whole, in one call (a buffer, or one slice of
+    // a vectored write), so an automatic answer, a head alone, arrives whole.
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         ready!(self.poll_pending(cx))?;
-        // hyper writes a whole head in one call when the socket does not
-        // take vectored writes (this wrapper does not), so an automatic
-        // answer arrives here whole.
-        if let Some(answer) = rewritten(buf) {
-            self.pending = Some((answer, 0));
-            // The rest is written by the flush hyper makes next.
-            let _ = self.poll_pending(cx)?;
-            return Poll::Ready(Ok(buf.len()));
+        if let Some(taken) = self.take_automatic_answer(cx, buf)? {
+            return Poll::Ready(Ok(taken));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_pending(cx))?;
+        let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && let Some(taken) = self.take_automatic_answer(cx, only)?
+        {
+            return Poll::Ready(Ok(taken));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
