@@ -108,6 +108,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A purge compaction renumbered the items while a query's results were
+    /// being read a page at a time, so the rest of them can no longer be
+    /// told apart from the items that took their numbers.
+    #[error(
+        "a purge compaction renumbered the items while this query's results were being read, after \
+         {returned_count} of them: run the query again"
+    )]
+    QueryCursorStale {
+        /// Results handed out before the purge.
+        returned_count: u64,
+    },
+
     /// A derived file (checkpoint, search index) could not be written.
     #[error("{what}: {detail}")]
     View {
@@ -132,6 +144,7 @@ impl Error {
             Error::Log(error) => error.kind(),
             Error::BadRecord { .. } => ErrorKind::Corruption,
             Error::View { .. } | Error::Io { .. } => ErrorKind::Io,
+            Error::QueryCursorStale { .. } => ErrorKind::Unavailable,
         }
     }
 

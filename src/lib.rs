@@ -50,7 +50,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use log::SyncMode;
 pub use store::{
     Data, Dataset, DatasetRef, DatasetSummary, Direction, HistoryEntry, ItemData, ItemMeta, ItemRef, LineageEntry,
-    Metadata, NewItem, PrunedMark, Query, Store, StoreOptions, StoreStats,
+    Metadata, NewItem, PrunedMark, Query, QueryCursor, Store, StoreOptions, StoreStats,
 };
 pub use subscribe::{EventStream, LogEvent};
 

@@ -42,6 +42,33 @@ pub const HTTP_BODY_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Longest an HTTP request (other than a live log stream) may take.
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
 
+/// Longest request target (path and query) the server accepts; a longer
+/// one is answered 414.
+pub const HTTP_URI_SIZE_BYTES_MAX: usize = 16 * 1024;
+
+/// Most header fields a request may carry; more are answered 431.
+pub const HTTP_HEADER_COUNT_MAX: usize = 100;
+
+/// Most bytes a request's header fields may take together (each counted as
+/// `name: value` and its line break); more are answered 431.
+pub const HTTP_HEADERS_SIZE_BYTES_MAX: usize = 64 * 1024;
+
+/// hyper's own limits, set above the server's so that a request over those
+/// still reaches the code that answers it with the JSON error body: the
+/// most header fields hyper parses, and the bytes it buffers for a head.
+/// (hyper's request-target limit is fixed at 65,534 bytes.)
+pub const HTTP_PARSER_HEADER_COUNT_MAX: usize = 4 * HTTP_HEADER_COUNT_MAX;
+/// See [`HTTP_PARSER_HEADER_COUNT_MAX`].
+pub const HTTP_PARSER_BUFFER_SIZE_BYTES_MAX: usize = 4 * (HTTP_URI_SIZE_BYTES_MAX + HTTP_HEADERS_SIZE_BYTES_MAX);
+const _: () = assert!(
+    HTTP_URI_SIZE_BYTES_MAX < 65_534,
+    "a target over the server's limit must still be under hyper's fixed one, to get the server's answer"
+);
+const _: () = assert!(
+    HTTP_URI_SIZE_BYTES_MAX + HTTP_HEADERS_SIZE_BYTES_MAX < HTTP_PARSER_BUFFER_SIZE_BYTES_MAX,
+    "a head just over the server's limits must fit hyper's buffer"
+);
+
 /// Deepest nesting of arrays and objects in item data and in each metadata
 /// value (`[[1]]` is 2 levels), on every path: library, CLI, HTTP, import.
 /// Below serde_json's recursion limit of 128 with room for the envelopes
@@ -67,9 +94,14 @@ pub const RETENTION_DAYS_MAX: u32 = 36_500;
 /// index keeps moving; only an index stuck this long fails the search.
 pub const SEARCH_STALL_TIMEOUT_MS: u64 = 30_000;
 
-/// Largest token file `recstore serve --token-file` reads: a token is one
-/// short line, and a larger file (say `/dev/zero`) is a mistake.
+/// Largest token file `recstore serve --token-file` reads: it holds a few
+/// short lines, and a larger file (say `/dev/zero`) is a mistake.
 pub const TOKEN_FILE_SIZE_BYTES_MAX: u64 = 4096;
+
+/// Tokens a token file may hold at once: enough for a rotation's overlap
+/// (old and new, or one per client group), few enough to compare with
+/// each on every request.
+pub const TOKEN_FILE_TOKENS_MAX: usize = 16;
 
 /// Bytes of events a live log subscription may hold that its consumer has
 /// not taken yet (the batch read from the log, and the channel). A slow

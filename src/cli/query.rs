@@ -62,6 +62,9 @@ pub struct QueryArgs {
     pub when: AsOfArg,
 }
 
+/// Objects read from the store between writes to stdout.
+const PAGE_ITEM_COUNT: usize = 256;
+
 /// The time a `--since`/`--until`/`--before` WHEN names: itself, or for
 /// `@OFFSET` the time that record was stored. Clap parsed it, so a WHEN
 /// that is not one is a usage error (exit 2); an offset past the end of the
@@ -84,19 +87,26 @@ pub(crate) fn run(args: QueryArgs, context: &Context) -> Result<(), CliError> {
         limit: args.limit,
         offset: args.offset,
     };
-    let store = store.at_or_latest(args.when.as_of)?;
+    let at = store.at_or_latest(args.when.as_of)?;
     let mut out = stdout();
     if args.count {
-        let count = store.count(&query)?;
+        let count = at.count(&query)?;
         if context.json {
             write_json_line(&mut out, &serde_json::json!({ "count": count }))?;
         } else {
             writeln!(out, "{count}")?;
         }
     } else {
-        for hit in store.query_hits(&query)? {
-            let object = store.item_json(&hit.id, Some(hit.version), args.with_data)?;
-            write_json_line(&mut out, &object)?;
+        // A page at a time: memory holds one page of objects, whatever --limit.
+        let mut cursor = at.query_cursor(&query)?;
+        loop {
+            let page = cursor.next_items(&store, PAGE_ITEM_COUNT, args.with_data)?;
+            if page.is_empty() {
+                break;
+            }
+            for object in &page {
+                write_json_line(&mut out, object)?;
+            }
         }
     }
     out.flush()?;

@@ -20,6 +20,10 @@ Examples:
   curl -s --json '{\"data\": {\"t\": 21.5}}' localhost:7070/v1/items   # JSON bodies need --json
   kill -HUP <pid>                                  # read --token-file again (token rotation)
 
+Rotating a token without downtime: add the new token as a second line of the token file and
+send SIGHUP (both are accepted), move every client to the new token, then delete the old
+line and send SIGHUP again.
+
 Stops cleanly (fsync, checkpoint, exit 0) on SIGINT or SIGTERM: in-flight requests get
 --shutdown-grace-s seconds, a background compaction in progress finishes; a second
 signal exits at once with 1.";
@@ -28,16 +32,16 @@ signal exits at once with 1.";
 ///
 /// Opens the data directory for writing and serves the `/v1` API until
 /// SIGINT or SIGTERM. With --token-file every request except `/healthz`
-/// must carry `Authorization: Bearer <token>`, the file's content; without
-/// one, only loopback addresses may be listened on.
+/// must carry `Authorization: Bearer <token>` with one of the file's tokens;
+/// without one, only loopback addresses may be listened on.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
-    /// File holding the bearer token clients must send: one line of visible
-    /// ASCII; SIGHUP reads it again.
+    /// File holding the bearer tokens clients may send: one a line (up to
+    /// 16; blank and `#` lines passed over), visible ASCII; SIGHUP reads it again.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// Close a connection that sends no complete request for this many

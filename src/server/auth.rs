@@ -2,8 +2,10 @@
 //! when the server was started with `--token-file`.
 //!
 //! Owns reading and checking the token file (size, characters, permissions)
-//! and the token in force, which SIGHUP replaces by re-reading the file so
-//! that a token can be rotated without a restart. Never logs a token.
+//! and the tokens in force (any one of the file's lines), which SIGHUP
+//! replaces by re-reading the file, so that a token can be rotated without
+//! a restart and with an overlap: old and new are both accepted while
+//! clients move. Never logs a token.
 
 use std::io::Read;
 use std::path::Path;
@@ -17,24 +19,27 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::error::{Error, Result};
-use crate::limits::TOKEN_FILE_SIZE_BYTES_MAX;
+use crate::limits::{TOKEN_FILE_SIZE_BYTES_MAX, TOKEN_FILE_TOKENS_MAX};
 
-/// The token in force, or none when the server runs without one; replaced
-/// on SIGHUP.
-pub type TokenCell = Arc<RwLock<Option<Arc<str>>>>;
+/// The tokens a request may present, any one of them.
+pub type Tokens = Arc<[Box<str>]>;
+
+/// The tokens in force, or none when the server runs without a token file;
+/// replaced on SIGHUP.
+pub type TokenCell = Arc<RwLock<Option<Tokens>>>;
 
 /// Rejects requests without the right token.
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let token = match state.token.read() {
-        Ok(token) => token.clone(),
+    let tokens = match state.token.read() {
+        Ok(tokens) => tokens.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
     };
-    let Some(token) = token else { return next.run(request).await };
+    let Some(tokens) = tokens else { return next.run(request).await };
     if request.uri().path() == "/healthz" {
         return next.run(request).await;
     }
     let presented = request.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok()).and_then(bearer);
-    if constant_time_eq(presented.unwrap_or("").as_bytes(), token.as_bytes()) {
+    if matches_any(presented.unwrap_or("").as_bytes(), &tokens) {
         next.run(request).await
     } else {
         ApiError::unauthorized().into_response()
@@ -49,10 +54,13 @@ fn bearer(value: &str) -> Option<&str> {
 }
 
 /// Reads and checks a token file: at most `TOKEN_FILE_SIZE_BYTES_MAX`
-/// bytes, one line of visible ASCII (surrounding whitespace trimmed), since
-/// a header could never carry anything else and such a token could never
-/// match. Warns when others may read the file.
-pub fn read_token_file(path: &Path) -> Result<Arc<str>> {
+/// bytes, holding one to `TOKEN_FILE_TOKENS_MAX` tokens, one a line, each
+/// of visible ASCII (surrounding whitespace trimmed), since a header could
+/// never carry anything else and such a token could never match. Blank
+/// lines and lines starting with `#` are passed over. Every token is
+/// accepted, so a rotation can overlap: the new token is added, clients
+/// move to it, then the old one is removed. Warns when others may read it.
+pub fn read_token_file(path: &Path) -> Result<Tokens> {
     let io = |source| Error::Io { context: format!("reading token file {}", path.display()), source };
     let file = std::fs::File::open(path).map_err(io)?;
     warn_if_world_readable(path, &file);
@@ -62,22 +70,47 @@ pub fn read_token_file(path: &Path) -> Result<Arc<str>> {
         let message = format!("token file {} is over {TOKEN_FILE_SIZE_BYTES_MAX} bytes", path.display());
         return Err(Error::invalid(message));
     }
-    let token = bytes.trim_ascii();
-    if token.is_empty() {
-        return Err(Error::invalid(format!("token file {} is empty", path.display())));
+    let mut tokens: Vec<Box<str>> = Vec::new();
+    let mut line_start = 0;
+    for (line_index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
+        if let Some(token) = token_of_line(path, line, line_index + 1, line_start)? {
+            tokens.push(token);
+        }
+        line_start += line.len() + 1;
+    }
+    if tokens.is_empty() {
+        return Err(Error::invalid(format!("token file {} holds no token", path.display())));
+    }
+    if tokens.len() > TOKEN_FILE_TOKENS_MAX {
+        return Err(Error::invalid(format!(
+            "token file {} holds {} tokens, over the maximum of {TOKEN_FILE_TOKENS_MAX}",
+            path.display(),
+            tokens.len()
+        )));
+    }
+    Ok(tokens.into())
+}
+
+/// The token on one line of a token file (`line_number` counts from 1;
+/// `line_start` is the line's first byte in the file), or `None` for a
+/// blank or `#` comment line.
+fn token_of_line(path: &Path, line: &[u8], line_number: usize, line_start: usize) -> Result<Option<Box<str>>> {
+    let token = line.trim_ascii();
+    if token.is_empty() || token.starts_with(b"#") {
+        return Ok(None);
     }
     if let Some(position) = token.iter().position(|byte| !byte.is_ascii_graphic()) {
-        let start = bytes.len() - bytes.trim_ascii_start().len();
+        let leading = line.len() - line.trim_ascii_start().len();
         return Err(Error::invalid(format!(
-            "token file {}: byte {} is {:#04x}; a token is one line of visible ASCII (no spaces, line breaks or \
-             other characters), since an Authorization header can carry nothing else",
+            "token file {} line {line_number}: byte {} is {:#04x}; a token is one line of visible ASCII (no spaces \
+             or other characters), since an Authorization header can carry nothing else",
             path.display(),
-            start + position,
+            line_start + leading + position,
             token[position]
         )));
     }
     // Every byte is ASCII, checked just above.
-    Ok(String::from_utf8_lossy(token).into())
+    Ok(Some(String::from_utf8_lossy(token).into()))
 }
 
 fn warn_if_world_readable(path: &Path, file: &std::fs::File) {
@@ -92,6 +125,12 @@ fn warn_if_world_readable(path: &Path, file: &std::fs::File) {
     }
 }
 
+/// Whether `presented` is one of `tokens`, comparing with every one of
+/// them, so that timing does not reveal which one matched.
+fn matches_any(presented: &[u8], tokens: &[Box<str>]) -> bool {
+    tokens.iter().fold(false, |found, token| constant_time_eq(presented, token.as_bytes()) | found)
+}
+
 /// Compares without an early exit, so timing does not reveal how much of a
 /// guess was right. Only the length leaks, as it does everywhere.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -100,7 +139,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{bearer, constant_time_eq};
+    use super::{bearer, constant_time_eq, matches_any};
 
     #[test]
     fn equal_only_when_every_byte_matches() {
@@ -108,6 +147,15 @@ mod tests {
         assert!(!constant_time_eq(b"secret", b"secreT"));
         assert!(!constant_time_eq(b"secret", b"secret!"));
         assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn any_token_in_force_matches() {
+        let tokens: Vec<Box<str>> = vec!["old".into(), "new".into()];
+        assert!(matches_any(b"old", &tokens));
+        assert!(matches_any(b"new", &tokens));
+        assert!(!matches_any(b"neW", &tokens));
+        assert!(!matches_any(b"", &tokens));
     }
 
     #[test]

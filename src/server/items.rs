@@ -12,10 +12,10 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::params::{Params, PathParam, body_bytes, json_body};
 use super::state::{AppState, Counters, blocking};
-use super::streaming::{list_limit, list_response};
+use super::streaming::{list_limit, list_response, paged_response};
 use super::upload::{self, BodyKind};
 use crate::json_object::ObjectOnly;
-use crate::store::{QueryHit, from_document};
+use crate::store::from_document;
 use crate::{Data, Direction, Metadata, NewItem, Query};
 
 /// The body of a put: `{"data": ..., "metadata": {...}}`.
@@ -253,24 +253,18 @@ pub async fn get_query(
         query.until_us = until.map(|when| store.timestamp_of(when)).transpose()?;
         Ok(query)
     };
+    // The matches are chosen now; their metadata and data are read a page
+    // at a time while the body goes out, so memory holds one page.
+    let mut cursor = blocking(&state, move |store| store.at_or_latest(as_of)?.query_cursor(&resolved(store)?)).await?;
     if ids_only {
-        let hits: Vec<QueryHit> =
-            blocking(&state, move |store| store.at_or_latest(as_of)?.query_hits(&resolved(store)?)).await?;
-        return Ok(list_response(&headers, hits));
+        return paged_response(&state, &headers, move |store, count| cursor.next_hits(store, count)).await;
     }
     if with_data {
         // The objects `recstore query --with-data` prints: metadata plus
         // `data` (JSON) or `data_base64` (bytes), at most `limit` of them.
-        let items = blocking(&state, move |store| {
-            let read = store.at_or_latest(as_of)?;
-            let hits = read.query_hits(&resolved(store)?)?;
-            hits.iter().map(|hit| read.item_json(&hit.id, Some(hit.version), true)).collect::<crate::Result<Vec<_>>>()
-        })
-        .await?;
-        return Ok(list_response(&headers, items));
+        return paged_response(&state, &headers, move |store, count| cursor.next_items(store, count, true)).await;
     }
-    let metas = blocking(&state, move |store| store.at_or_latest(as_of)?.query(&resolved(store)?)).await?;
-    Ok(list_response(&headers, metas))
+    paged_response(&state, &headers, move |store, count| cursor.next_metas(store, count)).await
 }
 
 /// `GET /v1/search?q=&limit=&as_of=`: tantivy query syntax, best match first.

@@ -10,7 +10,9 @@
 //! follow). On shutdown the listener closes at once and every connection
 //! may finish its in-flight request within the grace; whatever is still
 //! open then (a follower that does not read, a body that never comes) is
-//! abandoned, so shutdown always ends.
+//! abandoned, so shutdown always ends. hyper's limits on a request head
+//! are set above the server's own (`head_limits.rs`), and its automatic
+//! answers get the JSON error body (`wire_errors.rs`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,6 +23,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+
+use super::wire_errors::JsonErrorBodies;
+use crate::limits::{HTTP_PARSER_BUFFER_SIZE_BYTES_MAX, HTTP_PARSER_HEADER_COUNT_MAX};
 
 /// Pause after a failed accept (e.g. out of file descriptors), so the loop
 /// does not spin while the condition lasts.
@@ -36,7 +41,11 @@ pub(super) async fn serve(
     stop: impl Future<Output = ()>,
 ) {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(idle_timeout);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout)
+        .max_headers(HTTP_PARSER_HEADER_COUNT_MAX)
+        .max_buf_size(HTTP_PARSER_BUFFER_SIZE_BYTES_MAX);
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
     loop {
@@ -52,7 +61,8 @@ pub(super) async fn serve(
                 continue;
             }
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let stream = TokioIo::new(JsonErrorBodies::new(stream));
+        let connection = builder.serve_connection(stream, TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -7,7 +7,8 @@
 //! SIGTERM it stops accepting, ends live streams, lets in-flight requests
 //! finish within the shutdown grace and cuts the rest, fsyncs, writes a
 //! checkpoint, and returns; a second signal exits at once. Requests with a
-//! foreign `Origin` or `Host` are refused before any route (`guard.rs`).
+//! foreign `Origin` or `Host` are refused before any route (`guard.rs`),
+//! and a request head over the limits before that (`head_limits.rs`).
 
 mod admin;
 mod auth;
@@ -15,6 +16,7 @@ mod datasets;
 mod error;
 mod fuzz_entry;
 mod guard;
+mod head_limits;
 mod items;
 mod listen;
 mod metrics;
@@ -24,6 +26,7 @@ mod stream;
 mod streaming;
 mod timeout;
 mod upload;
+mod wire_errors;
 mod write_recovery;
 
 pub use error::ApiError;
@@ -56,7 +59,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// File holding the bearer token; without it, only loopback addresses are allowed.
+    /// File holding the bearer tokens, one a line, any of which a request
+    /// may present; without it, only loopback addresses are allowed.
     pub token_file: Option<PathBuf>,
     /// Store options.
     pub store: StoreOptions,
@@ -93,7 +97,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
     result
 }
 
-fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
+fn load_token(config: &ServeConfig) -> Result<Option<auth::Tokens>> {
     let Some(path) = &config.token_file else {
         if !config.listen.ip().is_loopback() {
             return Err(Error::invalid(format!(
@@ -106,8 +110,8 @@ fn load_token(config: &ServeConfig) -> Result<Option<Arc<str>>> {
     auth::read_token_file(path).map(Some)
 }
 
-/// On SIGHUP, reads the token file again and puts the new token in force;
-/// a file that no longer passes the checks is logged and the old token kept.
+/// On SIGHUP, reads the token file again and puts its tokens in force; a
+/// file that no longer passes the checks is logged and the old tokens kept.
 fn reload_token_on_hangup(path: PathBuf, cell: auth::TokenCell) {
     let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(hangups) => hangups,
@@ -116,17 +120,18 @@ fn reload_token_on_hangup(path: PathBuf, cell: auth::TokenCell) {
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             match auth::read_token_file(&path) {
-                Ok(token) => {
-                    *cell.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
-                    tracing::info!(path = %path.display(), "SIGHUP: token file read again, new token in force");
+                Ok(tokens) => {
+                    let token_count = tokens.len();
+                    *cell.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokens);
+                    tracing::info!(path = %path.display(), token_count, "SIGHUP: token file read again, its tokens in force");
                 }
-                Err(error) => tracing::error!(%error, "SIGHUP: keeping the old token"),
+                Err(error) => tracing::error!(%error, "SIGHUP: keeping the tokens in force"),
             }
         }
     });
 }
 
-async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
+async fn serve(config: ServeConfig, token: Option<auth::Tokens>) -> Result<()> {
     let store = Arc::new(Store::open(&config.data_dir, config.store.clone())?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -227,6 +232,8 @@ pub fn router(state: AppState) -> Router {
         // Outside the token check: a browser's preflight carries no token.
         .layer(cors(&state.allowed.origins))
         .layer(from_fn_with_state(Arc::clone(&state.allowed), guard::refuse_foreign))
+        // Before anything reads the head's fields.
+        .layer(from_fn(head_limits::refuse_oversized))
         // Outermost: every request counts, refused ones too.
         .layer(from_fn_with_state(state.clone(), metrics::track_requests))
         .with_state(state)

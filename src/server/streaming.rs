@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
+use super::state::{AppState, blocking};
 use crate::limits::{FOLLOWER_BUFFER_BYTES_MAX, HTTP_LIST_LIMIT_DEFAULT, HTTP_LIST_LIMIT_MAX};
 use crate::{LogEvent, Store};
 
@@ -41,28 +42,93 @@ pub fn list_limit(params: &Params) -> ApiResult<usize> {
 /// A JSON array, or NDJSON when the client asks for `application/x-ndjson`,
 /// serialised a chunk at a time as the client reads.
 pub fn list_response<T: serde::Serialize + Send + 'static>(headers: &HeaderMap, items: Vec<T>) -> Response {
-    let wants_ndjson =
-        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/x-ndjson"));
+    let wants_ndjson = wants_ndjson(headers);
     let count = items.len();
     let mut items = items.into_iter();
     let chunks = (0..count.div_ceil(ITEMS_PER_CHUNK)).map(move |chunk| {
-        let mut out = Vec::new();
-        if !wants_ndjson {
-            out.push(if chunk == 0 { b'[' } else { b',' });
-        }
-        for (n, item) in items.by_ref().take(ITEMS_PER_CHUNK).enumerate() {
-            if !wants_ndjson && n > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut out, &item).map_err(std::io::Error::other)?;
-            if wants_ndjson {
-                out.push(b'\n');
-            }
-        }
-        Ok::<_, std::io::Error>(Bytes::from(out))
+        let page: Vec<T> = items.by_ref().take(ITEMS_PER_CHUNK).collect();
+        encode_chunk(&page, chunk > 0, wants_ndjson)
     });
-    let close = (!wants_ndjson).then(|| Ok(Bytes::from_static(if count == 0 { b"[]" } else { b"]" })));
+    let close = (!wants_ndjson).then(|| Ok(closing_bracket(count > 0)));
     let body = Body::from_stream(futures_util::stream::iter(chunks.chain(close)));
+    with_content_type(wants_ndjson, body)
+}
+
+/// A list read from the store a page (`ITEMS_PER_CHUNK` elements) at a
+/// time while the body is sent, in the same bytes as [`list_response`]:
+/// the server holds one page, whatever the length of the list. The first
+/// page is read before answering, so a failure there is a JSON error; a
+/// later one cuts the body short. `next_page` answers empty at the end.
+pub async fn paged_response<T, F>(state: &AppState, headers: &HeaderMap, mut next_page: F) -> ApiResult<Response>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnMut(&Store, usize) -> crate::Result<Vec<T>> + Send + 'static,
+{
+    let wants_ndjson = wants_ndjson(headers);
+    let read_first = move |store: &Store| Ok((next_page(store, ITEMS_PER_CHUNK)?, next_page));
+    let (first, next_page) = blocking(state, read_first).await?;
+    let start = (Arc::clone(&state.store), next_page, Some(first), false);
+    let chunks = futures_util::stream::unfold(Some(start), move |pager| async move {
+        let (store, next_page, prefetched, started) = pager?;
+        let (store, next_page, page) = match prefetched {
+            Some(page) => (store, next_page, Ok(page)),
+            None => read_page(store, next_page).await?,
+        };
+        match page {
+            Err(error) => Some((Err(error), None)),
+            Ok(page) if page.is_empty() => (!wants_ndjson).then(|| (Ok(closing_bracket(started)), None)),
+            Ok(page) => Some((encode_chunk(&page, started, wants_ndjson), Some((store, next_page, None, true)))),
+        }
+    });
+    // Fused: a compressing layer may poll once more after the end.
+    Ok(with_content_type(wants_ndjson, Body::from_stream(chunks.fuse().boxed())))
+}
+
+/// The next page, read off the async threads; `None` only when the task
+/// itself failed, which ends the body.
+async fn read_page<T, F>(store: Arc<Store>, mut next_page: F) -> Option<(Arc<Store>, F, std::io::Result<Vec<T>>)>
+where
+    T: Send + 'static,
+    F: FnMut(&Store, usize) -> crate::Result<Vec<T>> + Send + 'static,
+{
+    let read = move || {
+        let page = next_page(&store, ITEMS_PER_CHUNK).map_err(|error| {
+            tracing::warn!(%error, "a streamed list was cut short");
+            std::io::Error::other(error.to_string())
+        });
+        (store, next_page, page)
+    };
+    tokio::task::spawn_blocking(read).await.ok()
+}
+
+fn wants_ndjson(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/x-ndjson"))
+}
+
+/// One chunk of a list body: the elements of `page`, after a `[` that
+/// opens the array (or the `,` that follows the chunk before).
+fn encode_chunk<T: serde::Serialize>(page: &[T], started: bool, wants_ndjson: bool) -> std::io::Result<Bytes> {
+    let mut out = Vec::new();
+    if !wants_ndjson {
+        out.push(if started { b',' } else { b'[' });
+    }
+    for (n, item) in page.iter().enumerate() {
+        if !wants_ndjson && n > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, item).map_err(std::io::Error::other)?;
+        if wants_ndjson {
+            out.push(b'\n');
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+fn closing_bracket(started: bool) -> Bytes {
+    Bytes::from_static(if started { b"]" } else { b"[]" })
+}
+
+fn with_content_type(wants_ndjson: bool, body: Body) -> Response {
     let content_type = if wants_ndjson { "application/x-ndjson" } else { "application/json" };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }

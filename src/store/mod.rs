@@ -19,6 +19,7 @@ mod item;
 mod json_input;
 mod options;
 mod query;
+mod query_cursor;
 mod read;
 pub mod views;
 mod write;
@@ -30,6 +31,7 @@ pub use json_input::{JsonInputError, parse_json};
 pub(crate) use json_input::{check_depth, from_document};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};
+pub use query_cursor::QueryCursor;
 pub use read::{
     ConsumerGroup, Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, PrunedMark, StoreStats,
 };

@@ -90,7 +90,7 @@ impl Query {
 
     /// The matching live items as a bitmap of item numbers.
     #[allow(clippy::items_after_statements, reason = "a local helper reads best next to its use")]
-    fn matching(&self, views: &Views) -> RoaringBitmap {
+    pub(super) fn matching(&self, views: &Views) -> RoaringBitmap {
         fn lookup(bitmaps: &[RoaringBitmap], id: Option<u32>) -> Option<&RoaringBitmap> {
             id.and_then(|i| bitmaps.get(i as usize))
         }
@@ -175,7 +175,7 @@ impl Query {
         self.matching(views).iter().skip(self.offset).take(limit).collect()
     }
 
-    fn candidates_before<'a>(&self, views: &'a Views, bound: u64) -> Box<dyn Iterator<Item = u32> + 'a> {
+    pub(super) fn candidates_before<'a>(&self, views: &'a Views, bound: u64) -> Box<dyn Iterator<Item = u32> + 'a> {
         let indices = &views.state.indices;
         let ever = |group: fn(&ByAttribute) -> &[RoaringBitmap], id: Option<u32>| {
             let (current, past) = (group(&indices.current), group(&indices.past));
@@ -208,7 +208,7 @@ impl Query {
     }
 
     /// Whether an item whose state is `event` matches.
-    fn accepts(&self, views: &Views, event: &ItemEvent) -> bool {
+    pub(super) fn accepts(&self, views: &Views, event: &ItemEvent) -> bool {
         let state = &views.state;
         let same = |name: &Option<String>, interner: &super::views::Interner, id: u32| {
             name.as_ref().is_none_or(|n| interner.get(n) == Some(id))

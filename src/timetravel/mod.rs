@@ -183,6 +183,11 @@ impl StoreAt<'_> {
         self.store.query_hits_at(query, self.bound)
     }
 
+    /// A cursor over the items that matched then, to read a page at a time.
+    pub fn query_cursor(&self, query: &Query) -> Result<crate::store::QueryCursor> {
+        self.store.query_cursor_at(query, self.bound)
+    }
+
     /// How many items matched then.
     pub fn count(&self, query: &Query) -> Result<u64> {
         self.store.count_at(query, self.bound)

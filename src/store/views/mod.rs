@@ -187,6 +187,10 @@ pub struct Views {
     indices_deferred: bool,
     /// A put's tag ids, kept between puts for its capacity.
     tag_ids_scratch: Vec<u32>,
+    /// How many times a purge renumbered the items: a reader that kept item
+    /// numbers across a release of the lock (a [`crate::store::QueryCursor`])
+    /// must not use them once this moved.
+    renumber_count: u64,
 }
 
 impl Views {
@@ -202,7 +206,7 @@ impl Views {
         for item_no in 0..item_count {
             ids.insert(&state.items, u32::try_from(item_no).expect("fewer than 4 billion items"));
         }
-        Views { state, ids, indices_deferred: false, tag_ids_scratch: Vec::new() }
+        Views { state, ids, indices_deferred: false, tag_ids_scratch: Vec::new(), renumber_count: 0 }
     }
 
     /// Runs `apply_all`, which applies up to `record_count` records, without
@@ -245,6 +249,13 @@ impl Views {
     /// The row of item number `item_no`.
     pub fn row(&self, item_no: u32) -> ItemRow<'_> {
         self.state.items.row(item_no)
+    }
+
+    /// How many times a purge renumbered the items since these views were
+    /// built: item numbers read under one lock stay valid under a later one
+    /// only while this is unchanged.
+    pub fn renumber_count(&self) -> u64 {
+        self.renumber_count
     }
 
     /// Whether the time index entry `(timestamp_us, item_no)` is the live

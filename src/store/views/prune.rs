@@ -239,7 +239,9 @@ impl Views {
         });
         self.state.indices = Indices::build(&items, &self.state.tagsets);
         self.state.items = items;
+        let renumber_count = self.renumber_count + 1;
         *self = Views::from_state(std::mem::take(&mut self.state));
+        self.renumber_count = renumber_count;
     }
 
     /// The item numbers of a compaction's pins, `(id, version)`; pins of
