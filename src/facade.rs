@@ -13,7 +13,8 @@ use crate::store::{Store, StoreOptions};
 impl Store {
     /// Opens the store in `dir` (created on first write), loading the
     /// checkpoint if it is usable and replaying the log after it, and opens
-    /// the search view, which catches up with the log in the background.
+    /// the search view, which catches up with the log in the background
+    /// (on the disk only: tantivy keeps its own files).
     ///
     /// ```
     /// use recstore::{Store, StoreOptions};
@@ -24,9 +25,12 @@ impl Store {
     /// ```
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let read_only = options.read_only;
+        let on_disk = options.storage.is_local_disk();
         let mut store = Store::open_views(dir, options)?;
-        let search = crate::search::open_for_store(store.dir(), store.shared_log(), read_only);
-        store.search = search.map(|index| index as crate::store::Follower);
+        if on_disk {
+            let search = crate::search::open_for_store(store.dir(), store.shared_log(), read_only);
+            store.search = search.map(|index| index as crate::store::Follower);
+        }
         Ok(store)
     }
 }

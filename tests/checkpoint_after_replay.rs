@@ -27,7 +27,7 @@ fn a_replayed_open_leaves_a_checkpoint_covering_the_log() -> Result<(), Box<dyn 
     assert_eq!(store.count(&Query { item_type: Some("even".into()), ..Query::default() })?, 25);
     assert!(!checkpoint_path.exists(), "the open itself writes nothing");
     store.close()?;
-    let state = checkpoint::load(&dir.path().join(VIEWS_DIR_NAME))?;
+    let state = checkpoint::load(&recstore::storage::Disk, &dir.path().join(VIEWS_DIR_NAME))?;
     assert_eq!(state.next_offset, next_offset, "the checkpoint covers every replayed record");
 
     let written = std::fs::metadata(&checkpoint_path)?.modified()?;

@@ -92,7 +92,7 @@ fn concurrent_checkpoints_beside_a_writer_each_hold_a_prefix() -> TestResult {
         .collect();
     for _ in 0..30 {
         // Whatever is on disk between checkpoints loads and is a prefix.
-        if let Ok(state) = checkpoint::load(&views_dir) {
+        if let Ok(state) = checkpoint::load(&recstore::storage::Disk, &views_dir) {
             check_prefix(&store, &state)?;
         }
         thread::sleep(Duration::from_millis(5));
@@ -103,7 +103,7 @@ fn concurrent_checkpoints_beside_a_writer_each_hold_a_prefix() -> TestResult {
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().map_err(|_| "writer panicked")?.len();
     assert!(written > 0, "the writer got puts through");
-    let state = checkpoint::load(&views_dir)?;
+    let state = checkpoint::load(&recstore::storage::Disk, &views_dir)?;
     check_prefix(&store, &state)?;
     assert!(!dir.path().join(VIEWS_DIR_NAME).join("checkpoint.bin.tmp").exists(), "no temporary file is left");
 
@@ -189,7 +189,7 @@ fn measure_checkpoint_stall(disk_load: bool) -> TestResult {
     let percentile = |q: f64| outside.get(((outside.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
     let views_dir = dir.path().join(VIEWS_DIR_NAME);
     let size_bytes = std::fs::metadata(checkpoint::path(&views_dir))?.len();
-    let state = checkpoint::load(&views_dir)?;
+    let state = checkpoint::load(&recstore::storage::Disk, &views_dir)?;
     check_prefix(&store, &state)?;
     // The machine may be shared: the fastest of five runs is the cost.
     let fastest = |f: &dyn Fn() -> Result<(), String>| -> Result<Duration, String> {
@@ -209,7 +209,7 @@ fn measure_checkpoint_stall(disk_load: bool) -> TestResult {
         Ok(())
     })?;
     let scratch_dir = dir.path().join("scratch-views");
-    let write = fastest(&|| checkpoint::write(&scratch_dir, &encoded))?;
+    let write = fastest(&|| checkpoint::write(&recstore::storage::Disk, &scratch_dir, &encoded))?;
     let durations: Vec<Duration> = checkpoints.iter().map(|(start, end)| *end - *start).collect();
     println!(
         "checkpoint of {} items, {} versions, {:.1} MB: checkpoint() took {durations:?}; \

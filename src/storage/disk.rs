@@ -16,6 +16,10 @@ use super::{FileHandle, LockGuard, LockRefused, Mapped, OpenMode, Storage, Stora
 pub struct Disk;
 
 impl Storage for Disk {
+    fn is_local_disk(&self) -> bool {
+        true
+    }
+
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<FileHandle> {
         let mut options = OpenOptions::new();
         options.read(true);

@@ -65,6 +65,12 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// held until the guard is dropped, and writes `holder` into it.
     fn lock(&self, path: &Path, holder: &str) -> Result<LockGuard, LockRefused>;
 
+    /// Whether paths name files of this machine's file system, which other
+    /// libraries (tantivy) may open themselves.
+    fn is_local_disk(&self) -> bool {
+        false
+    }
+
     /// The whole of `path`.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let file = self.open(path, OpenMode::Read)?;

@@ -44,6 +44,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
 use crate::log::{Log, LogError, Record};
+use crate::storage::Storage;
 use views::{Views, checkpoint};
 
 /// Name of the log folder inside the data directory.
@@ -100,7 +101,7 @@ impl Store {
         // Records the checkpoint did not cover count as unsaved work: a
         // store opened by a replay writes a checkpoint when it closes, and
         // the next open does not replay them again.
-        let (views, records_replayed) = load_views(&dir.join(VIEWS_DIR_NAME), &log)?;
+        let (views, records_replayed) = load_views(&*options.storage, &dir.join(VIEWS_DIR_NAME), &log)?;
         Ok(Self {
             dir,
             options,
@@ -179,7 +180,7 @@ impl Store {
         let encode_us = started.elapsed().as_micros();
         let written = encoded.and_then(|bytes| {
             self.log.sync().map_err(|e| e.to_string())?;
-            checkpoint::write(&views_dir, &bytes)?;
+            checkpoint::write(&*self.options.storage, &views_dir, &bytes)?;
             Ok(bytes.len())
         });
         match written {
@@ -277,8 +278,8 @@ impl Store {
 
 /// Loads the checkpoint if it matches the log, then replays what follows
 /// it; also returns how many offsets the replay covered.
-fn load_views(views_dir: &Path, log: &Log) -> Result<(Views, u64)> {
-    let mut views = match checkpoint::load(views_dir) {
+fn load_views(storage: &dyn Storage, views_dir: &Path, log: &Log) -> Result<(Views, u64)> {
+    let mut views = match checkpoint::load(storage, views_dir) {
         Ok(state) => match checkpoint_matches_log(&state, log) {
             Ok(()) => Views::from_state(state),
             Err(why) => {

@@ -8,7 +8,7 @@ use crate::limits::{RECORD_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_DEFAULT};
 use crate::log::{Clock, LogOptions, SyncMode};
 use crate::records::codec;
 use crate::records::retention::Policy;
-use crate::storage::FaultInjector;
+use crate::storage::{FaultInjector, SharedStorage};
 
 /// Options of [`crate::Store::open`].
 ///
@@ -46,6 +46,9 @@ pub struct StoreOptions {
     /// Where writes read the time (default: the system clock). A write
     /// whose reading lies outside 1970..=9999 is refused.
     pub clock: Clock,
+    /// Where the log and the checkpoints live (default: the disk). The
+    /// search view needs the disk, and is not opened on another storage.
+    pub storage: SharedStorage,
 }
 
 impl Default for StoreOptions {
@@ -62,6 +65,7 @@ impl Default for StoreOptions {
             read_only: false,
             faults: None,
             clock: Clock::default(),
+            storage: crate::storage::disk(),
         }
     }
 }
@@ -81,6 +85,13 @@ impl StoreOptions {
     /// Sets the clock writes read (tests use it to read any time).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets the storage the log and checkpoints go through: the disk by
+    /// default, or a [`MemoryStorage`](crate::storage::MemoryStorage) in tests.
+    pub fn storage(mut self, storage: SharedStorage) -> Self {
+        self.storage = storage;
         self
     }
 
@@ -135,6 +146,7 @@ impl StoreOptions {
             read_only: self.read_only,
             faults: self.faults.clone(),
             clock: self.clock.clone(),
+            storage: self.storage.clone(),
             ..LogOptions::default()
         }
     }

@@ -11,12 +11,11 @@
 //! "rebuild from the log", with a warning, never an error.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::{ViewState, state_codec};
+use crate::storage::{OpenMode, Storage};
 
 const MAGIC: [u8; 8] = [0x89, b'R', b'C', b'K', b'P', b'\r', b'\n', 0x1a];
 /// The body's format: 1 was postcard of the whole state (two allocations
@@ -55,21 +54,21 @@ pub fn encode(state: &ViewState) -> Result<Vec<u8>, String> {
 /// atomically: temporary file, fsync, rename, directory fsync. The caller
 /// holds the directory's [`WriteGuard`], since every writer uses the same
 /// temporary file. On failure the old checkpoint is left as it was.
-pub fn write(views_dir: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write(storage: &dyn Storage, views_dir: &Path, bytes: &[u8]) -> Result<(), String> {
     let temp = views_dir.join(format!("{CHECKPOINT_FILE_NAME}.tmp"));
-    std::fs::create_dir_all(views_dir).map_err(|e| failed(views_dir, "create directory", &e))?;
-    let written = File::create(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
+    storage.create_dir_all(views_dir).map_err(|e| failed(views_dir, "create directory", &e))?;
+    let written = storage.open(&temp, OpenMode::CreateTruncate).and_then(|file| {
+        file.write_all_at(bytes, 0)?;
         file.sync_data()
     });
     if let Err(error) = written {
         // Best effort: a stale temporary file is harmless, the next write truncates it.
-        std::fs::remove_file(&temp).ok();
+        storage.remove(&temp).ok();
         return Err(failed(&temp, "write and fsync", &error));
     }
     let target = path(views_dir);
-    std::fs::rename(&temp, &target).map_err(|e| failed(&target, "rename the temporary file over", &e))?;
-    File::open(views_dir).and_then(|dir| dir.sync_all()).map_err(|e| failed(views_dir, "fsync directory", &e))
+    storage.rename(&temp, &target).map_err(|e| failed(&target, "rename the temporary file over", &e))?;
+    storage.sync_dir(views_dir).map_err(|e| failed(views_dir, "fsync directory", &e))
 }
 
 fn failed(path: &Path, op: &str, error: &std::io::Error) -> String {
@@ -132,10 +131,10 @@ pub enum CheckpointError {
 }
 
 /// Loads the checkpoint, or says why there is none to use.
-pub fn load(views_dir: &Path) -> Result<ViewState, CheckpointError> {
+pub fn load(storage: &dyn Storage, views_dir: &Path) -> Result<ViewState, CheckpointError> {
     let path = path(views_dir);
     let unusable = |detail: String| CheckpointError::Unusable { path: path.clone(), detail };
-    let file = match File::open(&path) {
+    let file = match storage.open(&path, OpenMode::Read) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(CheckpointError::Missing { path }),
         Err(error) => return Err(unusable(error.to_string())),
@@ -144,11 +143,12 @@ pub fn load(views_dir: &Path) -> Result<ViewState, CheckpointError> {
     // freed once they are decoded, stayed in the allocator's free lists
     // instead of going back to the system (glibc serves it from the heap
     // once an earlier large block was freed), and the open kept its size
-    // in resident memory.
-    // SAFETY: a checkpoint file is never written in place: `write` makes a
-    // new file and renames it over the old one, which leaves this map intact.
-    #[allow(unsafe_code, reason = "a read-only map of a file that is only ever replaced by rename")]
-    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| unusable(format!("mmap: {e}")))?;
+    // in resident memory. A checkpoint file is never written in place:
+    // `write` makes a new file and renames it over the old one, which
+    // leaves this map intact.
+    let len_bytes = file.len_bytes().map_err(|e| unusable(format!("stat: {e}")))?;
+    let len_bytes = usize::try_from(len_bytes).map_err(|_| unusable(format!("size_bytes={len_bytes} too large")))?;
+    let bytes = file.map(len_bytes).map_err(|e| unusable(format!("mmap: {e}")))?;
     decode(&bytes).map_err(unusable)
 }
 
@@ -188,9 +188,9 @@ mod tests {
     #[test]
     fn a_missing_checkpoint_is_told_apart_from_an_unusable_one() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        assert!(matches!(load(dir.path()), Err(CheckpointError::Missing { .. })));
+        assert!(matches!(load(&crate::storage::Disk, dir.path()), Err(CheckpointError::Missing { .. })));
         std::fs::write(dir.path().join(CHECKPOINT_FILE_NAME), b"not a checkpoint")?;
-        let error = load(dir.path()).err().ok_or("garbage loaded as a checkpoint")?;
+        let error = load(&crate::storage::Disk, dir.path()).err().ok_or("garbage loaded as a checkpoint")?;
         assert!(matches!(error, CheckpointError::Unusable { .. }), "{error}");
         let message = error.to_string();
         assert!(message.contains(CHECKPOINT_FILE_NAME) && message.contains("bad magic"), "{message}");
