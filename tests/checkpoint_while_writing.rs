@@ -11,6 +11,8 @@
 //! `#[ignore]`d and asserts nothing but a valid checkpoint; run it with
 //! `cargo test --release --test checkpoint_while_writing -- --ignored --nocapture`.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -21,7 +23,7 @@ use recstore::store::views::{ViewState, checkpoint};
 use recstore::{Data, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn item(id: String, n: u64) -> NewItem {
     let metadata = Metadata {

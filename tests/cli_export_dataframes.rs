@@ -6,6 +6,7 @@
 //! three libraries; without them this test fails rather than skips.
 
 mod cli_support;
+mod common;
 mod fidelity_support;
 
 use std::process::Command;
@@ -13,7 +14,7 @@ use std::process::Command;
 use cli_support::{Env, arg};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 #[test]
 fn parquet_export_reads_the_same_in_pandas_polars_and_duckdb() -> TestResult {

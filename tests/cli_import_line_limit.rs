@@ -5,9 +5,11 @@
 //! (`IMPORT_LINE_SIZE_BYTES_MAX`, about 86 MiB) is refused, naming its line
 //! number, before more of it is read.
 
+mod common;
+
 use std::process::Command;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Peak resident memory the import may reach: one line at its limit, the
 /// reader's buffer, and the store. Without the bound it was unbounded.

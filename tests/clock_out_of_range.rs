@@ -5,13 +5,15 @@
 //! clock before touching any file and refuses a reading outside
 //! 1970..=9999 with `invalid_input` naming it.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use recstore::log::{Clock, TIMESTAMP_US_MAX};
 use recstore::{Data, ErrorKind, Metadata, Store, StoreOptions, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn options(now: SystemTime) -> StoreOptions {
     StoreOptions::default().sync(SyncMode::Never).segment_size_bytes(512).clock(Clock::new(move || now))

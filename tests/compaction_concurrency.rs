@@ -12,6 +12,8 @@
 //! writes keep being acknowledged during compaction (the longest wait is
 //! printed).
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +24,7 @@ use recstore::{Data, Error, Metadata, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::{Rng, TestResult};
 
 const ID_COUNT: u64 = 30;
 const MAX_VERSIONS: u32 = 3;
@@ -39,18 +41,6 @@ fn data(id: &str, version: u32) -> Value {
 /// Acknowledged puts: `(id, version, offset)`, in order.
 type Acks = Arc<Mutex<Vec<(String, u32, u64)>>>;
 
-/// xorshift64 per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 struct Writer {
     versions: HashMap<String, (u32, bool)>,
     rng: Rng,
@@ -60,10 +50,10 @@ struct Writer {
 impl Writer {
     /// One put (or, sometimes, a delete); returns how long it took.
     fn step(&mut self, store: &Store) -> Result<Duration, Error> {
-        let id = id(self.rng.next() % ID_COUNT);
+        let id = id(self.rng.next_u64() % ID_COUNT);
         let (version, live) = self.versions.get(&id).copied().unwrap_or((0, false));
         let started = Instant::now();
-        if live && self.rng.next().is_multiple_of(10) {
+        if live && self.rng.next_u64().is_multiple_of(10) {
             store.delete(&id)?;
             self.versions.insert(id, (version, false));
             return Ok(started.elapsed());
@@ -98,7 +88,7 @@ fn read_item(store: &Store, id: &str, rng: &mut Rng) -> TestResult {
     let puts: Vec<u32> = history.iter().filter(|h| h.event == "put").map(|h| h.version).collect();
     assert!(puts.windows(2).all(|w| w[0] < w[1]), "{id}: versions out of order: {puts:?}");
     let Some(&latest) = puts.last() else { return Ok(()) };
-    let version = 1 + (rng.next() % u64::from(latest)) as u32;
+    let version = 1 + (rng.next_u64() % u64::from(latest)) as u32;
     match store.get_version(id, version) {
         Ok(item) => assert_eq!(item.json()?, data(id, version), "{id} v{version}"),
         Err(Error::Pruned { .. } | Error::VersionNotFound { .. }) => {}
@@ -176,7 +166,7 @@ fn writer_readers_and_follower_see_consistent_data_during_compaction() -> TestRe
             std::thread::spawn(move || -> Result<(), String> {
                 let mut rng = Rng(0xDEAD_BEEF_0000_0001 + n);
                 while !stop.load(Ordering::Acquire) {
-                    read_item(&store, &id(rng.next() % ID_COUNT), &mut rng).map_err(|e| e.to_string())?;
+                    read_item(&store, &id(rng.next_u64() % ID_COUNT), &mut rng).map_err(|e| e.to_string())?;
                     reads.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(())

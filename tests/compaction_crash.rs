@@ -21,6 +21,7 @@
 //! acknowledged event at an item's end is lost; a compaction that drops
 //! nothing then leaves no put record behind a version the views call pruned.
 
+mod common;
 mod kill9_support;
 
 use std::io::Write;
@@ -35,7 +36,7 @@ use recstore::storage::{Fault, FaultInjector};
 use recstore::{Data, Error, Metadata, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::{Rng, TestResult};
 
 const CHILD_DIR_ENV: &str = "RECSTORE_COMPACTION_CRASH_DIR";
 const CHILD_ROUND_ENV: &str = "RECSTORE_COMPACTION_CRASH_ROUND";
@@ -88,18 +89,6 @@ impl Ack {
     }
 }
 
-/// xorshift64: cheap, deterministic choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// The item's last put version and whether it is live, from its history.
 fn item_state(store: &Store, id: &str) -> Result<(u32, bool), Error> {
     match store.history(id) {
@@ -114,9 +103,9 @@ fn item_state(store: &Store, id: &str) -> Result<(u32, bool), Error> {
 
 /// One put or delete of a random item; returns what was acknowledged.
 fn write_one(store: &Store, rng: &mut Rng) -> Result<Ack, Error> {
-    let id = id(rng.next() % ID_COUNT);
+    let id = id(rng.next_u64() % ID_COUNT);
     let (last_put, live) = item_state(store, &id)?;
-    if live && rng.next() % 100 < 15 {
+    if live && rng.next_u64() % 100 < 15 {
         let offset = store.delete(&id)?;
         return Ok(Ack { id, version: 0, offset });
     }
@@ -155,10 +144,10 @@ fn run_child_and_kill(dir: &Path, round: u64) -> Result<Vec<Ack>, Box<dyn std::e
     let child = Child::spawn(&[(CHILD_DIR_ENV, dir.display().to_string()), (CHILD_ROUND_ENV, round.to_string())])?;
     if round % 6 == 5 {
         // Kill early: while the store opens and replays, or in the first write.
-        std::thread::sleep(Duration::from_millis(rng.next() % 40));
+        std::thread::sleep(Duration::from_millis(rng.next_u64() % 40));
     } else {
         child.wait_for(|line| line == READY_LINE)?;
-        std::thread::sleep(Duration::from_millis(rng.next() % 250));
+        std::thread::sleep(Duration::from_millis(rng.next_u64() % 250));
     }
     Ok(child.kill(round)?.iter().filter_map(|line| Ack::parse(line)).collect())
 }

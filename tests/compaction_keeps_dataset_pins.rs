@@ -12,6 +12,8 @@
 //! Each check runs on the live store, after a reopen from the checkpoint,
 //! and after a full replay of the compacted log.
 
+mod common;
+
 use std::path::Path;
 
 use recstore::compaction::Policy;
@@ -19,7 +21,7 @@ use recstore::timetravel::AsOf;
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const DAY_US: u64 = 86_400 * 1_000_000;
 

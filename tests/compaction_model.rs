@@ -28,6 +28,8 @@
 //! again with the checkpoint deleted (a full replay of the compacted log),
 //! and everything is checked again.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -39,32 +41,12 @@ use recstore::timetravel::AsOf;
 use recstore::{Data, Direction, Error, ItemRef, Metadata, NewItem, Query, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::{Rng, TestResult};
 
 const ROUNDS: u64 = 40;
 const IDS: [&str; 10] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
 const TAGS: [&str; 3] = ["raw", "clean", "hot"];
 const DATASETS: [&str; 2] = ["train", "eval"];
-
-/// xorshift64: a deterministic stream of choices per round.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
@@ -217,11 +199,11 @@ fn timestamp_of(store: &Store, offset: u64) -> Result<u64, Box<dyn std::error::E
 fn write_history(store: &Store, model: &mut Model, rng: &mut Rng, count: usize) -> TestResult {
     for _ in 0..count {
         let id = IDS[rng.below(IDS.len() as u64) as usize];
-        if rng.chance(8) {
+        if rng.chance(8, 100) {
             write_dataset(store, model, rng)?;
             continue;
         }
-        if model.is_live(id) && rng.chance(20) {
+        if model.is_live(id) && rng.chance(20, 100) {
             let offset = store.delete(id)?;
             let timestamp_us = timestamp_of(store, offset)?;
             let event = Event {
@@ -248,8 +230,9 @@ fn write_history(store: &Store, model: &mut Model, rng: &mut Rng, count: usize) 
 fn new_item(model: &mut Model, rng: &mut Rng, id: &str) -> NewItem {
     model.counter += 1;
     let data = json!({"n": model.counter, "pad": "x".repeat(rng.below(400) as usize)});
-    let tags: Vec<String> = TAGS.iter().filter(|_| rng.chance(40)).map(|t| t.to_string()).collect();
-    let parents = if rng.chance(30) { vec![IDS[rng.below(IDS.len() as u64) as usize].to_string()] } else { vec![] };
+    let tags: Vec<String> = TAGS.iter().filter(|_| rng.chance(40, 100)).map(|t| t.to_string()).collect();
+    let parents =
+        if rng.chance(30, 100) { vec![IDS[rng.below(IDS.len() as u64) as usize].to_string()] } else { vec![] };
     NewItem { data: Data::Json(data), metadata: Metadata { id: Some(id.into()), tags, parents, ..Metadata::default() } }
 }
 
@@ -286,7 +269,7 @@ fn write_dataset(store: &Store, model: &mut Model, rng: &mut Rng) -> TestResult 
     for id in IDS.iter().cycle().skip(first).take(count) {
         let current = model.held(id).last().filter(|e| !e.is_delete() && e.fate == Fate::Kept).map(|e| (*e).clone());
         match current {
-            Some(event) if rng.chance(50) => {
+            Some(event) if rng.chance(50, 100) => {
                 let data = Data::Json(event.data.clone().ok_or("a put has data")?);
                 let metadata = Metadata {
                     id: Some(id.to_string()),
@@ -315,13 +298,13 @@ fn write_dataset(store: &Store, model: &mut Model, rng: &mut Rng) -> TestResult 
 
 fn random_policy(model: &Model, rng: &mut Rng) -> Policy {
     let timestamps: Vec<u64> = model.items.values().flatten().map(|e| e.timestamp_us).collect();
-    let cutoff_us = (rng.chance(70) && !timestamps.is_empty())
+    let cutoff_us = (rng.chance(70, 100) && !timestamps.is_empty())
         .then(|| timestamps[rng.below(timestamps.len() as u64) as usize] + rng.below(2));
     Policy::keep_everything()
-        .max_versions(rng.chance(70).then(|| 1 + rng.below(4) as u32))
+        .max_versions(rng.chance(70, 100).then(|| 1 + rng.below(4) as u32))
         .cutoff_us(cutoff_us)
-        .expire(cutoff_us.is_some() && rng.chance(30))
-        .purge(rng.chance(35))
+        .expire(cutoff_us.is_some() && rng.chance(30, 100))
+        .purge(rng.chance(35, 100))
 }
 
 fn all_records(store: &Store) -> Result<BTreeMap<u64, Record>, Box<dyn std::error::Error>> {

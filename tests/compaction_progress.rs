@@ -2,12 +2,14 @@
 //! order, against the total it reads, and ends at the report's count: what
 //! `recstore compact` draws its progress bar from.
 
+mod common;
+
 use std::sync::Mutex;
 
 use recstore::compaction::{CompactionProgress, Policy};
 use recstore::{Data, Metadata, Store, StoreOptions, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 #[test]
 fn progress_counts_every_sealed_segment_in_order() -> TestResult {

@@ -14,13 +14,15 @@
 //! Tests open copies in temporary directories, so nothing writes into the
 //! fixtures (not even `LOCK`).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use recstore::log::{FLAG_COMPRESSED, FORMAT_VERSION, Log, LogOptions, ProblemKind, Record, verify};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// 2023-11-14T22:13:20Z, in microseconds.
 const T0: u64 = 1_700_000_000_000_000;

@@ -17,6 +17,8 @@
 //! it. Once version 4 has shipped these files never change. Tests open
 //! copies in temporary directories.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use recstore::compaction::Policy;
@@ -25,7 +27,7 @@ use recstore::records::codec::{self, kind};
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// How many records the intact fixture holds, at offsets 0 to 7: the
 /// dataset's put and record, four puts (two of them now audit stubs at

@@ -9,6 +9,7 @@
 //! every fifth round kills the child while it may still be opening the log
 //! (and cutting the torn tail the previous kill left).
 
+mod common;
 mod kill9_support;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use kill9_support::Child;
 use recstore::log::{Log, LogOptions, NewRecord, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Set in the child's environment to the log directory it appends to.
 const CHILD_DIR_ENV: &str = "RECSTORE_CRASH_CHILD_DIR";

@@ -8,6 +8,7 @@
 //! different order made a new version; a whitespace-only id was accepted.
 //! Every double is now compared by its bits, never with `==` after a parse.
 
+mod common;
 mod fidelity_support;
 
 use fidelity_support::{double, fidelity_document, nested_arrays, same_bits};
@@ -16,7 +17,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use recstore::{Data, ErrorKind, Metadata, Store, StoreOptions};
 use serde_json::Value;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn finite_double() -> impl Strategy<Value = f64> {
     use proptest::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};

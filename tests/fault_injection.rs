@@ -8,6 +8,8 @@
 //! without faults the log must hold what was acknowledged, with any torn
 //! frame cut, and carry on with dense offsets.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use recstore::log::{Appended, Log, LogError, LogOptions, NewRecord, SyncMode};
 use recstore::storage::{Fault, FaultInjector};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;

@@ -7,12 +7,14 @@
 //! ranges the document says they cover. If the document or the writer moves
 //! a field, renames one, or changes a size, this test fails.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use recstore::log::{Appended, FLAG_COMPRESSED, FORMAT_VERSION, Log, LogOptions, NewRecord, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// One line of a documented field list.
 #[derive(Debug, Clone)]

@@ -5,11 +5,13 @@
 //! panic fails the test, naming the file. The fuzzing itself runs outside
 //! CI (fuzz/README.md).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use recstore::fuzzing::{TARGETS, run};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn inputs(folder: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
     if !folder.exists() {

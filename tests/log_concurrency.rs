@@ -7,12 +7,14 @@
 //! must see the same bytes every time. Segments are small, so appends and
 //! reads cross rolls. `SyncMode::Interval` gets a basic run with reopens.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use recstore::log::{Log, LogOptions, NewRecord, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const APPENDER_COUNT: u64 = 8;
 const READER_COUNT: usize = 2;

@@ -4,12 +4,15 @@
 //! open was a frozen snapshot, so `recstore log --follow` beside a writing
 //! process never printed anything new (issue 7).
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::time::Duration;
 
 use recstore::log::{Log, LogOptions, NewRecord};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
+
 /// What a scan saw: each record's offset and payload.
 type Payloads = Vec<(u64, Vec<u8>)>;
 

@@ -3,12 +3,14 @@
 //! tail in place: what the failed write left is cut, what survived is
 //! fsynced, and appends continue densely after it.
 
+mod common;
+
 use std::sync::Arc;
 
 use recstore::log::{Log, LogError, LogOptions, NewRecord, SyncMode};
 use recstore::storage::{Fault, FaultInjector};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn append(log: &Log, payload: &[u8]) -> Result<u64, LogError> {
     log.append(&[NewRecord { kind: 1, flags: 0, payload }]).map(|a| a.first_offset)

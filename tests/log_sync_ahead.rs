@@ -10,6 +10,8 @@
 //! fdatasync covering it has completed, so `Log::next_offset` passing an
 //! offset is how these tests see that it became durable.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use recstore::log::{Appended, Log, LogError, LogOptions, NewRecord, SyncMode};
 use recstore::storage::{Fault, FaultInjector};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Records in a batch large enough to be synced ahead.
 const LARGE_BATCH_RECORD_COUNT: u64 = 200;

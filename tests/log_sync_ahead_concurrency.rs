@@ -9,9 +9,11 @@
 //! rolls happen while the sync-ahead thread works; at the end, a reopen must
 //! hold every acknowledged record.
 
+mod common;
+
 use recstore::log::{Appended, Log, LogError, LogOptions, NewRecord, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const LARGE_WRITER_COUNT: u64 = 2;
 const SMALL_WRITER_COUNT: u64 = 3;

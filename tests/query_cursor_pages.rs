@@ -6,11 +6,13 @@
 //! later writes; and a purge that renumbers the items under it is a typed
 //! error, never a wrong item.
 
+mod common;
+
 use recstore::compaction::Policy;
 use recstore::timetravel::AsOf;
 use recstore::{Data, ErrorKind, Metadata, Query, Store, StoreOptions};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn meta(id: &str, item_type: &str) -> Metadata {
     Metadata { id: Some(id.into()), item_type: Some(item_type.into()), ..Default::default() }

@@ -8,12 +8,14 @@
 //! must not return a wrong record, must not hide a record behind
 //! `OffsetNotFound`, and must leave the file as it found it.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use recstore::log::{Log, LogError, LogOptions, NewRecord, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Size of a frame header ("Frame" in `segments-format.md`).
 const FRAME_HEADER_SIZE_BYTES: u64 = 16;

@@ -2,12 +2,14 @@
 //! frame of the active segment is removed on open, and the log then holds
 //! exactly the batches whose frames were whole, and carries on from there.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use recstore::log::{Log, LogOptions, NewRecord, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Size of a frame header ("Frame" in `segments-format.md`).
 const FRAME_HEADER_SIZE_BYTES: u64 = 16;

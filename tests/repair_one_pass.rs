@@ -9,11 +9,13 @@
 //!   the highest offset anything in the log ever held, and appends continue
 //!   there.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use recstore::log::{Log, LogOptions, NewRecord, SyncMode, verify};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn options() -> LogOptions {
     LogOptions { segment_size_bytes: 1024, sync: SyncMode::Never, ..LogOptions::default() }

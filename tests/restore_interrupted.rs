@@ -10,12 +10,14 @@
 //! that marks a step (link, rename, fsync, mkdir), for N = 1, 2, ... until
 //! a restore runs to the end.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
 use recstore::{Data, Metadata, Store, StoreOptions, SyncMode};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const STEP_SYSCALLS: &str = "link,linkat,rename,renameat,renameat2,fsync,fdatasync,mkdir,mkdirat";
 

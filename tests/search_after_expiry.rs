@@ -3,6 +3,8 @@
 //! index rebuilt from the compacted log would: expired items are gone, and
 //! an id put again after a purge is found once, at its new version.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use recstore::compaction::Policy;
@@ -10,7 +12,7 @@ use recstore::search::SEARCH_DIR_NAME;
 use recstore::{Data, Metadata, Store, StoreOptions, SyncMode};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Expired items beside `old_a`: more than the first pages of a search
 /// with limit 1 hold.

@@ -3,6 +3,8 @@
 //! damaged or older than the log gives the same answers after reopening; an
 //! up-to-date index is reused as it is.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -10,7 +12,7 @@ use recstore::search::{OpenOutcome, SEARCH_DIR_NAME};
 use recstore::{Data, Error, Metadata, Store, StoreOptions, SyncMode};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const TYPES: usize = 4;
 const SOURCES: usize = 6;

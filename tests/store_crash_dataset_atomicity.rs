@@ -25,6 +25,7 @@
 //! - every acknowledged dataset version is among them, with exactly the
 //!   members it was acknowledged with.
 
+mod common;
 mod kill9_support;
 
 use std::collections::{BTreeMap, HashSet};
@@ -40,7 +41,7 @@ use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use common::{Rng, TestResult};
 
 /// Set in the child's environment to the data directory it writes to.
 const CHILD_DIR_ENV: &str = "RECSTORE_DATASET_CRASH_DIR";
@@ -79,30 +80,6 @@ fn item_data(name: &str, version: u32, index: usize, parents: &[String]) -> Valu
     json!({"ds": name, "dv": version, "i": index, "parents": parents, "pad": pad(name, version, index)})
 }
 
-/// xorshift64: cheap, deterministic choices.
-struct Rng(u64);
-
-impl Rng {
-    fn new(round: u64, salt: u64) -> Self {
-        Self(0x9E37_79B9_7F4A_7C15 ^ (round + salt).wrapping_mul(0xD1B5_4A32_D192_ED03))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// An acknowledged dataset version, as the child prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Ack {
@@ -131,7 +108,7 @@ fn put_one_dataset(store: &Store, rng: &mut Rng) -> TestResult<Ack> {
     let mut expected: Vec<(String, u32)> = Vec::new();
     for index in 0..item_count as usize {
         // About 40% new versions of earlier items, each id once per dataset.
-        let earlier = (existing_count > 0 && rng.chance(40)).then(|| rng.below(existing_count));
+        let earlier = (existing_count > 0 && rng.chance(40, 100)).then(|| rng.below(existing_count));
         let number = match earlier {
             Some(number) if chosen.insert(number) => number,
             _ => {
@@ -142,8 +119,8 @@ fn put_one_dataset(store: &Store, rng: &mut Rng) -> TestResult<Ack> {
         let id = item_id(number);
         let expected_version = if number < existing_count { latest_version(store, &id)? + 1 } else { 1 };
         let mut parents = Vec::new();
-        if rng.chance(30) {
-            if index > 0 && rng.chance(50) {
+        if rng.chance(30, 100) {
+            if index > 0 && rng.chance(50, 100) {
                 parents.push(expected[rng.below(index as u64) as usize].0.clone());
             } else if existing_count > 0 {
                 let parent = item_id(rng.below(existing_count));
@@ -178,7 +155,7 @@ fn child_entry() -> TestResult {
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "\n{READY_LINE}\n")?;
     stdout.flush()?;
-    let mut rng = Rng::new(round, 1);
+    let mut rng = rng_for(round, 1);
     // A guard so an orphaned child cannot run forever; the parent kills
     // it long before.
     let started = Instant::now();
@@ -196,7 +173,7 @@ fn child_entry() -> TestResult {
 
 /// Runs one child, kills it, and returns what it acknowledged.
 fn run_child_and_kill(dir: &Path, round: u64) -> TestResult<Vec<Ack>> {
-    let mut rng = Rng::new(round, 7);
+    let mut rng = rng_for(round, 7);
     let child = Child::spawn(&[(CHILD_DIR_ENV, dir.display().to_string()), (CHILD_ROUND_ENV, round.to_string())])?;
     let mut seen = Vec::new();
     if round % 5 == 4 {
@@ -449,4 +426,9 @@ fn dataset_is_never_half_present_after_kill9() -> TestResult {
         acked.len()
     );
     Ok(())
+}
+
+/// A generator for `round`, apart from the others of the round by `salt`.
+fn rng_for(round: u64, salt: u64) -> Rng {
+    Rng(0x9E37_79B9_7F4A_7C15 ^ (round + salt).wrapping_mul(0xD1B5_4A32_D192_ED03))
 }

@@ -5,9 +5,11 @@
 //! the library refuses such data with kind `too_large` before anything is
 //! written, so every surface (CLI, HTTP, import) refuses it too.
 
+mod common;
+
 use recstore::{Data, ErrorKind, Metadata, Store, StoreOptions};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn bytes(len: usize) -> Data {
     Data::Bytes { bytes: vec![b'a'; len], content_type: "application/octet-stream".into() }

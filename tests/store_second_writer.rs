@@ -6,11 +6,13 @@
 //! answers from the log as it was when it opened, and on a directory that
 //! does not exist it is an empty store that creates nothing on disk.
 
+mod common;
+
 use recstore::log::LogError;
 use recstore::{Data, Error, Metadata, Query, Store, StoreOptions, SyncMode};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 fn with_id(id: &str) -> Metadata {
     Metadata { id: Some(id.into()), item_type: Some("reading".into()), ..Metadata::default() }

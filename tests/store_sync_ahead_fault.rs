@@ -3,6 +3,8 @@
 //! that fdatasync fails, and the store then refuses every write until it is
 //! reopened; the reopened store holds the batch whole or not at all.
 
+mod common;
+
 use std::sync::Arc;
 
 use recstore::log::LogError;
@@ -10,7 +12,7 @@ use recstore::storage::{Fault, FaultInjector};
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Items in the failing batch: well above the log's sync-ahead threshold.
 const BATCH_ITEM_COUNT: usize = 500;

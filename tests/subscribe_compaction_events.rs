@@ -13,6 +13,8 @@
 //! - a live subscription, `recstore log` and `GET /v1/log` print exactly
 //!   those events, since all of them go through `LogEvent::decode`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -24,7 +26,7 @@ use recstore::{Data, LogEvent, Metadata, Store, StoreOptions};
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use common::TestResult;
 
 /// Writes three versions of a JSON item and two of a bytes item, with
 /// tags, parents and extra metadata fields. Segments are small, so the

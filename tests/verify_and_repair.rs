@@ -2,11 +2,13 @@
 //! warnings, and `verify --repair` moves damaged data to quarantine so that
 //! the log opens again holding exactly the records before the damage.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use recstore::log::{FORMAT_VERSION, Log, LogError, LogOptions, NewRecord, ProblemKind, SyncMode, verify};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use common::TestResult;
 
 const BATCH_COUNT: u64 = 30;
 const RECORDS_PER_BATCH: u64 = 2;

@@ -9,24 +9,25 @@ use recstore::log::LogOptions;
 use recstore::storage::{Disk, MemoryStorage, SharedStorage};
 
 /// What a test returns, so that it can use `?`.
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-/// A small, seeded generator (SplitMix64): the same seed gives the same
-/// run, and a failure prints the seed that reproduces it.
+/// xorshift64: a cheap, seeded stream of choices; the same seed gives the
+/// same run, and a failure names the seed that reproduces it. The seed
+/// must not be 0 ([`Rng::new`] sees to that).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
+    /// A generator for any seed, 0 included.
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
     }
 
     /// A number in `0..bound` (`bound` > 0).
