@@ -351,7 +351,7 @@ pub(crate) fn audit(storage: &dyn Storage, log_dir: &Path, bases: &[u64]) -> Aud
 /// A manifest listing the segment files in `log_dir` now: after a repair
 /// moved, cut or created some. An empty directory gets none.
 pub(crate) fn rebuild(storage: &dyn Storage, log_dir: &Path) -> Result<(), LogError> {
-    let bases = super::writer::list_segments(storage, log_dir)?;
+    let bases = super::open::list_segments(storage, log_dir)?;
     if bases.is_empty() {
         return Ok(());
     }

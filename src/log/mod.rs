@@ -16,6 +16,7 @@ mod lock;
 pub(crate) mod manifest;
 mod metrics;
 mod naming;
+mod open;
 mod reader;
 pub(crate) mod recovery;
 mod reopen;
@@ -161,7 +162,7 @@ impl Log {
     /// the active segment's tail. Fails with [`LogError::Locked`] if another
     /// process writes to it, and [`LogError::Corruption`] on damaged data.
     pub fn open(log_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
-        let inner = writer::open_inner(log_dir, options)?;
+        let inner = open::open_inner(log_dir, options)?;
         let inner = Arc::new(inner);
         let syncer = syncer::Syncer::spawn(&inner);
         if inner.options.read_only {

@@ -106,7 +106,7 @@ fn refresh(inner: &Inner) -> Result<u64, LogError> {
     let _refreshing = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
     let current = inner.segments.read().unwrap_or_else(PoisonError::into_inner).clone();
     let storage = &*inner.options.storage;
-    let bases = super::writer::list_segments(storage, &inner.log_dir)?;
+    let bases = super::open::list_segments(storage, &inner.log_dir)?;
     let Some(&newest) = bases.last() else { return Ok(current.published.next_offset) };
     // An open of a missing or empty log reads from a placeholder with no bytes.
     let placeholder = current.published.active_len_bytes == 0;
