@@ -1,5 +1,6 @@
-//! Bearer-token authentication: every route but `/healthz` needs the token
-//! when the server was started with `--token-file`.
+//! Bearer-token authentication: every route but `/healthz` and
+//! `/v1/openapi.json` needs the token when the server was started with
+//! `--token-file`.
 //!
 //! Owns reading and checking the token file (size, characters, permissions)
 //! and the token in force, which SIGHUP replaces by re-reading the file so
@@ -23,6 +24,9 @@ use crate::limits::TOKEN_FILE_SIZE_BYTES_MAX;
 /// on SIGHUP.
 pub type TokenCell = Arc<RwLock<Option<Arc<str>>>>;
 
+/// Routes anyone may call: liveness, and the API's description.
+const OPEN_PATHS: [&str; 2] = ["/healthz", "/v1/openapi.json"];
+
 /// Rejects requests without the right token.
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let token = match state.token.read() {
@@ -30,7 +34,7 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
         Err(poisoned) => poisoned.into_inner().clone(),
     };
     let Some(token) = token else { return next.run(request).await };
-    if request.uri().path() == "/healthz" {
+    if OPEN_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let presented = request.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok()).and_then(bearer);

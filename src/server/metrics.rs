@@ -100,6 +100,11 @@ impl Metrics {
     }
 }
 
+#[utoipa::path(
+    get, path = "/metrics", tag = "admin",
+    responses((status = 200, description = "The Prometheus text format, 0.0.4",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)),
+)]
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = std::sync::Arc::clone(&state.metrics);

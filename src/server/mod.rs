@@ -18,6 +18,8 @@ mod guard;
 mod items;
 mod listen;
 mod metrics;
+mod openapi;
+mod openapi_schemas;
 mod params;
 mod state;
 mod stream;
@@ -216,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/log", get(stream::get_log))
         .route("/v1/admin/compact", post(admin::compact).layer(from_fn(timeout::body_read)))
         .route("/healthz", get(admin::healthz))
+        .route("/v1/openapi.json", get(openapi::get_openapi))
         .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such route") })
         // After every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(|method: Method| async move {

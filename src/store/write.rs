@@ -27,7 +27,7 @@ pub struct NewItem {
 }
 
 /// Where a dataset version landed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetRef {
     /// The dataset's name.
     pub name: String,

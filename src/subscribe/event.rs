@@ -15,7 +15,7 @@ use crate::store::{ItemMeta, format_timestamp};
 
 /// One record of the log, decoded. Serialises to the NDJSON lines of
 /// `recstore log` and `GET /v1/log`; fields a kind does not have are left out.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogEvent {
     /// The record's offset.
     pub offset: u64,
