@@ -203,7 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}/commit", post(stream::commit))
         .route("/v1/consumers/{group}/reset", post(stream::reset))
         .route("/v1/consumers", get(stream::list_consumers))
-        .route("/v1/consumers/{group}", get(stream::get_consumer))
+        .route("/v1/consumers/{group}", get(stream::get_consumer).delete(stream::delete_consumer))
         .route("/v1/stats", get(admin::stats))
         .route("/metrics", get(metrics::metrics))
         .layer(from_fn(timeout::whole_request))

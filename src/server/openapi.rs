@@ -38,6 +38,7 @@ use super::{admin, datasets, items, metrics, openapi_schemas as shapes, stream};
         items::get_history, items::get_lineage, items::get_query, items::get_search,
         datasets::put_dataset, datasets::get_dataset, datasets::list_datasets,
         stream::get_log, stream::commit, stream::reset, stream::list_consumers, stream::get_consumer,
+        stream::delete_consumer,
         admin::stats, admin::compact, admin::healthz, metrics::metrics, get_openapi,
     ),
     components(schemas(

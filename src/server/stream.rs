@@ -1,5 +1,5 @@
 //! The log over HTTP: NDJSON event streams and consumer groups (commits,
-//! positions, resets).
+//! positions, resets, deletions).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -200,6 +200,24 @@ pub async fn list_consumers(
 pub async fn get_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
     crate::store::validate_name("consumer group", &group)?;
     Ok(Json(group_json(&state.store, &group)).into_response())
+}
+
+#[utoipa::path(
+    delete, path = "/v1/consumers/{group}", tag = "consumers",
+    params(("group" = super::openapi_schemas::Name, Path, description = "The consumer group's name")),
+    responses(
+        (status = 200, description = "Deleted: the group has no committed offset from here on", body = super::openapi_schemas::DeleteAnswer),
+        (status = 400, description = "A bad name", body = super::error::ErrorBody),
+        (status = 404, description = "No group of this name has a committed offset (kind `not_found`)", body = super::error::ErrorBody),
+    ),
+)]
+/// `DELETE /v1/consumers/{group}`: deletes the group (`Store::delete_consumer`)
+/// and answers `{"group", "deleted": true, "offset"}`, the offset of the
+/// record that says so; 404 for a group with no committed offset.
+pub async fn delete_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
+    let name = group.clone();
+    let offset = blocking(&state, move |store| store.delete_consumer(&name)).await?;
+    Ok(Json(serde_json::json!({"group": group, "deleted": true, "offset": offset})).into_response())
 }
 
 /// `{"group", "offset", "lag"}` of one group: its committed offset (null if
