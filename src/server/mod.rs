@@ -171,7 +171,8 @@ async fn serve(config: ServeConfig, token: Option<Arc<str>>) -> Result<()> {
         store.spawn_background_compaction_observed(Duration::from_millis(interval_ms), policy, record)
     });
     let idle_timeout = Duration::from_millis(config.idle_timeout_ms);
-    listen::serve(listener, router(state), idle_timeout, grace, stop).await;
+    let open_connections = state.metrics.open_connections();
+    listen::serve(listener, router(state), idle_timeout, grace, open_connections, stop).await;
     // Waits for a compaction in progress: it holds the store.
     drop(background_compaction);
     // A checkpoint only speeds up the next open; after a failed write the
