@@ -99,7 +99,7 @@ pub async fn get_dataset(
     responses(
         (status = 200, description = "Every dataset's latest version, by name: a JSON array, or NDJSON with \
                                       `Accept: application/x-ndjson`",
-            content((Vec<crate::DatasetSummary> = "application/json"), (crate::DatasetSummary = "application/x-ndjson"))),
+            content((Vec<crate::DatasetSummary> = "application/json"), (Vec<crate::DatasetSummary> = "application/x-ndjson"))),
         (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
         (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
     ),

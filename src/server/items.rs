@@ -275,8 +275,8 @@ pub async fn get_metadata(
         ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
     ),
     responses(
-        (status = 200, description = "Every put and delete, oldest first: a JSON array, or NDJSON (one per line) with `Accept: application/x-ndjson`",
-            content((Vec<crate::HistoryEntry> = "application/json"), (crate::HistoryEntry = "application/x-ndjson"))),
+        (status = 200, description = "Every put and delete, oldest first: a JSON array, or NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<crate::HistoryEntry> = "application/json"), (Vec<crate::HistoryEntry> = "application/x-ndjson"))),
         (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
         (status = 404, description = "No such item", body = super::error::ErrorBody),
     ),
@@ -304,8 +304,8 @@ pub async fn get_history(
         ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
     ),
     responses(
-        (status = 200, description = "The versions reached: a JSON array, or NDJSON (one per line) with `Accept: application/x-ndjson`",
-            content((Vec<crate::LineageEntry> = "application/json"), (crate::LineageEntry = "application/x-ndjson"))),
+        (status = 200, description = "The versions reached: a JSON array, or NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<crate::LineageEntry> = "application/json"), (Vec<crate::LineageEntry> = "application/x-ndjson"))),
         (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
         (status = 404, description = "No such item", body = super::error::ErrorBody),
     ),
@@ -363,8 +363,8 @@ pub async fn delete_item(State(state): State<AppState>, PathParam(id): PathParam
     responses(
         (status = 200, description = "The matching items' latest versions, oldest first: metadata, with `with_data` \
                                       also their data, with `ids_only` only where they are; a JSON array, or \
-                                      NDJSON (one per line) with `Accept: application/x-ndjson`",
-            content((Vec<super::openapi::QueryAnswer> = "application/json"), (super::openapi::QueryAnswer = "application/x-ndjson"))),
+                                      NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<super::openapi::QueryAnswer> = "application/json"), (Vec<super::openapi::QueryAnswer> = "application/x-ndjson"))),
         (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
         (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
     ),
@@ -430,8 +430,8 @@ pub async fn get_query(
         ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
     ),
     responses(
-        (status = 200, description = "The matches, best first: a JSON array, or NDJSON (one per line) with `Accept: application/x-ndjson`",
-            content((Vec<super::openapi_schemas::ItemMetaSchema> = "application/json"), (super::openapi_schemas::ItemMetaSchema = "application/x-ndjson"))),
+        (status = 200, description = "The matches, best first: a JSON array, or NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<super::openapi_schemas::ItemMetaSchema> = "application/json"), (Vec<super::openapi_schemas::ItemMetaSchema> = "application/x-ndjson"))),
         (status = 400, description = "A bad parameter or query", body = super::error::ErrorBody),
         (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
     ),

@@ -30,7 +30,7 @@ use crate::json_object::ObjectOnly;
         ("group" = Option<super::openapi_schemas::Name>, Query, description = "Resume at this consumer group's committed offset, leaving out its own commits"),
     ),
     responses(
-        (status = 200, description = "NDJSON: one event per line, oldest first", body = crate::LogEvent, content_type = "application/x-ndjson"),
+        (status = 200, description = "NDJSON: one event per line, oldest first", body = Vec<crate::LogEvent>, content_type = "application/x-ndjson"),
         (status = 400, description = "A bad parameter, or `from` past the end of the log", body = super::error::ErrorBody),
         (status = 404, description = "`from` below the first offset the log still holds (kind `pruned`)", body = super::error::ErrorBody),
     ),
@@ -171,7 +171,7 @@ pub async fn reset(
     responses(
         (status = 200, description = "Every group with its committed offset and lag, by name: a JSON array, or \
                                       NDJSON with `Accept: application/x-ndjson`",
-            content((Vec<crate::store::ConsumerGroup> = "application/json"), (crate::store::ConsumerGroup = "application/x-ndjson"))),
+            content((Vec<crate::store::ConsumerGroup> = "application/json"), (Vec<crate::store::ConsumerGroup> = "application/x-ndjson"))),
         (status = 400, description = "A query parameter (this route takes none)", body = super::error::ErrorBody),
     ),
 )]

@@ -8,6 +8,7 @@ values within what the test's store can honour, and say why each time.
 Negative cases go out as generated. Nothing here relaxes a check.
 """
 
+import json
 import re
 
 import schemathesis
@@ -48,6 +49,13 @@ def _whole_numbers(value):
     if isinstance(value, list):
         return [_whole_numbers(item) for item in value]
     return value
+
+
+@schemathesis.deserializer("application/x-ndjson")
+def ndjson(ctx, response):
+    """The document describes an NDJSON answer as the array of its lines,
+    so that each line is checked against the element schema."""
+    return [json.loads(line) for line in response.content.splitlines() if line.strip()]
 
 
 @schemathesis.hook
