@@ -3,9 +3,11 @@
 The OpenAPI document says which requests are well formed; a few valid
 requests still depend on what the store holds or on one parameter given
 with another, which JSON Schema cannot say. For positive cases only (the
-ones schemathesis expects the server to accept), these hooks keep such
-values within what the test's store can honour, and say why each time.
-Negative cases go out as generated. Nothing here relaxes a check.
+ones schemathesis expects the server to accept), `before_call`, which runs
+in every phase just before a request is sent, keeps such values within
+what the test's store can honour, and says why each time. Negative cases go
+out as generated, except that no case may ask to follow the log (a follow
+never ends). Nothing here relaxes a check.
 """
 
 import json
@@ -69,9 +71,17 @@ def filter_case(context, case):
 
 
 @schemathesis.hook
-def map_case(context, case):
-    if not _positive(case):
-        return case
+def before_call(context, case, kwargs):
+    """Runs on every case just before it is sent, in every phase (the
+    stateful one builds its cases without the generation hooks)."""
+    query = case.query or {}
+    if case.operation.path == "/v1/log" and query.get("follow") in (True, "true", "1", ""):
+        query["follow"] = "false"
+    if _positive(case):
+        _keep_within_store(case)
+
+
+def _keep_within_store(case):
     path, method = case.operation.path, case.operation.method.upper()
     query = case.query or {}
     for key in TIME_KEYS:
@@ -121,4 +131,3 @@ def map_case(context, case):
         if "before" in body:
             body["before"] = _known_offset(body["before"])
     case.query = query
-    return case
