@@ -3,7 +3,9 @@
 //! answer, and served at `GET /v1/openapi.json` without a token.
 //!
 //! Owns the document's assembly: the list of routes (which must match
-//! `router` in mod.rs; `tests/server_openapi.rs` compares the two), the
+//! `router` in mod.rs; `tests/server_openapi.rs` checks that every
+//! documented operation is routed, and schemathesis that each answers as
+//! documented), the
 //! answers every route may give whatever it does (a missing token, a
 //! foreign `Origin`, a timeout, refused writes, an internal error), and the
 //! bearer-token scheme. Never describes a route the router lacks. The
