@@ -78,6 +78,13 @@ pub enum Error {
         version: Option<u32>,
     },
 
+    /// No consumer group of this name has a committed offset.
+    #[error("consumer group {group:?} not found (it never committed, or was deleted)")]
+    ConsumerGroupNotFound {
+        /// The name asked for.
+        group: String,
+    },
+
     /// The input was refused; nothing was written.
     #[error("invalid input: {what}")]
     InvalidInput {
@@ -137,6 +144,7 @@ impl Error {
             Error::NotFound { .. } | Error::DatasetNotFound { .. } | Error::VersionNotFound { .. } => {
                 ErrorKind::NotFound
             }
+            Error::ConsumerGroupNotFound { .. } => ErrorKind::NotFound,
             Error::Pruned { .. } => ErrorKind::Pruned,
             Error::Deleted { .. } => ErrorKind::Deleted,
             Error::BeforeHorizon { .. } => ErrorKind::Horizon,

@@ -128,3 +128,41 @@ fn metrics_follow_a_mixed_workload_and_parse_with_the_prometheus_client() -> Tes
         Ok(())
     })
 }
+
+/// Scrapes until `recstore_http_open_connections` reads `wanted`, and says
+/// what it last read when it never does: a connection is counted once the
+/// accept loop has taken it, and uncounted once the server has seen it close.
+async fn open_connections_reach(
+    server: &Server,
+    http: &reqwest::Client,
+    wanted: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut last = None;
+    for _ in 0..400 {
+        last = value(&scrape(server, http).await?, "recstore_http_open_connections", &json!({}));
+        if last == Some(wanted) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    Err(format!("recstore_http_open_connections stayed at {last:?}, not {wanted}").into())
+}
+
+/// `recstore_http_open_connections` counts connections from accept to
+/// close, whether or not they ever send a request (issue 26).
+#[test]
+fn open_connections_are_counted_until_they_close() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        // One keep-alive connection scrapes throughout: it counts itself.
+        let http = reqwest::Client::new();
+        open_connections_reach(&server, &http, 1.0).await?;
+        let idle: Vec<std::net::TcpStream> =
+            (0..3).map(|_| std::net::TcpStream::connect(server.address())).collect::<Result<_, _>>()?;
+        open_connections_reach(&server, &http, 4.0).await?;
+        drop(idle);
+        open_connections_reach(&server, &http, 1.0).await?;
+        Ok(())
+    })
+}

@@ -240,6 +240,13 @@ class Store(_Reads):
         """Records that ``group`` has handled every event before ``next_offset``."""
         self._native.commit(group, next_offset)
 
+    def delete_consumer(self, group: str) -> int:
+        """Deletes ``group``: it loses its committed offset, and a later
+        ``subscribe(group=...)`` starts from 0 as for a new group. Returns the
+        offset of the record that says so; raises ``NotFound`` for a group
+        with no committed offset (never committed, or deleted already)."""
+        return self._native.delete_consumer(group)
+
     # Dataframes (recstore._frames)
 
     def export_to_arrow(self, query: Optional[dict] = None, *, as_of: Optional[When] = None, all_versions: bool = False):

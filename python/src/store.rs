@@ -479,6 +479,12 @@ impl NativeStore {
         let store = self.get()?;
         py.detach(|| store.commit_consumer(group, next_offset)).or_raise()
     }
+
+    /// Deletes a consumer group; the offset of the record that says so.
+    fn delete_consumer(&self, py: Python<'_>, group: &str) -> PyResult<u64> {
+        let store = self.get()?;
+        py.detach(|| store.delete_consumer(group)).or_raise()
+    }
 }
 
 impl Drop for NativeStore {

@@ -151,3 +151,15 @@ def test_closed_store_refuses_calls_and_context_manager_closes(store_dir):
         assert again.retrieve("a") == 1
     with pytest.raises(recstore.InvalidInput):
         recstore.Store(store_dir, sync="sometimes")
+
+
+def test_a_deleted_consumer_group_starts_again_from_zero(store):
+    store.put({"n": 1}, {"id": "g1"})
+    store.commit("readers", 1)
+    offset = store.delete_consumer("readers")
+    events = list(store.events(offset))
+    assert [(e["kind"], e.get("group")) for e in events] == [("consumer_delete", "readers")]
+    first = next(iter(store.subscribe(group="readers")))
+    assert first["offset"] == 0
+    with pytest.raises(recstore.NotFound):
+        store.delete_consumer("readers")

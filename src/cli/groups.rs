@@ -1,5 +1,5 @@
 //! `recstore groups`: the consumer groups and how far behind the log each
-//! is; `--reset` moves one.
+//! is; `--reset` moves one, `--delete` deletes one.
 
 use std::io::Write;
 
@@ -20,7 +20,14 @@ committed offset to the end of the log (its own commits included).
 
   recstore groups --reset feature-processor --to @0                    # replay everything
   recstore groups --reset feature-processor --to 2026-11-25T10:00:00Z  # from that time on
-  {\"group\":\"feature-processor\",\"lag\":4100,\"offset\":0}";
+  {\"group\":\"feature-processor\",\"lag\":4100,\"offset\":0}
+
+  recstore groups --delete ingest-audit                                 # forget it
+  {\"deleted\":true,\"group\":\"ingest-audit\",\"offset\":4101}
+
+A deleted group is no longer listed; read again with --group, it starts
+from offset 0 like a new one. Deleting a group that has no committed offset
+(never committed, or deleted already) fails with kind not_found (exit 3).";
 
 /// List consumer groups with their committed offsets and lag (NDJSON).
 ///
@@ -28,19 +35,32 @@ committed offset to the end of the log (its own commits included).
 /// next record it will read) and `lag` (records from there to the end of the
 /// log), the same objects `GET /v1/consumers` returns. With `--reset G --to
 /// WHEN` it moves group G instead and prints G's line: `@N` makes N the next
-/// record it reads; a time, the first record stored at or after it.
+/// record it reads; a time, the first record stored at or after it. With
+/// `--delete G` it deletes group G and prints `{"group", "deleted", "offset"}`
+/// (the offset of the record that says so).
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct GroupsArgs {
     /// Move this group (a write: it needs the store's write lock).
-    #[arg(long, value_name = "GROUP", requires = "to")]
+    #[arg(long, value_name = "GROUP", requires = "to", conflicts_with = "delete")]
     pub reset: Option<String>,
     /// Where --reset moves it: `@OFFSET` or an RFC 3339 time.
     #[arg(long, value_name = "WHEN", requires = "reset")]
     pub to: Option<AsOf>,
+    /// Delete this group: it loses its committed offset (a write: it needs
+    /// the store's write lock).
+    #[arg(long, value_name = "GROUP")]
+    pub delete: Option<String>,
 }
 
 pub(crate) fn run(args: GroupsArgs, context: &Context) -> Result<(), CliError> {
+    if let Some(group) = &args.delete {
+        let offset = context.open_write()?.delete_consumer(group)?;
+        let mut out = stdout();
+        write_json_line(&mut out, &serde_json::json!({"group": group, "deleted": true, "offset": offset}))?;
+        out.flush()?;
+        return Ok(());
+    }
     if let (Some(group), Some(to)) = (&args.reset, args.to) {
         let store = context.open_write()?;
         store.reset_consumer(group, to)?;

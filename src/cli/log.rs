@@ -37,7 +37,7 @@ use the server: `GET /v1/log?group=G&follow=true`, with commits by
 
 Event kinds: put (id, version, metadata), delete (id, version), dataset
 (name, version, members, info), consumer_commit (group, committed_offset),
-audit_stub (what compaction left of a dropped put: id, version, metadata,
+consumer_delete (group), audit_stub (what compaction left of a dropped put: id, version, metadata,
 reason, stored_size_bytes, horizon_offset), compaction (policy,
 eligible_end, horizon_offset, horizon_timestamp), unknown (a record kind
 this version does not know).";

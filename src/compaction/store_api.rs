@@ -16,7 +16,7 @@ use crate::store::views::ItemEvent;
 use crate::store::views::prune::PruneCount;
 
 /// What a compaction would drop if it ran now ([`Store::compaction_preview`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CompactionPreview {
     /// The policy, with its cutoff as an absolute time.
     pub policy: Policy,
@@ -54,7 +54,7 @@ pub struct CompactionProgress {
 }
 
 /// What one compaction did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CompactionReport {
     /// The policy it ran, with its cutoff as an absolute time.
     pub policy: Policy,

@@ -162,7 +162,7 @@ impl VerifyReport {
 
 /// A check of one record's payload (kind, flags, payload) by the layer
 /// above, which the log itself never interprets: an error is corruption of
-/// that record. The item store's is `store::codec::check_payload`.
+/// that record. The item store's is `records::codec::check_payload`.
 pub type PayloadCheck = fn(u8, u8, &[u8]) -> Result<(), String>;
 
 /// Checks the log in `log_dir`; with `repair`, also fixes what it found

@@ -34,6 +34,8 @@ pub mod kind {
     pub const AUDIT_STUB: u8 = 5;
     /// A compaction ran: its policy and the as-of horizon it moved (JSON).
     pub const COMPACTION: u8 = 6;
+    /// A consumer group was deleted: it has no committed offset from here on.
+    pub const CONSUMER_DELETE: u8 = 7;
 }
 
 /// Put codec of format versions 1 and 2: plain metadata, data plain or
@@ -376,6 +378,13 @@ pub struct ConsumerCommitRecord {
     pub group: String,
     /// The next offset the group will read.
     pub offset: u64,
+}
+
+/// A consumer group's deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerDeleteRecord {
+    /// The group.
+    pub group: String,
 }
 
 /// Lower-case hex of bytes.

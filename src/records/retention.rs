@@ -43,7 +43,7 @@ const MICROS_PER_DAY: u64 = 86_400 * 1_000_000;
 /// assert_eq!(policy.max_versions, Some(3));
 /// assert!(policy.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Policy {
     /// Keep at most this many versions of each item (the newest ones, plus
     /// any that a dataset's latest version pins); `None`: no limit.
@@ -170,7 +170,7 @@ impl Reason {
 }
 
 /// Records counted by the reason they were dropped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReasonCounts {
     /// Dropped for [`Reason::MaxVersions`].
     pub max_versions: u64,

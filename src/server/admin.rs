@@ -13,6 +13,13 @@ use super::params::{Params, json_body};
 use super::state::{AppState, blocking};
 use crate::compaction::Policy;
 
+#[utoipa::path(
+    get, path = "/healthz", tag = "admin", security(()),
+    responses(
+        (status = 200, description = "The server runs and accepts writes", body = super::openapi_schemas::Health),
+        (status = 503, description = "Writes are refused after a failed write (kind `unavailable`, with the cause)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /healthz`: 200 while the server runs and accepts writes (no token
 /// needed); 503 with kind `unavailable` and the cause while writes are
 /// refused after a failed write, until the log recovers (`write_recovery.rs`).
@@ -23,6 +30,17 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+#[utoipa::path(
+    get, path = "/v1/stats", tag = "admin",
+    params(
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "Counts kept by the views and the log", body = crate::StoreStats),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/stats`.
 pub async fn stats(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let params = Params::parse(raw);
@@ -33,16 +51,24 @@ pub async fn stats(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Ap
 }
 
 /// The body of `POST /v1/admin/compact`; every field optional.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CompactBody {
+pub(super) struct CompactBody {
+    /// Keep at most this many versions of each item (default 5).
+    #[schema(minimum = 1, maximum = 4_294_967_295_u32)]
     max_versions: Option<u32>,
-    /// Wider than the policy takes, so that a value above the maximum is
-    /// refused with a message naming it rather than serde's "expected u32".
+    // Wider than the policy takes, so that a value above the maximum is
+    // refused with a message naming it rather than serde's "expected u32".
+    /// Drop history that ended more than this many days ago (default 30).
+    #[schema(maximum = 36_500)]
     retention_days: Option<u64>,
+    /// Drop history that ended before this point instead: `@OFFSET` or an RFC 3339 time.
+    #[schema(value_type = Option<super::openapi_schemas::When>)]
     before: Option<String>,
+    /// Also drop the current version of items stored before the cutoff.
     #[serde(default)]
     expire: bool,
+    /// Leave no audit stubs: dropped records disappear from the log.
     #[serde(default)]
     purge: bool,
     /// Only say what would be dropped.
@@ -50,6 +76,17 @@ struct CompactBody {
     dry_run: bool,
 }
 
+#[utoipa::path(
+    post, path = "/v1/admin/compact", tag = "admin",
+    request_body(content = CompactBody, content_type = "application/json",
+        description = "Every field optional; an empty body is the defaults"),
+    responses(
+        (status = 200, description = "The report; with `dry_run`, what would be dropped", body = super::openapi::CompactAnswer),
+        (status = 400, description = "A bad body, or a query parameter (options go in the body)", body = super::error::ErrorBody),
+        (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
+        (status = 415, description = "A body that is not `application/json`", body = super::error::ErrorBody),
+    ),
+)]
 /// `POST /v1/admin/compact`: runs a compaction (defaults: 5 versions, 30
 /// days) and returns its report. Writers keep working meanwhile. With
 /// `"dry_run": true` it returns what would be dropped and changes nothing.

@@ -1,5 +1,6 @@
-//! Bearer-token authentication: every route but `/healthz` needs the token
-//! when the server was started with `--token-file`.
+//! Bearer-token authentication: every route but `/healthz` and
+//! `/v1/openapi.json` needs the token when the server was started with
+//! `--token-file`.
 //!
 //! Owns reading and checking the token file (size, characters, permissions)
 //! and the tokens in force (any one of the file's lines), which SIGHUP
@@ -28,6 +29,9 @@ pub type Tokens = Arc<[Box<str>]>;
 /// replaced on SIGHUP.
 pub type TokenCell = Arc<RwLock<Option<Tokens>>>;
 
+/// Routes anyone may call: liveness, and the API's description.
+const OPEN_PATHS: [&str; 2] = ["/healthz", "/v1/openapi.json"];
+
 /// Rejects requests without the right token.
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let tokens = match state.token.read() {
@@ -35,7 +39,7 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
         Err(poisoned) => poisoned.into_inner().clone(),
     };
     let Some(tokens) = tokens else { return next.run(request).await };
-    if request.uri().path() == "/healthz" {
+    if OPEN_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let presented = request.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok()).and_then(bearer);

@@ -17,10 +17,14 @@ use super::streaming::list_response;
 use crate::NewItem;
 use crate::json_object::ObjectOnly;
 
-#[derive(Deserialize)]
+/// The body of `PUT /v1/datasets/{name}`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DatasetBody {
+pub(super) struct DatasetBody {
+    /// The members, stored with the dataset in one atomic batch.
+    #[schema(value_type = Vec<ItemBody>)]
     items: Vec<ObjectOnly<ItemBody>>,
+    /// A free-form description.
     #[serde(default)]
     info: serde_json::Value,
 }
@@ -30,6 +34,17 @@ pub(crate) fn fuzz_dataset_body(bytes: &[u8]) -> bool {
     serde_json::from_slice::<ObjectOnly<DatasetBody>>(bytes).is_ok()
 }
 
+#[utoipa::path(
+    put, path = "/v1/datasets/{name}", tag = "datasets",
+    params(("name" = super::openapi_schemas::Name, Path, description = "The dataset's name")),
+    request_body(content = DatasetBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The items and a new dataset version pinning them", body = crate::DatasetRef),
+        (status = 400, description = "A bad body or name", body = super::error::ErrorBody),
+        (status = 413, description = "Body over 64 MiB", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+    ),
+)]
 /// `PUT /v1/datasets/{name}`: stores the items and the dataset atomically.
 pub async fn put_dataset(
     State(state): State<AppState>,
@@ -45,6 +60,20 @@ pub async fn put_dataset(
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/datasets/{name}", tag = "datasets",
+    params(
+        ("name" = super::openapi_schemas::Name, Path, description = "The dataset's name"),
+        ("version" = Option<u32>, Query, minimum = 1, description = "A version (default: the latest)"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+        ("with_data" = Option<super::openapi_schemas::Flag>, Query, description = "Members with their data (default true)"),
+    ),
+    responses(
+        (status = 200, description = "The dataset with its members at their pinned versions", body = super::openapi_schemas::DatasetWithItems),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "No such dataset or version, or a member's data pruned", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/datasets/{name}?version=N&with_data=`: the same object as
 /// `recstore dataset get --with-data`, or with `with_data=false` as
 /// `recstore dataset get` (members' metadata only).
@@ -63,6 +92,18 @@ pub async fn get_dataset(
     Ok(Json(dataset).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/datasets", tag = "datasets",
+    params(("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "Every dataset's latest version, by name: a JSON array, or NDJSON with \
+                                      `Accept: application/x-ndjson`",
+            content((Vec<crate::DatasetSummary> = "application/json"), (Vec<crate::DatasetSummary> = "application/x-ndjson"))),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/datasets`.
 pub async fn list_datasets(
     State(state): State<AppState>,

@@ -7,6 +7,18 @@ use axum::response::{IntoResponse, Response};
 use crate::Error;
 use crate::error::ErrorKind;
 
+/// The body of every error answer, the one shape the server refuses with.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong and where, for a person to read.
+    #[schema(example = "limit=0 must be at least 1")]
+    pub error: String,
+    /// The kind of failure, for a program to branch on: `invalid_input`,
+    /// `not_found`, `unauthorized`, ... (the README's table of kinds).
+    #[schema(example = "invalid_input")]
+    pub kind: String,
+}
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -86,7 +98,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.message, "kind": self.kind.as_str()});
+        let body = ErrorBody { error: self.message, kind: self.kind.as_str().to_string() };
         if matches!(self.status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) {
             // The rest of the body stays unread, so the connection cannot
             // carry another request; saying so keeps a client from reusing

@@ -19,11 +19,16 @@ use crate::store::from_document;
 use crate::{Data, Direction, Metadata, NewItem, Query};
 
 /// The body of a put: `{"data": ..., "metadata": {...}}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemBody {
+    /// The item's data: any JSON value whose integers fit in 64 bits (-2^63
+    /// to 2^64-1; a larger number needs a decimal point or an exponent),
+    /// nested at most 100 levels deep.
     data: serde_json::Value,
+    /// What the caller says about it; every field optional.
     #[serde(default)]
+    #[schema(value_type = super::openapi_schemas::MetadataSchema)]
     metadata: Metadata,
 }
 
@@ -54,6 +59,32 @@ impl OneOrMany {
     }
 }
 
+#[utoipa::path(
+    post, path = "/v1/items", tag = "items",
+    params(
+        ("id" = Option<super::openapi_schemas::NewId>, Query, description = "Byte uploads only: the id (default: the md5 hex of the bytes)"),
+        ("type" = Option<super::openapi_schemas::Name>, Query, description = "Byte uploads only: the item's type"),
+        ("source" = Option<super::openapi_schemas::Name>, Query, description = "Byte uploads only: where the item came from"),
+        ("tag" = Option<Vec<super::openapi_schemas::Name>>, Query, explode, description = "Byte uploads only: a tag (repeat for more)"),
+        ("parent" = Option<Vec<super::openapi_schemas::ParentLink>>, Query, explode, description = "Byte uploads only: a parent, `ID` or `ID@V` (repeat for more)"),
+        ("meta" = Option<String>, Query, description = "Byte uploads only: a JSON object of further metadata fields"),
+    ),
+    request_body(
+        description = "The JSON envelope, or an array of them written as one atomic batch; with any other \
+                       Content-Type (not a form type, not multipart) the body is one byte item of that type",
+        content(
+            (super::openapi::PutBody = "application/json"),
+            (super::openapi::Binary = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "Stored: a new version (an array for a batch)", body = super::openapi::PutAnswer),
+        (status = 200, description = "Identical to the current version: nothing written", body = super::openapi::PutAnswer),
+        (status = 400, description = "A bad body, metadata or parameter", body = super::error::ErrorBody),
+        (status = 413, description = "Body over 64 MiB", body = super::error::ErrorBody),
+        (status = 415, description = "No Content-Type, a form type or multipart", body = super::error::ErrorBody),
+    ),
+)]
 /// `POST /v1/items`: the JSON envelope (one, or an array written as one
 /// atomic batch), or with any other `Content-Type` the body as one byte item.
 pub async fn post_items(
@@ -81,6 +112,29 @@ pub async fn post_items(
     }
 }
 
+#[utoipa::path(
+    put, path = "/v1/items/{id}", tag = "items",
+    params(
+        ("id" = super::openapi_schemas::NewId, Path, description = "The item's id"),
+        ("type" = Option<super::openapi_schemas::Name>, Query, description = "Byte uploads only: the item's type"),
+        ("source" = Option<super::openapi_schemas::Name>, Query, description = "Byte uploads only: where the item came from"),
+        ("tag" = Option<Vec<super::openapi_schemas::Name>>, Query, explode, description = "Byte uploads only: a tag (repeat for more)"),
+        ("parent" = Option<Vec<super::openapi_schemas::ParentLink>>, Query, explode, description = "Byte uploads only: a parent, `ID` or `ID@V` (repeat for more)"),
+        ("meta" = Option<String>, Query, description = "Byte uploads only: a JSON object of further metadata fields"),
+    ),
+    request_body(
+        description = "The JSON envelope; with any other Content-Type (not a form type, not multipart) the body \
+                       as a byte item of that type",
+        content((ItemBody = "application/json"), (super::openapi::Binary = "application/octet-stream")),
+    ),
+    responses(
+        (status = 201, description = "Stored as a new version", body = crate::ItemRef),
+        (status = 200, description = "Identical to the current version: nothing written", body = crate::ItemRef),
+        (status = 400, description = "A bad body, metadata or parameter", body = super::error::ErrorBody),
+        (status = 413, description = "Body over 64 MiB", body = super::error::ErrorBody),
+        (status = 415, description = "No Content-Type, a form type or multipart", body = super::error::ErrorBody),
+    ),
+)]
 /// `PUT /v1/items/{id}`: the JSON envelope, or with any other
 /// `Content-Type` the body as bytes.
 pub async fn put_item(
@@ -117,6 +171,28 @@ async fn put_one(state: &AppState, item: NewItem) -> ApiResult<Response> {
     Ok((status, Json(stored)).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/items/{id}", tag = "items",
+    params(
+        ("id" = super::openapi_schemas::Name, Path, description = "The item's id"),
+        ("version" = Option<u32>, Query, minimum = 1, description = "A version (default: the latest)"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag from an earlier answer: 304 if it still names the record"),
+    ),
+    responses(
+        (status = 200, description = "The data exactly as stored: JSON as `application/json`, bytes with their stored type",
+            headers(
+                ("ETag" = String, description = "Names the record, `\"o<offset>\"`"),
+                ("x-recstore-version" = u32, description = "The version answered"),
+                ("x-recstore-offset" = u64, description = "Offset of its record"),
+            ),
+            content((serde_json::Value = "application/json"), (super::openapi::Binary = "application/octet-stream"), (super::openapi::Binary = "*/*")),
+        ),
+        (status = 304, description = "`If-None-Match` names this record"),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "No such item or version (kind `not_found`, `deleted` or `pruned`)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/items/{id}`: the data exactly as stored, with its content type.
 ///
 /// The ETag names the record (`"o<offset>"`): a record never changes, so
@@ -168,6 +244,19 @@ fn etag_matches(request_headers: &HeaderMap, etag: &str) -> bool {
     })
 }
 
+#[utoipa::path(
+    get, path = "/v1/items/{id}/metadata", tag = "items",
+    params(
+        ("id" = super::openapi_schemas::Name, Path, description = "The item's id"),
+        ("version" = Option<u32>, Query, minimum = 1, description = "A version (default: the latest)"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "The version's metadata", body = super::openapi_schemas::ItemMetaSchema),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "No such item or version", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/items/{id}/metadata`.
 pub async fn get_metadata(
     State(state): State<AppState>,
@@ -179,6 +268,19 @@ pub async fn get_metadata(
     Ok(Json(meta).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/items/{id}/history", tag = "items",
+    params(
+        ("id" = super::openapi_schemas::Name, Path, description = "The item's id"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "Every put and delete, oldest first: a JSON array, or NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<crate::HistoryEntry> = "application/json"), (Vec<crate::HistoryEntry> = "application/x-ndjson"))),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "No such item", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/items/{id}/history`.
 pub async fn get_history(
     State(state): State<AppState>,
@@ -193,6 +295,21 @@ pub async fn get_history(
     Ok(list_response(&headers, history))
 }
 
+#[utoipa::path(
+    get, path = "/v1/items/{id}/lineage", tag = "items",
+    params(
+        ("id" = super::openapi_schemas::Name, Path, description = "The item's id"),
+        ("direction" = Option<String>, Query, pattern = "^(up|down)$", description = "`up` (parents, the default) or `down` (children)"),
+        ("depth" = Option<u32>, Query, description = "Steps to walk (default 10)"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "The versions reached: a JSON array, or NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<crate::LineageEntry> = "application/json"), (Vec<crate::LineageEntry> = "application/x-ndjson"))),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "No such item", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/items/{id}/lineage?direction=up|down&depth=N`.
 pub async fn get_lineage(
     State(state): State<AppState>,
@@ -213,6 +330,15 @@ pub async fn get_lineage(
     Ok(list_response(&headers, lineage))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/items/{id}", tag = "items",
+    params(("id" = super::openapi_schemas::Name, Path, description = "The item's id")),
+    responses(
+        (status = 200, description = "A tombstone was written; history stays readable", body = super::openapi_schemas::DeleteAnswer),
+        (status = 400, description = "An id no item can have (a control character, over 512 bytes)", body = super::error::ErrorBody),
+        (status = 404, description = "No such item, or deleted already", body = super::error::ErrorBody),
+    ),
+)]
 /// `DELETE /v1/items/{id}`.
 pub async fn delete_item(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult<Response> {
     let deleted_id = id.clone();
@@ -220,6 +346,29 @@ pub async fn delete_item(State(state): State<AppState>, PathParam(id): PathParam
     Ok(Json(serde_json::json!({"id": deleted_id, "deleted": true, "offset": offset})).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/query", tag = "items",
+    params(
+        ("type" = Option<String>, Query, description = "Only items of this type"),
+        ("source" = Option<String>, Query, description = "Only items from this source"),
+        ("tag" = Option<Vec<String>>, Query, explode, description = "Only items with every tag given (repeat)"),
+        ("since" = Option<super::openapi_schemas::When>, Query, description = "Stored at or after: `@OFFSET` or an RFC 3339 time"),
+        ("until" = Option<super::openapi_schemas::When>, Query, description = "Stored before: `@OFFSET` or an RFC 3339 time"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000000, description = "At most this many (default 10,000)"),
+        ("offset" = Option<usize>, Query, maximum = 18_446_744_073_709_551_615_u64, description = "Skip this many first"),
+        ("ids_only" = Option<super::openapi_schemas::Flag>, Query, description = "Only `{id, version, offset}` of each"),
+        ("with_data" = Option<super::openapi_schemas::Flag>, Query, description = "Each with `data` or `data_base64` (not with `ids_only`)"),
+    ),
+    responses(
+        (status = 200, description = "The matching items' latest versions, oldest first: metadata, with `with_data` \
+                                      also their data, with `ids_only` only where they are; a JSON array, or \
+                                      NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<super::openapi::QueryAnswer> = "application/json"), (Vec<super::openapi::QueryAnswer> = "application/x-ndjson"))),
+        (status = 400, description = "A bad parameter", body = super::error::ErrorBody),
+        (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/query?type=&source=&tag=&tag=&since=&until=&limit=&offset=&ids_only=&with_data=`;
 /// `limit` is 10,000 unless given, and at most 1,000,000. With `with_data`
 /// each element also carries `data` (JSON) or `data_base64` (bytes).
@@ -267,6 +416,20 @@ pub async fn get_query(
     paged_response(&state, &headers, move |store, count| cursor.next_metas(store, count)).await
 }
 
+#[utoipa::path(
+    get, path = "/v1/search", tag = "items",
+    params(
+        ("q" = String, Query, description = "A query in tantivy's syntax"),
+        ("limit" = Option<usize>, Query, maximum = 18_446_744_073_709_551_615_u64, description = "At most this many (default 20)"),
+        ("as_of" = Option<super::openapi_schemas::When>, Query, description = "A point in history: `@OFFSET` or an RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "The matches, best first: a JSON array, or NDJSON (one element per line; the schema is that of the whole sequence) with `Accept: application/x-ndjson`",
+            content((Vec<super::openapi_schemas::ItemMetaSchema> = "application/json"), (Vec<super::openapi_schemas::ItemMetaSchema> = "application/x-ndjson"))),
+        (status = 400, description = "A bad parameter or query", body = super::error::ErrorBody),
+        (status = 404, description = "An `@OFFSET` the log no longer holds (compacted away)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/search?q=&limit=&as_of=`: tantivy query syntax, best match first.
 pub async fn get_search(
     State(state): State<AppState>,

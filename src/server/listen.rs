@@ -1,7 +1,8 @@
 //! Accepting connections and closing idle ones.
 //!
-//! Owns the accept loop and each connection's lifetime; requests go to the
-//! router, and nothing here touches the store. axum's `serve` gives hyper no
+//! Owns the accept loop and each connection's lifetime, which it counts in
+//! `recstore_http_open_connections`; requests go to the router, and nothing
+//! here touches the store. axum's `serve` gives hyper no
 //! timer, so a client that opens a connection and never sends a request, or
 //! goes quiet between keep-alive requests, would hold a socket and a task
 //! for ever. Here hyper's header-read timeout closes a connection that has
@@ -22,6 +23,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 
 use super::wire_errors::JsonErrorBodies;
@@ -31,13 +33,32 @@ use crate::limits::{HTTP_PARSER_BUFFER_SIZE_BYTES_MAX, HTTP_PARSER_HEADER_COUNT_
 /// does not spin while the condition lasts.
 const ACCEPT_RETRY_MS: u64 = 100;
 
+/// One accepted connection counted in `recstore_http_open_connections`
+/// until it is dropped, whichever way the connection ends.
+struct Counted(Gauge);
+
+impl Counted {
+    fn new(open_connections: &Gauge) -> Self {
+        open_connections.inc();
+        Self(open_connections.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Serves `app` on `listener` until `stop` completes, then waits up to
-/// `grace` for the open connections to finish their requests.
+/// `grace` for the open connections to finish their requests. Each
+/// connection counts in `open_connections` from accept to close.
 pub(super) async fn serve(
     listener: TcpListener,
     app: Router,
     idle_timeout: Duration,
     grace: Duration,
+    open_connections: Gauge,
     stop: impl Future<Output = ()>,
 ) {
     let mut builder = http1::Builder::new();
@@ -64,7 +85,9 @@ pub(super) async fn serve(
         let stream = TokioIo::new(JsonErrorBodies::new(stream));
         let connection = builder.serve_connection(stream, TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
+        let counted = Counted::new(&open_connections);
         tokio::spawn(async move {
+            let _counted = counted;
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection closed with an error");
             }

@@ -61,9 +61,16 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_seconds: Family<RouteLabels, Histogram>,
     requests_in_flight: Gauge,
+    open_connections: Gauge,
 }
 
 impl Metrics {
+    /// The open-connections gauge, for the accept loop (`listen.rs`), which
+    /// counts each connection from accept to close.
+    pub fn open_connections(&self) -> Gauge {
+        self.open_connections.clone()
+    }
+
     /// Registers every family: the request metrics, and a collector that
     /// reads `state`'s store and counters at each scrape.
     pub fn new(store: std::sync::Arc<Store>, counters: std::sync::Arc<super::state::Counters>) -> Self {
@@ -86,7 +93,13 @@ impl Metrics {
         let requests_in_flight = Gauge::default();
         registry.register("http_requests_in_flight", "Requests being answered now", requests_in_flight.clone());
         registry.register_collector(Box::new(StoreCollector { store, counters }));
-        Self { registry, requests, request_seconds, requests_in_flight }
+        let open_connections = Gauge::default();
+        registry.register(
+            "http_open_connections",
+            "HTTP connections accepted and not yet closed",
+            open_connections.clone(),
+        );
+        Self { registry, requests, request_seconds, requests_in_flight, open_connections }
     }
 
     /// The text a scrape gets.
@@ -100,6 +113,11 @@ impl Metrics {
     }
 }
 
+#[utoipa::path(
+    get, path = "/metrics", tag = "admin",
+    responses((status = 200, description = "The Prometheus text format, 0.0.4",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)),
+)]
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = std::sync::Arc::clone(&state.metrics);

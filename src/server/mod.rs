@@ -20,6 +20,8 @@ mod head_limits;
 mod items;
 mod listen;
 mod metrics;
+mod openapi;
+mod openapi_schemas;
 mod params;
 mod state;
 mod stream;
@@ -173,7 +175,8 @@ async fn serve(config: ServeConfig, token: Option<auth::Tokens>) -> Result<()> {
         store.spawn_background_compaction_observed(Duration::from_millis(interval_ms), policy, record)
     });
     let idle_timeout = Duration::from_millis(config.idle_timeout_ms);
-    listen::serve(listener, router(state), idle_timeout, grace, stop).await;
+    let open_connections = state.metrics.open_connections();
+    listen::serve(listener, router(state), idle_timeout, grace, open_connections, stop).await;
     // Waits for a compaction in progress: it holds the store.
     drop(background_compaction);
     // A checkpoint only speeds up the next open; after a failed write the
@@ -205,7 +208,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consumers/{group}/commit", post(stream::commit))
         .route("/v1/consumers/{group}/reset", post(stream::reset))
         .route("/v1/consumers", get(stream::list_consumers))
-        .route("/v1/consumers/{group}", get(stream::get_consumer))
+        .route("/v1/consumers/{group}", get(stream::get_consumer).delete(stream::delete_consumer))
         .route("/v1/stats", get(admin::stats))
         .route("/metrics", get(metrics::metrics))
         .layer(from_fn(timeout::whole_request))
@@ -220,6 +223,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/log", get(stream::get_log))
         .route("/v1/admin/compact", post(admin::compact).layer(from_fn(timeout::body_read)))
         .route("/healthz", get(admin::healthz))
+        .route("/v1/openapi.json", get(openapi::get_openapi))
         .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such route") })
         // After every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(|method: Method| async move {

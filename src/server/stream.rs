@@ -1,4 +1,5 @@
-//! The log over HTTP: NDJSON event streams and consumer-group commits.
+//! The log over HTTP: NDJSON event streams and consumer groups (commits,
+//! positions, resets, deletions).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,6 +21,20 @@ use super::streaming::{list_limit, log_page, to_line};
 use crate::LogEvent;
 use crate::json_object::ObjectOnly;
 
+#[utoipa::path(
+    get, path = "/v1/log", tag = "log",
+    params(
+        ("from" = Option<u64>, Query, description = "The first offset (default 0; not with `group`)"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000000, description = "At most this many events (default 10,000; not with `follow`)"),
+        ("follow" = Option<super::openapi_schemas::Flag>, Query, description = "Stay open and send new records as they are written"),
+        ("group" = Option<super::openapi_schemas::Name>, Query, description = "Resume at this consumer group's committed offset, leaving out its own commits"),
+    ),
+    responses(
+        (status = 200, description = "NDJSON: one event per line, oldest first", body = Vec<crate::LogEvent>, content_type = "application/x-ndjson"),
+        (status = 400, description = "A bad parameter, or `from` past the end of the log", body = super::error::ErrorBody),
+        (status = 404, description = "`from` below the first offset the log still holds (kind `pruned`)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/log?from=OFFSET&limit=N&follow=true&group=G`: NDJSON events. With
 /// `follow`, the stream stays open and delivers new records as they are written.
 pub async fn get_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
@@ -78,12 +93,24 @@ fn ndjson(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
 }
 
-#[derive(Deserialize)]
+/// The body of a commit.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CommitBody {
+pub(super) struct CommitBody {
+    /// The next offset the group will read.
     offset: u64,
 }
 
+#[utoipa::path(
+    post, path = "/v1/consumers/{group}/commit", tag = "consumers",
+    params(("group" = super::openapi_schemas::Name, Path, description = "The consumer group's name")),
+    request_body(content = CommitBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Durable: the group resumes here", body = super::openapi_schemas::CommitAnswer),
+        (status = 400, description = "A bad body or name, or an offset past the end of the log", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+    ),
+)]
 /// `POST /v1/consumers/{group}/commit` with `{"offset": N}`: the next offset
 /// the group will read. Durable before it returns.
 pub async fn commit(
@@ -100,13 +127,25 @@ pub async fn commit(
 }
 
 /// The body of a reset: where the group goes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResetBody {
+pub(super) struct ResetBody {
     /// `@OFFSET` or an RFC 3339 time.
+    #[schema(value_type = super::openapi_schemas::When)]
     to: String,
 }
 
+#[utoipa::path(
+    post, path = "/v1/consumers/{group}/reset", tag = "consumers",
+    params(("group" = super::openapi_schemas::Name, Path, description = "The consumer group's name")),
+    request_body(content = ResetBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Moved: the group's new position", body = super::openapi_schemas::GroupPosition),
+        (status = 400, description = "A bad body or name, or a point past the end of the log", body = super::error::ErrorBody),
+        (status = 404, description = "The point is below what the log still holds (kind `pruned`)", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+    ),
+)]
 /// `POST /v1/consumers/{group}/reset` with `{"to": "@N"}` or `{"to":
 /// "RFC3339"}`: moves the group (see `Store::reset_consumer`) and answers
 /// `{"group", "offset", "lag"}`.
@@ -127,6 +166,15 @@ pub async fn reset(
     Ok(Json(answer).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/consumers", tag = "consumers",
+    responses(
+        (status = 200, description = "Every group with its committed offset and lag, by name: a JSON array, or \
+                                      NDJSON with `Accept: application/x-ndjson`",
+            content((Vec<crate::store::ConsumerGroup> = "application/json"), (Vec<crate::store::ConsumerGroup> = "application/x-ndjson"))),
+        (status = 400, description = "A query parameter (this route takes none)", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/consumers`: every group with its committed offset and lag, by
 /// name (a JSON array, or NDJSON with `Accept: application/x-ndjson`).
 pub async fn list_consumers(
@@ -139,11 +187,37 @@ pub async fn list_consumers(
     Ok(super::streaming::list_response(&headers, groups))
 }
 
+#[utoipa::path(
+    get, path = "/v1/consumers/{group}", tag = "consumers",
+    params(("group" = super::openapi_schemas::Name, Path, description = "The consumer group's name")),
+    responses(
+        (status = 200, description = "The group's position (offset null if it never committed)", body = super::openapi_schemas::GroupPosition),
+        (status = 400, description = "A bad name", body = super::error::ErrorBody),
+    ),
+)]
 /// `GET /v1/consumers/{group}`: its committed offset (null if it never
 /// committed) and its lag, counted from offset 0 for a new group.
 pub async fn get_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
     crate::store::validate_name("consumer group", &group)?;
     Ok(Json(group_json(&state.store, &group)).into_response())
+}
+
+#[utoipa::path(
+    delete, path = "/v1/consumers/{group}", tag = "consumers",
+    params(("group" = super::openapi_schemas::Name, Path, description = "The consumer group's name")),
+    responses(
+        (status = 200, description = "Deleted: the group has no committed offset from here on", body = super::openapi_schemas::DeleteAnswer),
+        (status = 400, description = "A bad name", body = super::error::ErrorBody),
+        (status = 404, description = "No group of this name has a committed offset (kind `not_found`)", body = super::error::ErrorBody),
+    ),
+)]
+/// `DELETE /v1/consumers/{group}`: deletes the group (`Store::delete_consumer`)
+/// and answers `{"group", "deleted": true, "offset"}`, the offset of the
+/// record that says so; 404 for a group with no committed offset.
+pub async fn delete_consumer(State(state): State<AppState>, PathParam(group): PathParam) -> ApiResult<Response> {
+    let name = group.clone();
+    let offset = blocking(&state, move |store| store.delete_consumer(&name)).await?;
+    Ok(Json(serde_json::json!({"group": group, "deleted": true, "offset": offset})).into_response())
 }
 
 /// `{"group", "offset", "lag"}` of one group: its committed offset (null if

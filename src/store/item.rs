@@ -179,7 +179,7 @@ impl ParentRef {
 }
 
 /// Where a stored item version landed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ItemRef {
     /// The item's id.
     pub id: String,

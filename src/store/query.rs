@@ -47,7 +47,7 @@ pub struct Query {
 }
 
 /// One query result without its metadata: enough to fetch it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueryHit {
     /// The id.
     pub id: String,

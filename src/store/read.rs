@@ -55,7 +55,7 @@ impl ItemData {
 }
 
 /// One event of an item's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// The item's id.
     pub id: String,
@@ -77,7 +77,7 @@ pub struct HistoryEntry {
 }
 
 /// A consumer group as `recstore groups` and `GET /v1/consumers` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsumerGroup {
     /// The group's name.
     pub group: String,
@@ -89,7 +89,7 @@ pub struct ConsumerGroup {
 }
 
 /// Why and when compaction dropped a version's data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PrunedMark {
     /// `max_versions`, `retention`, `expired` or `deleted`.
     pub reason: String,
@@ -116,7 +116,7 @@ pub struct Dataset {
 }
 
 /// A line of `list_datasets`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetSummary {
     /// The name.
     pub name: String,
@@ -141,7 +141,7 @@ pub enum Direction {
 }
 
 /// One item version reached by a lineage walk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineageEntry {
     /// The id reached.
     pub id: String,
@@ -155,7 +155,7 @@ pub struct LineageEntry {
 }
 
 /// Counts kept by the views and the log, without a rescan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreStats {
     /// Items whose latest event is a put that still has its data.
     pub items_live: u64,

@@ -28,7 +28,7 @@ pub struct NewItem {
 }
 
 /// Where a dataset version landed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetRef {
     /// The dataset's name.
     pub name: String,
@@ -316,6 +316,23 @@ impl Store {
             return Ok(record_offset);
         }
         self.append_one(guard, kind::CONSUMER_COMMIT, &payload)
+    }
+
+    /// Deletes a consumer group: appends a record saying so and returns its
+    /// offset. From then on the group has no committed offset, is not
+    /// listed, and a reader that names it starts from offset 0, as for a
+    /// new group; committing again brings it back. A group that has no
+    /// committed offset (never committed, or deleted already) is
+    /// [`Error::ConsumerGroupNotFound`] (kind `not_found`), and nothing is written.
+    pub fn delete_consumer(&self, group: &str) -> Result<u64> {
+        validate_name("consumer group", group)?;
+        let guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Under the lock: no commit can bring the group in or out meanwhile.
+        if !self.read_views().state.consumer_offsets.contains_key(group) {
+            return Err(Error::ConsumerGroupNotFound { group: group.to_string() });
+        }
+        let payload = codec::encode_json(&codec::ConsumerDeleteRecord { group: group.to_string() });
+        self.append_one(guard, kind::CONSUMER_DELETE, &payload)
     }
 
     /// Appends one record while `guard` holds the writer lock and applies

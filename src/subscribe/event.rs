@@ -11,21 +11,21 @@ use serde::{Deserialize, Serialize};
 use crate::compaction::{Policy, Reason};
 use crate::log::RecordRef;
 use crate::records::codec::{
-    self, CompactionRecord, ConsumerCommitRecord, DatasetRecord, DeleteRecord, PutRecord, kind,
+    self, CompactionRecord, ConsumerCommitRecord, ConsumerDeleteRecord, DatasetRecord, DeleteRecord, PutRecord, kind,
 };
 use crate::store::{ItemMeta, format_timestamp};
 
 /// One record of the log, decoded. Serialises to the NDJSON lines of
 /// `recstore log` and `GET /v1/log`; fields a kind does not have are left out.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogEvent {
     /// The record's offset.
     pub offset: u64,
     /// Its ingestion time, RFC 3339. An audit stub keeps the time of the
     /// put it replaced.
     pub timestamp: String,
-    /// `put`, `delete`, `dataset`, `consumer_commit`, `audit_stub`,
-    /// `compaction` or `unknown`.
+    /// `put`, `delete`, `dataset`, `consumer_commit`, `consumer_delete`,
+    /// `audit_stub`, `compaction` or `unknown`.
     pub kind: String,
     /// Item id (puts, deletes, audit stubs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +47,7 @@ pub struct LogEvent {
     /// Dataset info.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<serde_json::Value>,
-    /// Consumer group (commits).
+    /// Consumer group (commits and group deletions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Committed offset (commits).
@@ -134,6 +134,11 @@ impl LogEvent {
                 event.kind = "consumer_commit".into();
                 event.group = Some(commit.group);
                 event.committed_offset = Some(commit.offset);
+            }
+            kind::CONSUMER_DELETE => {
+                let deleted: ConsumerDeleteRecord = codec::decode_json(record.payload).map_err(bad)?;
+                event.kind = "consumer_delete".into();
+                event.group = Some(deleted.group);
             }
             kind::AUDIT_STUB => event.audit_stub(record).map_err(bad)?,
             kind::COMPACTION => {

@@ -3,7 +3,7 @@
 use super::{DatasetEntry, ItemEvent, ItemState, NONE, Stored, Views};
 use crate::log::RecordRef;
 use crate::records::IndexedFields;
-use crate::records::codec::{self, ConsumerCommitRecord, DatasetRecord, DeleteRecord, kind};
+use crate::records::codec::{self, ConsumerCommitRecord, ConsumerDeleteRecord, DatasetRecord, DeleteRecord, kind};
 use crate::store::item::ParentRef;
 
 /// A position as a read hint; `u32::MAX` (a hint that never matches) past 4 GiB.
@@ -32,6 +32,11 @@ impl Views {
                 let commit: ConsumerCommitRecord = codec::decode_json(record.payload)?;
                 self.state.consumer_commit_records.insert(commit.group.clone(), record.offset);
                 self.state.consumer_offsets.insert(commit.group, commit.offset);
+            }
+            kind::CONSUMER_DELETE => {
+                let deleted: ConsumerDeleteRecord = codec::decode_json(record.payload)?;
+                self.state.consumer_commit_records.remove(&deleted.group);
+                self.state.consumer_offsets.remove(&deleted.group);
             }
             other => {
                 tracing::debug!(offset = record.offset, kind = other, "skipping a record of unknown kind");
