@@ -125,7 +125,33 @@ impl StorageFile for DiskFile {
         // existing maps intact. A map longer than the file is sound as long
         // as nothing reads past the file's end, which the log never does.
         #[allow(unsafe_code, reason = "memory-mapped reads of immutable bytes")]
-        let map = unsafe { MmapOptions::new().len(len_bytes).map(&self.0) }?;
-        Ok(Mapped::Mmap(map))
+        let mapped = unsafe { MmapOptions::new().len(len_bytes).map(&self.0) };
+        match mapped {
+            Ok(map) => Ok(Mapped::Mmap(map)),
+            // Some file systems refuse maps (a remount read-only has been
+            // seen to, for the active segment); the bytes are read instead,
+            // as far as the file goes, so reads keep working.
+            Err(error) => {
+                tracing::debug!(%error, len_bytes, "mmap refused; reading the bytes instead");
+                let readable = usize::try_from(self.len_bytes()?).unwrap_or(usize::MAX).min(len_bytes);
+                let mut bytes = vec![0; readable];
+                self.0.read_exact_at(&mut bytes, 0)?;
+                Ok(Mapped::Bytes(bytes.into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_refuses_a_map_is_read_instead() -> io::Result<()> {
+        // /dev/null cannot be mapped (ENODEV), as a remounted file system
+        // has been seen to refuse; its bytes, none, are read instead.
+        let file = Disk.open(Path::new("/dev/null"), OpenMode::Read)?;
+        assert!(file.map(16)?.is_empty());
+        Ok(())
     }
 }

@@ -7,7 +7,8 @@
 //! (`.NAME.restoring-PID`) and renamed onto the target only when complete,
 //! so a restore that is killed or fails part-way never leaves the target
 //! looking like a store: at worst the staging directory stays behind, and
-//! nothing opens it as a store by accident. A staging copy may share inodes
+//! nothing opens it as a store by accident; the next restore into the same
+//! target removes it once its process is gone. A staging copy may share inodes
 //! with the source (its linked sealed segments), so it must never be
 //! written to; it is only opened to rebuild the views, which appends
 //! nothing to the log.
@@ -94,10 +95,33 @@ fn staging_dir(into_dir: &Path) -> Result<PathBuf> {
     };
     std::fs::create_dir_all(parent)
         .map_err(|source| Error::Io { context: format!("creating {}", parent.display()), source })?;
-    let staging = parent.join(format!(".{}.restoring-{}", name.to_string_lossy(), std::process::id()));
+    let prefix = format!(".{}.restoring-", name.to_string_lossy());
+    remove_abandoned_staging(parent, &prefix);
+    let staging = parent.join(format!("{prefix}{}", std::process::id()));
     std::fs::create_dir(&staging)
         .map_err(|source| Error::Io { context: format!("creating staging directory {}", staging.display()), source })?;
     Ok(staging)
+}
+
+/// Removes the staging directories (`PREFIX<pid>`) of restores into the
+/// same target whose process is gone: a restore killed part-way leaves
+/// one, and nothing else ever will. A process still running (or one this
+/// system cannot check, without `/proc`) keeps its directory.
+fn remove_abandoned_staging(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists();
+        if !alive {
+            tracing::info!(path = %entry.path().display(), pid, "removing the staging directory of an interrupted restore");
+            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), %error, "could not remove an abandoned staging directory");
+            }
+        }
+    }
 }
 
 /// Renames the finished copy onto the target (an empty target directory is
