@@ -125,3 +125,49 @@ fn check_after_burst(pid: u32, baseline: u64, burst: u32) -> TestResult {
     assert!(now < allowed, "RSS {now} bytes after burst {burst}, over the baseline {baseline} by more than allowed");
     Ok(())
 }
+
+/// Members of the dataset of the test below, each with `DATASET_PAD_BYTES`
+/// of data: an answer of about 80 MB.
+const DATASET_ITEM_COUNT: usize = 20_000;
+const DATASET_PAD_BYTES: usize = 4000;
+/// How far the server's peak may rise above its baseline while it sends the
+/// whole dataset: pages, never the answer (which is about 80 MB).
+const DATASET_PEAK_RSS_BYTES_MAX_ABOVE_BASELINE: u64 = 48 * 1024 * 1024;
+
+/// A dataset GET with its members' data streams too: it built the whole
+/// object (every member with its data) before the first byte went out.
+#[test]
+fn a_dataset_with_its_data_streams_in_bounded_memory() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = recstore::Store::open(dir.path(), recstore::StoreOptions::default())?;
+    let pad = "x".repeat(DATASET_PAD_BYTES);
+    let items = (0..DATASET_ITEM_COUNT)
+        .map(|n| recstore::NewItem {
+            data: recstore::Data::Json(serde_json::json!({"n": n, "pad": pad})),
+            metadata: recstore::Metadata { id: Some(format!("i{n}")), ..recstore::Metadata::default() },
+        })
+        .collect();
+    store.put_dataset("big", items, serde_json::json!({"split": "train"}))?;
+    store.close()?;
+    let server = Server::start(dir.path(), &[])?;
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        read_answer(&http, &server.url("/v1/datasets/big?with_data=false"), false).await?;
+        http.get(server.url("/v1/search?q=big")).send().await?.error_for_status()?;
+        let baseline = status_bytes(server.pid(), "VmRSS:")?;
+        // Resets the peak (VmHWM) to the resident set now (Linux 4.0 and later).
+        std::fs::write(format!("/proc/{}/clear_refs", server.pid()), "5")?;
+        let (members, size_bytes) = read_answer(&http, &server.url("/v1/datasets/big"), false).await?;
+        assert_eq!(members, DATASET_ITEM_COUNT, "every member is in the answer");
+        let peak = status_bytes(server.pid(), "VmHWM:")?;
+        println!(
+            "dataset answer: {} MiB; RSS baseline {} MiB, peak while sending {} MiB",
+            size_bytes / (1024 * 1024),
+            baseline / (1024 * 1024),
+            peak / (1024 * 1024)
+        );
+        let allowed = baseline + DATASET_PEAK_RSS_BYTES_MAX_ABOVE_BASELINE;
+        assert!(peak < allowed, "peak RSS {peak} bytes while sending the dataset, over {allowed}");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}

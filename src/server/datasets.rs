@@ -13,9 +13,10 @@ use super::guard;
 use super::items::ItemBody;
 use super::params::{Params, PathParam, json_body};
 use super::state::{AppState, blocking};
-use super::streaming::list_response;
-use crate::NewItem;
+use super::streaming::{list_response, object_with_streamed_array, paged_chunks};
 use crate::json_object::ObjectOnly;
+use crate::store::dataset_object;
+use crate::{NewItem, Store};
 
 /// The body of `PUT /v1/datasets/{name}`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -87,9 +88,17 @@ pub async fn get_dataset(
     let (version, as_of) = (params.number("version")?, params.as_of()?);
     // With data unless asked otherwise, as the old store's retrieve_dataset.
     let with_data = params.single("with_data")?.is_none() || params.flag("with_data")?;
-    let dataset =
-        blocking(&state, move |store| store.at_or_latest(as_of)?.dataset_json(&name, version, with_data)).await?;
-    Ok(Json(dataset).into_response())
+    // The members' objects (with their data) are read and sent a page at a
+    // time, so a dataset of any size costs the server one page.
+    let dataset = blocking(&state, move |store| store.at_or_latest(as_of)?.dataset(&name, version)).await?;
+    let frame = dataset_object(&dataset, Vec::new());
+    let mut members = dataset.members.into_iter();
+    let next_page = move |store: &Store, count: usize| {
+        let page = members.by_ref().take(count);
+        page.map(|(id, version)| store.item_json(&id, Some(version), with_data)).collect::<crate::Result<Vec<_>>>()
+    };
+    let items = paged_chunks(&state, false, next_page).await?;
+    object_with_streamed_array(&frame, "items", items)
 }
 
 #[utoipa::path(

@@ -59,12 +59,23 @@ pub fn list_response<T: serde::Serialize + Send + 'static>(headers: &HeaderMap, 
 /// the server holds one page, whatever the length of the list. The first
 /// page is read before answering, so a failure there is a JSON error; a
 /// later one cuts the body short. `next_page` answers empty at the end.
-pub async fn paged_response<T, F>(state: &AppState, headers: &HeaderMap, mut next_page: F) -> ApiResult<Response>
+pub async fn paged_response<T, F>(state: &AppState, headers: &HeaderMap, next_page: F) -> ApiResult<Response>
 where
     T: serde::Serialize + Send + 'static,
     F: FnMut(&Store, usize) -> crate::Result<Vec<T>> + Send + 'static,
 {
     let wants_ndjson = wants_ndjson(headers);
+    let chunks = paged_chunks(state, wants_ndjson, next_page).await?;
+    Ok(with_content_type(wants_ndjson, Body::from_stream(chunks)))
+}
+
+/// The chunks of [`paged_response`]'s body: a JSON array (or NDJSON lines)
+/// read a page at a time. The first page is read before this returns.
+pub async fn paged_chunks<T, F>(state: &AppState, wants_ndjson: bool, mut next_page: F) -> ApiResult<Chunks>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnMut(&Store, usize) -> crate::Result<Vec<T>> + Send + 'static,
+{
     let read_first = move |store: &Store| Ok((next_page(store, ITEMS_PER_CHUNK)?, next_page));
     let (first, next_page) = blocking(state, read_first).await?;
     let start = (Arc::clone(&state.store), next_page, Some(first), false);
@@ -81,7 +92,28 @@ where
         }
     });
     // Fused: a compressing layer may poll once more after the end.
-    Ok(with_content_type(wants_ndjson, Body::from_stream(chunks.fuse().boxed())))
+    Ok(chunks.fuse().boxed())
+}
+
+/// A body's chunks, as a stream that owns everything it reads from.
+pub type Chunks = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+
+/// A JSON object with one array member streamed: `object`'s bytes with the
+/// empty array at `"<key>":[]` (its last occurrence, which a key's place in
+/// the object makes the member's own: every string before it escapes its
+/// quotes) replaced by `elements`. The bytes equal the whole object's.
+pub fn object_with_streamed_array(object: &serde_json::Value, key: &str, elements: Chunks) -> ApiResult<Response> {
+    let bytes = serde_json::to_vec(object).map_err(|e| ApiError::new(crate::ErrorKind::Internal, e.to_string()))?;
+    let member = format!("\"{key}\":[]");
+    let at = bytes.windows(member.len()).rposition(|w| w == member.as_bytes());
+    let at = at.ok_or_else(|| ApiError::new(crate::ErrorKind::Internal, format!("no `{member}` to stream into")))?;
+    let split = at + member.len() - 2;
+    let head = Bytes::copy_from_slice(&bytes[..split]);
+    let tail = Bytes::copy_from_slice(&bytes[split + 2..]);
+    let body = futures_util::stream::once(async move { Ok(head) })
+        .chain(elements)
+        .chain(futures_util::stream::once(async move { Ok(tail) }));
+    Ok(with_content_type(false, Body::from_stream(body.fuse().boxed())))
 }
 
 /// The next page, read off the async threads; `None` only when the task

@@ -32,6 +32,7 @@ pub(crate) use json_input::{check_depth, from_document};
 pub use options::StoreOptions;
 pub use query::{Query, QueryHit, parse_time};
 pub use query_cursor::QueryCursor;
+pub(crate) use read::dataset_object;
 pub use read::{
     ConsumerGroup, Dataset, DatasetSummary, Direction, HistoryEntry, ItemData, LineageEntry, PrunedMark, StoreStats,
 };

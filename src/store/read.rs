@@ -298,10 +298,7 @@ impl Store {
             .iter()
             .map(|(id, version)| self.item_json(id, Some(*version), with_data))
             .collect::<Result<Vec<_>>>()?;
-        Ok(serde_json::json!({
-            "name": dataset.name, "version": dataset.version, "offset": dataset.offset,
-            "timestamp": dataset.timestamp, "info": dataset.info, "items": items,
-        }))
+        Ok(dataset_object(&dataset, items))
     }
 
     /// An item version's metadata as a JSON object, with `data` when asked
@@ -666,4 +663,14 @@ fn content_type_of(put: &codec::PutRecord<'_>) -> String {
         DataKind::Json => "application/json".to_string(),
         DataKind::Bytes => put.content_type.to_string(),
     }
+}
+
+/// A dataset version as the JSON object `dataset get` prints, with `items`
+/// (its members' objects) last: one shape for the CLI and the server, which
+/// streams the items into it.
+pub(crate) fn dataset_object(dataset: &Dataset, items: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({
+        "name": dataset.name, "version": dataset.version, "offset": dataset.offset,
+        "timestamp": dataset.timestamp, "info": dataset.info, "items": items,
+    })
 }
