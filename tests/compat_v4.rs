@@ -19,23 +19,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use recstore::compaction::Policy;
-use recstore::log::{FORMAT_VERSION, Log, LogOptions, NewRecord, ProblemKind, verify};
+use recstore::log::{FORMAT_VERSION, Log, LogOptions, ProblemKind, verify};
 use recstore::records::codec::{self, kind};
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
 use common::TestResult;
+use common::fixtures::{copy_fixture, fixture_dir, newest_segment, segments, tear_one_more_frame};
 
 /// How many records the intact fixture holds, at offsets 0 to 7: the
 /// dataset's put and record, four puts (two of them now audit stubs at
 /// their puts' offsets), the compaction record and the put after it.
 const RECORD_COUNT: u64 = 8;
-/// How many bytes of the extra frame's end the torn variant lost.
-const TORN_MISSING_BYTES: u64 = 5;
-
 fn options() -> StoreOptions {
     StoreOptions::default().sync(SyncMode::Always).checkpoint_interval_records(0)
 }
@@ -61,22 +59,6 @@ fn reading(celsius: f64) -> Value {
 fn put(store: &Store, id: &str, value: Value) -> Result<(), Error> {
     let NewItem { data, metadata } = item(id, value);
     store.put(data, metadata).map(drop)
-}
-
-fn fixture_dir(variant: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(variant)
-}
-
-/// Copies a fixture's data directory (its `log/` folder) to a temporary one.
-fn copy_fixture(variant: &str) -> Result<tempfile::TempDir, std::io::Error> {
-    let data_dir = tempfile::tempdir()?;
-    let log_dir = data_dir.path().join("log");
-    std::fs::create_dir(&log_dir)?;
-    for entry in std::fs::read_dir(fixture_dir(variant).join("log"))? {
-        let entry = entry?;
-        std::fs::copy(entry.path(), log_dir.join(entry.file_name()))?;
-    }
-    Ok(data_dir)
 }
 
 /// Writes the fixture's store, then keeps only its log: segments and index
@@ -113,34 +95,6 @@ fn regenerate() -> TestResult {
         }
     }
     Ok(())
-}
-
-/// Appends one more record, then cuts the end of its frame off.
-fn tear_one_more_frame(log_dir: &Path) -> TestResult {
-    let log = Log::open(log_dir, LogOptions::default())?;
-    log.append(&[NewRecord { kind: 255, flags: 0, payload: b"lost in a crash" }])?;
-    drop(log);
-    std::fs::remove_file(log_dir.join("LOCK"))?;
-    let newest = newest_segment(log_dir)?;
-    let length = std::fs::metadata(&newest)?.len();
-    std::fs::OpenOptions::new().write(true).open(&newest)?.set_len(length - TORN_MISSING_BYTES)?;
-    Ok(())
-}
-
-fn segments(log_dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(log_dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "seg") {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    Ok(paths)
-}
-
-fn newest_segment(log_dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    Ok(segments(log_dir)?.pop().ok_or("no segment")?)
 }
 
 /// Frames in the newest segment say how much of it was durable when they

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of this helper")]
 
+pub mod fixtures;
+
 use std::path::PathBuf;
 
 use recstore::log::LogOptions;
