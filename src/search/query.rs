@@ -34,6 +34,14 @@ const SEARCH_NESTING_MAX: usize = 32;
 
 /// Parses `text`; a syntax error is the caller's, so it is `InvalidInput`.
 pub(crate) fn parse(parser: &QueryParser, text: &str) -> Result<Box<dyn Query>> {
+    // tantivy separates the parts of a JSON field's terms with control
+    // characters, and a field path holding one fails an assertion inside
+    // it (found by fuzzing `meta.sit\0e:lab`): a panic, not an error.
+    if let Some((position, c)) = text.char_indices().find(|&(_, c)| c.is_control() && !c.is_whitespace()) {
+        return Err(Error::invalid(format!(
+            "search query has the control character {c:?} at byte {position}; only printable text and whitespace are allowed"
+        )));
+    }
     let nesting = nesting_depth(text);
     if nesting > SEARCH_NESTING_MAX {
         return Err(Error::invalid(format!(
@@ -174,6 +182,21 @@ pub(crate) fn top_hits(
 #[cfg(test)]
 mod tests {
     use super::{and_not_as_minus, nesting_depth};
+
+    #[test]
+    fn a_control_character_is_refused_before_tantivy_sees_it() {
+        let index = tantivy::Index::create_in_ram(crate::search::schema::build());
+        crate::search::tokenizer::register(&index);
+        let fields = crate::search::schema::Fields::of(&index.schema()).expect("the schema's fields");
+        let parser = super::parser(&index, &fields);
+        for text in ["meta.sit\u{0}e:lab-a", "meta.a\u{1}b:x", "lab\u{7f}"] {
+            match super::parse(&parser, text) {
+                Err(crate::Error::InvalidInput { what }) => assert!(what.contains("control character"), "{what}"),
+                other => panic!("{text:?} must be refused as invalid input, got {:?}", other.map(|_| ())),
+            }
+        }
+        assert!(super::parse(&parser, "meta.site:lab\tfox").is_ok(), "whitespace stays allowed");
+    }
 
     #[test]
     fn and_not_becomes_and_minus_outside_phrases_only() {
