@@ -15,13 +15,10 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
+use crate::limits::EXPORT_BATCH_DATA_BYTES_MAX;
+use crate::limits::EXPORT_BATCH_ROWS_MAX;
 use crate::timetravel::StoreAt;
 use crate::{ItemData, ItemMeta, Query};
-
-/// Rows gathered into one batch at most.
-const BATCH_ROWS_MAX: usize = 4096;
-/// Data bytes gathered into one batch at most.
-const BATCH_DATA_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// The (id, version) pairs an export of `query` covers, in item order, then
 /// version order: the latest version of each match, or every stored
@@ -161,7 +158,7 @@ impl Columns {
 
     /// Whether the batch is big enough to hand on.
     pub fn is_full(&self) -> bool {
-        self.row_count >= BATCH_ROWS_MAX || self.data_size_bytes >= BATCH_DATA_BYTES_MAX
+        self.row_count >= EXPORT_BATCH_ROWS_MAX || self.data_size_bytes >= EXPORT_BATCH_DATA_BYTES_MAX
     }
 
     /// Builds the batch and resets the builders.

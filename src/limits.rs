@@ -29,6 +29,48 @@ pub const NAME_SIZE_BYTES_MAX: usize = 512;
 /// Bytes of frames between two entries of a segment's sparse index.
 pub const INDEX_INTERVAL_BYTES: u64 = 64 * 1024;
 
+/// The longest token the search index keeps; longer ones are dropped (as
+/// the default analyzer's `RemoveLongFilter::limit(40)` does) but still take
+/// a position.
+pub const SEARCH_TOKEN_SIZE_BYTES_MAX: usize = 39;
+
+/// Free text taken from one version is cut at this size: a 64 MiB item
+/// should not make a 64 MiB posting list entry.
+pub const SEARCH_TEXT_SIZE_BYTES_MAX: usize = 1024 * 1024;
+
+/// How deeply a search may nest groups and prefix operators (`NOT`, `-`,
+/// `+`). tantivy's parser recurses once per level, and a few hundred levels
+/// overflow a thread's stack, which aborts the process instead of failing
+/// the query: one short request could stop the server. Real queries nest a
+/// few levels.
+pub const SEARCH_NESTING_MAX: usize = 32;
+
+/// Items planned per hold of the views' read lock, so writers applying
+/// records wait for one chunk at most, not for the whole plan.
+pub const COMPACTION_PLAN_CHUNK_ITEMS_MAX: usize = 16_384;
+
+/// Pinned ids checked per hold of the views' read lock, so writers applying
+/// records wait for one chunk at most.
+pub const COMPACTION_PIN_CHUNK_IDS_MAX: usize = 16_384;
+
+/// A row group is closed once the writer buffers this much.
+pub const EXPORT_ROW_GROUP_BYTES_MAX: usize = 128 * 1024 * 1024;
+
+/// A batch is written early once its lines hold this many bytes, so that a
+/// batch of large items stays well under the log's batch limit.
+pub const IMPORT_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Rows gathered into one batch at most.
+pub const EXPORT_BATCH_ROWS_MAX: usize = 4096;
+
+/// Data bytes gathered into one batch at most.
+pub const EXPORT_BATCH_DATA_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// The most new items a replay sizes the id index for up front (about 40
+/// MiB): a log of many updates to few items has far fewer items than
+/// records, and the room it does not use lasts only until the replay ends.
+pub const REPLAY_ID_RESERVE_ITEMS_MAX: usize = 1 << 22;
+
 const _: () =
     assert!(BATCH_SIZE_BYTES_DEFAULT <= FRAME_SIZE_BYTES_MAX, "the default batch must be a frame a reader accepts");
 const _: () = assert!(

@@ -21,11 +21,9 @@ use parquet::file::properties::WriterProperties;
 
 use super::{AsOfArg, CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::export::{Columns, schema};
+use crate::limits::EXPORT_ROW_GROUP_BYTES_MAX;
 use crate::timetravel::StoreAt;
 use crate::{ItemData, ItemMeta, Query};
-
-/// A row group is closed once the writer buffers this much.
-const ROW_GROUP_BYTES_MAX: usize = 128 * 1024 * 1024;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -223,7 +221,7 @@ fn write_parquet(file: File, rows: impl Iterator<Item = Result<Row, CliError>>) 
             writer.write(&columns.finish(&schema)?).map_err(parquet_error)?;
             // Close the row group once it is large: memory stays bounded by
             // one row group, not by the whole export.
-            if writer.in_progress_size() >= ROW_GROUP_BYTES_MAX {
+            if writer.in_progress_size() >= EXPORT_ROW_GROUP_BYTES_MAX {
                 writer.flush().map_err(parquet_error)?;
             }
         }

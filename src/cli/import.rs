@@ -20,13 +20,10 @@ use serde::Deserialize;
 
 use super::{CliError, Context, Counted, show_progress, stdout, write_json_line};
 use crate::json_object::ObjectOnly;
+use crate::limits::IMPORT_BATCH_BYTES_MAX;
 use crate::limits::IMPORT_LINE_SIZE_BYTES_MAX;
 use crate::store::{check_depth, from_document, validate_name};
 use crate::{Data, ItemRef, Metadata, NewItem};
-
-/// A batch is written early once its lines hold this many bytes, so that a
-/// batch of large items stays well under the log's batch limit.
-const BATCH_INPUT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -296,7 +293,7 @@ fn parse_batches(
                 return;
             }
         }
-        if batch.items.len() >= batch_size || items_size_bytes >= BATCH_INPUT_BYTES_MAX {
+        if batch.items.len() >= batch_size || items_size_bytes >= IMPORT_BATCH_BYTES_MAX {
             items_size_bytes = 0;
             let next = Batch { items: Vec::with_capacity(batch_size), ..Batch::default() };
             if sender.send(Parsed::Batch(std::mem::replace(&mut batch, next))).is_err() {

@@ -18,14 +18,11 @@
 //! nothing, neither what is dropped nor what a purge removes.
 
 use crate::error::{Error, Result};
+use crate::limits::COMPACTION_PIN_CHUNK_IDS_MAX;
 use crate::records::codec::{self, DatasetRecord};
 use crate::records::retention::{self, Event, Policy};
 use crate::store::Store;
 use crate::store::views::DatasetEntry;
-
-/// Pinned ids checked per hold of the views' read lock, so writers applying
-/// records wait for one chunk at most.
-const PIN_CHUNK_ID_COUNT: usize = 16_384;
 
 /// The pins one compaction honours, and what the views held when they
 /// were gathered, to notice dataset versions written after that.
@@ -131,7 +128,7 @@ fn that_matter(
     let by_id: Vec<&[(String, u32)]> = members.chunk_by(|a, b| a.0 == b.0).collect();
     let mut pinned = Vec::new();
     let mut events: Vec<Event> = Vec::new();
-    for chunk in by_id.chunks(PIN_CHUNK_ID_COUNT) {
+    for chunk in by_id.chunks(COMPACTION_PIN_CHUNK_IDS_MAX) {
         let views = store.read_views();
         for same_id in chunk {
             let id = &same_id[0].0;

@@ -15,16 +15,13 @@ use std::time::Instant;
 use super::pins::Pins;
 use super::store_api::{CompactionPreview, CompactionProgress, CompactionReport};
 use crate::error::{Error, Result};
+use crate::limits::COMPACTION_PLAN_CHUNK_ITEMS_MAX;
 use crate::log::{DirGuard, LogError, NewRecord, RecordAction, RecordRef, SegmentPlanner, SegmentRewrite};
 use crate::records::codec::{self, CompactionRecord, DatasetRecord, DeleteRecord, StubTrailer, kind};
 use crate::records::retention::Policy;
 use crate::store::Store;
 use crate::store::views::prune::PruneCount;
 use crate::store::views::{ItemEvent, Views};
-
-/// Items planned per hold of the views' read lock, so writers applying
-/// records wait for one chunk at most, not for the whole plan.
-const PLAN_CHUNK_ITEMS: usize = 16_384;
 
 /// What a record of the segment being planned is, for refreshing its read
 /// hint after a rewrite. Item numbers are stable while a compaction runs:
@@ -108,7 +105,7 @@ fn plan(store: &Store, eligible_end: u64, policy: &Policy, pinned: &[(String, u3
         if start >= item_count {
             return count;
         }
-        let end = (start + PLAN_CHUNK_ITEMS).min(item_count);
+        let end = (start + COMPACTION_PLAN_CHUNK_ITEMS_MAX).min(item_count);
         views.count_prune(start..end, eligible_end, policy, &pinned, &mut count);
         start = end;
     }

@@ -22,9 +22,10 @@ use tantivy::schema::{IndexRecordOption, OwnedValue};
 use tantivy::{DateTime, DocSet, IndexReader, IndexWriter, Searcher, TERMINATED, TantivyDocument, Term};
 
 use super::schema::{self, Fields, STILL_CURRENT};
-use super::text::{self, TEXT_SIZE_BYTES_MAX, collect_value_strings, truncate_at_char_boundary};
+use super::text::{self, collect_value_strings, truncate_at_char_boundary};
 use super::{SearchOptions, view_error};
 use crate::error::{Error, Result};
+use crate::limits::SEARCH_TEXT_SIZE_BYTES_MAX;
 use crate::log::{Log, LogError, RecordRef};
 use crate::records::IndexedFields;
 use crate::records::codec::{self, DataKind, DeleteRecord, kind};
@@ -100,7 +101,7 @@ impl<'a> VersionDoc<'a> {
                 tracing::warn!(offset = record.offset, %error, "data text not indexed");
             }
         }
-        truncate_at_char_boundary(&mut text, TEXT_SIZE_BYTES_MAX);
+        truncate_at_char_boundary(&mut text, SEARCH_TEXT_SIZE_BYTES_MAX);
         Ok(Self {
             id: put.id,
             version: put.version,

@@ -19,18 +19,12 @@ use super::SearchHit;
 use super::schema::{Fields, name};
 use super::view_error;
 use crate::error::{Error, Result};
+use crate::limits::SEARCH_NESTING_MAX;
 
 /// A parser with the default fields set.
 pub(crate) fn parser(index: &Index, fields: &Fields) -> QueryParser {
     QueryParser::for_index(index, vec![fields.text, fields.id, fields.tags, fields.item_type])
 }
-
-/// How deeply a search may nest groups and prefix operators (`NOT`, `-`,
-/// `+`). tantivy's parser recurses once per level, and a few hundred levels
-/// overflow a thread's stack, which aborts the process instead of failing
-/// the query: one short request could stop the server. Real queries nest a
-/// few levels.
-const SEARCH_NESTING_MAX: usize = 32;
 
 /// Parses `text`; a syntax error is the caller's, so it is `InvalidInput`.
 pub(crate) fn parse(parser: &QueryParser, text: &str) -> Result<Box<dyn Query>> {

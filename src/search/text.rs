@@ -2,13 +2,10 @@
 //! and of its extra metadata, in document order, one per line.
 //!
 //! Owns what counts as text (strings only: keys, numbers and literals are
-//! left out) and its size bound, [`TEXT_SIZE_BYTES_MAX`].
+//! left out) and its size bound, [`SEARCH_TEXT_SIZE_BYTES_MAX`].
 
+use crate::limits::SEARCH_TEXT_SIZE_BYTES_MAX;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-/// Free text taken from one version is cut at this size: a 64 MiB item
-/// should not make a 64 MiB posting list entry.
-pub(crate) const TEXT_SIZE_BYTES_MAX: usize = 1024 * 1024;
 
 /// Appends the string values of compact JSON `data` to `out`, parsing it
 /// without building a `serde_json::Value`.
@@ -27,7 +24,7 @@ pub(crate) fn collect_value_strings(value: &serde_json::Value, out: &mut String)
 }
 
 fn push_text(out: &mut String, text: &str) {
-    if out.len() >= TEXT_SIZE_BYTES_MAX {
+    if out.len() >= SEARCH_TEXT_SIZE_BYTES_MAX {
         return;
     }
     if !out.is_empty() {

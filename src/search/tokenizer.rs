@@ -10,15 +10,12 @@
 //! whole ingest's instructions. Here ASCII is classified through a table, a
 //! dropped token is never copied, and a kept one is lowercased as it is copied.
 
+use crate::limits::SEARCH_TOKEN_SIZE_BYTES_MAX;
 use tantivy::Index;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
 /// Name under which the text field's tokenizer is registered.
 pub(crate) const TEXT_TOKENIZER: &str = "recstore_text";
-
-/// Tokens of this many bytes or more are dropped (the default analyzer's
-/// `RemoveLongFilter::limit(40)`); they still take a position.
-const TOKEN_SIZE_BYTES_LIMIT: usize = 40;
 
 /// Makes [`TEXT_TOKENIZER`] known to `index`: every index this build opens
 /// or creates needs it, for writing and for parsing queries alike.
@@ -97,7 +94,7 @@ impl TokenStream for TextTokenStream<'_> {
             let end = self.find(start, false);
             self.next_byte = end;
             self.token.position = self.token.position.wrapping_add(1);
-            if end - start >= TOKEN_SIZE_BYTES_LIMIT {
+            if end - start > SEARCH_TOKEN_SIZE_BYTES_MAX {
                 continue;
             }
             let word = &self.text[start..end];
@@ -153,8 +150,8 @@ mod tests {
     }
 
     #[test]
-    fn a_token_one_byte_under_the_limit_is_kept() {
-        let text = "y".repeat(TOKEN_SIZE_BYTES_LIMIT - 1);
+    fn a_token_of_the_longest_size_is_kept() {
+        let text = "y".repeat(SEARCH_TOKEN_SIZE_BYTES_MAX);
         assert_eq!(tokens(TextTokenizer::default().token_stream(&text)).len(), 1);
     }
 

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 
 use ids::IdIndex;
 
+use crate::limits::REPLAY_ID_RESERVE_ITEMS_MAX;
 use serde::{Deserialize, Serialize};
 
 pub use children::{Children, Link, Parent};
@@ -170,11 +171,6 @@ pub struct ViewState {
     pub indices: Indices,
 }
 
-/// The most new items a replay sizes the id index for up front (about 40
-/// MiB): a log of many updates to few items has far fewer items than
-/// records, and the room it does not use lasts only until the replay ends.
-pub const ID_RESERVE_ITEMS_MAX: usize = 1 << 22;
-
 /// The views: persistent state plus the id index derived from it.
 #[derive(Debug, Default)]
 pub struct Views {
@@ -216,10 +212,10 @@ impl Views {
     /// The indices are the same either way (a function of the item table),
     /// but for bits that the past bitmaps keep after a purge, which
     /// name candidates only (see `prune.rs`). The id index is sized for
-    /// `record_count` new items first (up to [`ID_RESERVE_ITEMS_MAX`]), as
+    /// `record_count` new items first (up to [`REPLAY_ID_RESERVE_ITEMS_MAX`]), as
     /// growing it rehashes every id, and shrunk after if that left it far too large.
     pub fn with_indices_deferred<T>(&mut self, record_count: usize, apply_all: impl FnOnce(&mut Self) -> T) -> T {
-        self.ids.reserve(&self.state.items, record_count.min(ID_RESERVE_ITEMS_MAX));
+        self.ids.reserve(&self.state.items, record_count.min(REPLAY_ID_RESERVE_ITEMS_MAX));
         self.indices_deferred = true;
         let result = apply_all(self);
         self.indices_deferred = false;
