@@ -231,15 +231,8 @@ fn populate(dir: &Path) -> Result<Vec<Ack>, Box<dyn std::error::Error>> {
     Ok(acked)
 }
 
-/// Held by the two tests that open stores while the other may spawn a
-/// child: a child holds every open file of this process from its fork to
-/// its exec, the store's lock file included, so a reopen in between failed
-/// now and then with `Locked` naming this very process.
-static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn compaction_survives_kill9() -> TestResult {
-    let _alone = SPAWNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir()?;
     let mut acked = populate(dir.path())?;
     for round in 0..ROUNDS {
@@ -273,7 +266,6 @@ enum FailedCall {
 
 #[test]
 fn injected_faults_during_compaction_leave_a_valid_store() -> TestResult {
-    let _alone = SPAWNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let template = tempfile::tempdir()?;
     let acked = populate(template.path())?;
     for call in [FailedCall::Write, FailedCall::Sync] {

@@ -11,6 +11,11 @@ use memmap2::MmapOptions;
 
 use super::{FileHandle, LockGuard, LockRefused, Mapped, OpenMode, Storage, StorageFile};
 
+/// How often, and how long each time, a lock that this process's own note
+/// says it holds is tried again (see [`Disk::lock`]): 200 ms in all.
+const OWN_LOCK_WAITS: u32 = 20;
+const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The file system of this machine.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Disk;
@@ -72,22 +77,36 @@ impl Storage for Disk {
         File::open(dir)?.sync_all()
     }
 
-    fn lock(&self, path: &Path, holder: &str) -> Result<LockGuard, LockRefused> {
+    fn lock(&self, path: &Path, holder_note: &str) -> Result<LockGuard, LockRefused> {
         let io = |op| move |source| LockRefused::Io { op, source };
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io("open"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(LockRefused::Held { holder: text.trim().to_owned() });
+        let mut waits_left = OWN_LOCK_WAITS;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let mut text = String::new();
+                    let _ = file.read_to_string(&mut text);
+                    let holder = text.trim().to_owned();
+                    // Held in this very process: either a store still open
+                    // here (refused below, after the waits), or a child that
+                    // another thread is spawning, which holds a copy of every
+                    // descriptor, this lock's included, from its fork to its
+                    // exec. That lasts microseconds: wait it out.
+                    if holder != holder_note || waits_left == 0 {
+                        return Err(LockRefused::Held { holder });
+                    }
+                    waits_left -= 1;
+                    file.rewind().map_err(io("seek"))?;
+                    std::thread::sleep(OWN_LOCK_WAIT);
+                }
+                Err(TryLockError::Error(source)) => return Err(LockRefused::Io { op: "flock", source }),
             }
-            Err(TryLockError::Error(source)) => return Err(LockRefused::Io { op: "flock", source }),
         }
         file.set_len(0).map_err(io("truncate"))?;
         file.rewind().map_err(io("seek"))?;
-        file.write_all(holder.as_bytes()).map_err(io("write"))?;
+        file.write_all(holder_note.as_bytes()).map_err(io("write"))?;
         Ok(LockGuard(Box::new(file)))
     }
 }
