@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of this helper")]
 
+pub mod compressed_store;
 pub mod fixtures;
 
 use std::path::PathBuf;
