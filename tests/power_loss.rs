@@ -22,9 +22,9 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Rng, TestResult};
+use common::{Rng, TestResult, crash_points};
 use recstore::log::{Log, LogOptions, NewRecord, RecordAction, RecordRef, SegmentPlanner, SyncMode, verify_in};
-use recstore::storage::{MemoryStorage, StorageOp};
+use recstore::storage::MemoryStorage;
 
 const LOG_DIR: &str = "/power/log";
 const STATES_DEFAULT: usize = 20_000;
@@ -156,12 +156,9 @@ fn crash_every_point(sync: SyncMode, seed: u64, budget: usize) -> Result<usize, 
     let whole = MemoryStorage::default();
     run_workload(&whole, sync, seed);
     let ops = whole.ops();
-    let is_barrier = |op: &StorageOp| matches!(op, StorageOp::SyncData | StorageOp::SyncDir | StorageOp::Rename);
-    let barriers = (0..ops.len()).filter(|&i| is_barrier(&ops[i]));
-    let others = (0..=ops.len()).filter(|&i| i == ops.len() || !is_barrier(&ops[i]));
     let mut rng = Rng::new(seed ^ 0x5EED);
     let mut states = 0;
-    for cut in barriers.map(|i| i + 1).chain(others) {
+    for cut in crash_points(&ops) {
         if states >= budget {
             break;
         }

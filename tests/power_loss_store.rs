@@ -14,9 +14,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{Rng, TestResult};
+use common::{Rng, TestResult, crash_points};
 use recstore::compaction::Policy;
-use recstore::storage::{MemoryStorage, StorageOp};
+use recstore::storage::MemoryStorage;
 use recstore::{Data, Error, Metadata, NewItem, Store, StoreOptions, SyncMode};
 use serde_json::{Value, json};
 
@@ -200,17 +200,9 @@ fn crash_every_point(seed: u64, budget: usize) -> Result<usize, Box<dyn std::err
     let whole = MemoryStorage::default();
     run(&whole, &ops);
     let total = whole.ops().len();
-    let barriers: Vec<usize> = whole
-        .ops()
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| matches!(op, StorageOp::SyncData | StorageOp::SyncDir | StorageOp::Rename))
-        .map(|(i, _)| i + 1)
-        .collect();
     let mut rng = Rng::new(seed ^ 0xC0FFEE);
     let mut states = 0;
-    let others = (0..=total).filter(|cut| !barriers.contains(cut));
-    for cut in barriers.iter().copied().chain(others) {
+    for cut in crash_points(&whole.ops()) {
         if states >= budget {
             break;
         }

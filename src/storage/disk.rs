@@ -51,7 +51,8 @@ impl Storage for Disk {
         if dir.is_dir() {
             return Ok(());
         }
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent {
             self.create_dir_all(parent)?;
         }
         match std::fs::create_dir(dir) {
@@ -61,7 +62,7 @@ impl Storage for Disk {
         }
         // The new name lives in its parent; without this a power loss can
         // take the directory, and every file in it, away.
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = parent.unwrap_or(Path::new("."));
         self.sync_dir(parent)
     }
 

@@ -9,7 +9,7 @@ pub mod fixtures;
 use std::path::PathBuf;
 
 use recstore::log::LogOptions;
-use recstore::storage::{Disk, MemoryStorage, SharedStorage};
+use recstore::storage::{Disk, MemoryStorage, SharedStorage, StorageOp};
 
 /// What a test returns, so that it can use `?`.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -76,4 +76,14 @@ pub fn every_backend() -> std::io::Result<Vec<Backend>> {
         _temporary: None,
     };
     Ok(vec![disk, memory])
+}
+
+/// Where a power-loss test cuts a run whose mutations were `ops`: right
+/// after each fdatasync, directory fsync and rename first (where durability
+/// changes), then after every other number of mutations, 0 to all.
+pub fn crash_points(ops: &[StorageOp]) -> Vec<usize> {
+    let barrier = |op: &StorageOp| matches!(op, StorageOp::SyncData | StorageOp::SyncDir | StorageOp::Rename);
+    let barriers: Vec<usize> = (0..ops.len()).filter(|&i| barrier(&ops[i])).map(|i| i + 1).collect();
+    let others: Vec<usize> = (0..=ops.len()).filter(|cut| !barriers.contains(cut)).collect();
+    barriers.into_iter().chain(others).collect()
 }
